@@ -1,0 +1,6 @@
+import type { Command } from 'commander';
+
+/** Each command module exports a `register(program)` function; add new ones here. */
+export type RegisterCommand = (program: Command) => void;
+
+export const commands: RegisterCommand[] = [];
