@@ -1,0 +1,5 @@
+export * from './problem';
+export * from './auth';
+export * from './logger';
+export * from './shutdown';
+export * from './platform.plugin';
