@@ -80,3 +80,9 @@ export function signToken(claims: { sub: string; tid: string; role: Role }, secr
   });
   return sign({ ...claims });
 }
+
+/**
+ * The HS256 secret `carve dev` and `carve token` use when CARVE_JWT_SECRET is not set.
+ * Only ever accepted with PLATFORM=local; deployed platforms must configure their own.
+ */
+export const DEV_JWT_SECRET = 'carve-local-development-secret-not-for-production';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
+import { registerToken } from './token';
 
 /** Each command module exports a `register(program)` function; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [];
+export const commands: RegisterCommand[] = [registerToken];

@@ -1,0 +1,99 @@
+/**
+ * The dependency rules of docs/architecture.md are enforced by @nx/enforce-module-boundaries.
+ * This test proves it: it drops a file with a forbidden import into a real project, lints it
+ * with the workspace's ESLint config, and expects the rule to fail it (and an allowed import
+ * to pass). The files are removed afterwards.
+ */
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = path.resolve(__dirname, '../../..');
+
+interface Case {
+  name: string;
+  project: string; // folder of an existing project
+  source: string;
+  forbidden: boolean;
+  message?: RegExp;
+}
+
+const CASES: Case[] = [
+  {
+    name: 'a shared platform lib importing a tool',
+    project: 'libs/shared/http',
+    source: "import { buildProgram } from '@carve/cli';\nexport const x = buildProgram;\n",
+    forbidden: true,
+    message: /A project tagged with "scope:shared" can only depend on libs tagged with|tagged with "type:util" can only depend on/,
+  },
+  {
+    name: 'a shared lib importing another shared util',
+    project: 'libs/shared/http',
+    source: "import { env } from '@carve/shared-config';\nexport const x = env;\n",
+    forbidden: false,
+  },
+  {
+    name: 'a service importing the monolith',
+    project: 'apps/insights-service',
+    source: "import { bootstrap } from '@carve/legacy-monolith';\nexport const x = bootstrap;\n",
+    forbidden: true,
+    message: /can only depend on libs tagged with/,
+  },
+  {
+    name: 'a domain lib importing a framework',
+    project: 'libs/legacy/domain',
+    source: "import { Injectable } from '@nestjs/common';\nexport const x = Injectable;\n",
+    forbidden: true,
+    message: /imports? .*@nestjs\/common.*banned|banned.*@nestjs\/common|is not allowed to import/i,
+  },
+  {
+    name: 'a domain lib importing the ORM',
+    project: 'libs/legacy/domain',
+    source: "import { Entity } from 'typeorm';\nexport const x = Entity;\n",
+    forbidden: true,
+    message: /typeorm/,
+  },
+];
+
+const present = CASES.filter((c) => existsSync(path.join(root, c.project, 'package.json')));
+
+describe('module boundaries', () => {
+  // The real ESLint CLI in a child process, as `nx lint` would run it.
+  const lint = (file: string): Array<{ ruleId: string | null; message: string }> => {
+    const run = spawnSync(process.execPath, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '--format', 'json', file], { cwd: root, encoding: 'utf8' });
+    const json = run.stdout.slice(run.stdout.indexOf('['));
+    if (!json) throw new Error(`eslint did not run: ${run.stderr}`);
+    if (/No cached ProjectGraph/.test(run.stdout + run.stderr)) throw new Error('the boundary rule was skipped: no cached project graph');
+    return JSON.parse(json)[0].messages;
+  };
+
+  beforeAll(() => {
+    // The rule reads Nx's cached project graph (as it exists under `nx lint`): compute it first.
+    const nx = spawnSync(process.execPath, [path.join(root, 'node_modules/nx/dist/bin/nx.js'), 'show', 'projects'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false' },
+    });
+    if (nx.status !== 0) throw new Error(`nx could not compute the project graph: ${nx.stderr}`);
+  }, 120_000);
+  const written: string[] = [];
+  afterAll(() => written.forEach((f) => rmSync(f, { force: true })));
+
+  it('has the projects the rules are proven on', () => {
+    // The monolith-vs-service and domain cases need those projects; at least the shared ones always exist.
+    expect(present.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it.each(present.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const file = path.join(root, c.project, 'src', `__boundary_probe_${process.pid}.ts`);
+    writeFileSync(file, c.source);
+    written.push(file);
+    const boundary = lint(file).filter((m) => m.ruleId === '@nx/enforce-module-boundaries');
+    if (c.forbidden) {
+      expect(boundary.length).toBeGreaterThan(0);
+      if (c.message) expect(boundary.map((m) => m.message).join('\n')).toMatch(c.message);
+    } else {
+      expect(boundary).toEqual([]);
+    }
+  }, 60_000);
+});
