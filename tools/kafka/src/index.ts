@@ -1,0 +1,19 @@
+/**
+ * @carve/kafka-broker: a real single-node Apache Kafka 3.9 broker (KRaft) for dev and CI.
+ * Jars come from Maven Central through tools/kafka/pom.xml (once, cached); the broker runs
+ * detached, is found again through its PID file, and is stopped by PID only.
+ */
+export { kafkaAdminReady } from './admin';
+export {
+  DEFAULT_KAFKA_PORT,
+  resetKafka,
+  startKafka,
+  stopKafka,
+  type RunningKafka,
+  type StartKafkaOptions,
+  type StopKafkaOptions,
+  type StopKafkaResult,
+} from './broker';
+export { KafkaBrokerError } from './errors';
+export { ensureKafkaJars, kafkaJarsPresent, type Log } from './jars';
+export { brokerFiles, defaultDataDir, findRepoRoot, LIB_DIR, type BrokerFiles } from './paths';
