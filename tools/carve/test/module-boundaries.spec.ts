@@ -20,11 +20,11 @@ interface Case {
 
 const CASES: Case[] = [
   {
-    name: 'a shared platform lib importing a tool',
+    name: 'a util lib importing a data-access lib',
     project: 'libs/shared/http',
-    source: "import { buildProgram } from '@carve/cli';\nexport const x = buildProgram;\n",
+    source: "import * as persistence from '@carve/shared-persistence';\nexport const x = persistence;\n",
     forbidden: true,
-    message: /A project tagged with "scope:shared" can only depend on libs tagged with|tagged with "type:util" can only depend on/,
+    message: /tagged with "type:util" can only depend on libs tagged with "type:util", "type:contracts"/,
   },
   {
     name: 'a shared lib importing another shared util',
