@@ -1,0 +1,17 @@
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Any RFC 4122 textual UUID (as Postgres `uuid` accepts in canonical form). */
+export function isUuid(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
+/**
+ * Deterministic ids of the first demo workspace, so docs, `carve token` and tests can name them.
+ * (Valid v4-shaped UUIDs.)
+ */
+export const DEMO_IDS = {
+  workspaceId: '00000000-0000-4000-a000-000000000001',
+  adminId: '00000000-0000-4000-a000-0000000000a1',
+  makerId: '00000000-0000-4000-a000-0000000000a2',
+  viewerId: '00000000-0000-4000-a000-0000000000a3',
+} as const;

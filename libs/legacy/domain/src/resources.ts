@@ -1,0 +1,194 @@
+/**
+ * The monolith's resources as the API accepts them: request bodies (create and PATCH) and list
+ * queries (filters, sorts). Each `validateX` returns `Result<T>`; each list spec feeds
+ * `parseListQuery`.
+ */
+import {
+  FEATURE_STATUSES,
+  IMPORTANCES,
+  MEMBER_ROLES,
+  NOTE_SOURCES,
+  NOTE_STATES,
+  PRIORITY_DEFAULT,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  RELEASE_STATES,
+} from './enums';
+import type { ListSpec } from './list-query';
+import {
+  arrayOf,
+  date,
+  email,
+  int,
+  nullable,
+  object,
+  oneOf,
+  optional,
+  partial,
+  required,
+  type Rule,
+  str,
+  tags,
+  uuid,
+  validate,
+  withDefault,
+} from './validation';
+
+/** Limits on text fields (characters). */
+export const LIMITS = {
+  name: 200,
+  title: 200,
+  description: 20_000,
+  content: 50_000,
+  comment: 10_000,
+  linkedFeatures: 50,
+} as const;
+
+const oneTag: Rule<string> = (v, p, e) => {
+  const out = str({ min: 1, max: 40 })(v, p, e);
+  return typeof out === 'string' ? out.toLowerCase() : out;
+};
+
+// ---------------------------------------------------------------------------------------------
+// workspaces and members
+
+export const workspacePatchShape = { name: optional(str({ min: 1, max: LIMITS.name })) };
+export const validateWorkspacePatch = (body: unknown) => validate(object(workspacePatchShape, { atLeastOne: true }), body);
+
+const memberShape = {
+  email: required(email()),
+  name: required(str({ min: 1, max: LIMITS.name })),
+  role: withDefault(oneOf(MEMBER_ROLES), () => 'maker' as const),
+};
+export const validateMemberCreate = (body: unknown) => validate(object(memberShape), body);
+export const validateMemberPatch = (body: unknown) => validate(object(partial(memberShape), { atLeastOne: true }), body);
+
+export const memberList = {
+  sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', name: 'text', email: 'text' },
+  defaultSort: 'name',
+  filters: { role: oneOf(MEMBER_ROLES), email: email() },
+} satisfies ListSpec<any>;
+
+// ---------------------------------------------------------------------------------------------
+// features and comments
+
+const featureShape = {
+  title: required(str({ min: 1, max: LIMITS.title })),
+  description: withDefault(str({ max: LIMITS.description }), () => ''),
+  status: withDefault(oneOf(FEATURE_STATUSES), () => 'new' as const),
+  priority: withDefault(int({ min: PRIORITY_MIN, max: PRIORITY_MAX }), () => PRIORITY_DEFAULT),
+  ownerId: withDefault(nullable(uuid()), () => null),
+  tags: withDefault(tags(), () => []),
+};
+export const validateFeatureCreate = (body: unknown) => validate(object(featureShape), body);
+export const validateFeaturePatch = (body: unknown) => validate(object(partial(featureShape), { atLeastOne: true }), body);
+
+export const featureList = {
+  sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', title: 'text', priority: 'int' },
+  defaultSort: '-createdAt',
+  filters: { status: oneOf(FEATURE_STATUSES), tag: oneTag, ownerId: uuid() },
+} satisfies ListSpec<any>;
+
+const commentShape = { body: required(str({ min: 1, max: LIMITS.comment })) };
+export const validateCommentCreate = (body: unknown) => validate(object(commentShape), body);
+export const validateCommentPatch = (body: unknown) => validate(object(commentShape), body);
+
+export const commentList = {
+  sorts: { createdAt: 'timestamp' },
+  defaultSort: 'createdAt',
+  filters: {},
+} satisfies ListSpec<any>;
+
+// ---------------------------------------------------------------------------------------------
+// notes and their links to features
+
+const customerShape = {
+  email: required(email()),
+  name: withDefault(nullable(str({ max: LIMITS.name })), () => null),
+  company: withDefault(nullable(str({ max: LIMITS.name })), () => null),
+};
+
+const linkShape = {
+  featureId: required(uuid()),
+  importance: withDefault(oneOf(IMPORTANCES), () => 'medium' as const),
+};
+
+const noteShape = {
+  title: required(str({ min: 1, max: LIMITS.title })),
+  content: required(str({ min: 1, max: LIMITS.content })),
+  source: withDefault(oneOf(NOTE_SOURCES), () => 'manual' as const),
+  customer: withDefault(nullable(object(customerShape)), () => null),
+  tags: withDefault(tags(), () => []),
+  state: withDefault(oneOf(NOTE_STATES), () => 'unprocessed' as const),
+  /** Linked features, written with the note in one transaction. */
+  features: withDefault(
+    arrayOf(object(linkShape), { max: LIMITS.linkedFeatures, unique: (l) => l.featureId, uniqueMessage: 'links the same feature twice' }),
+    () => [],
+  ),
+};
+const { features: _noteFeatures, ...notePatchable } = noteShape;
+export const validateNoteCreate = (body: unknown) => validate(object(noteShape), body);
+export const validateNotePatch = (body: unknown) => validate(object(partial(notePatchable), { atLeastOne: true }), body);
+export const validateNoteLinkCreate = (body: unknown) => validate(object(linkShape), body);
+export const validateNoteLinkPatch = (body: unknown) => validate(object({ importance: required(oneOf(IMPORTANCES)) }), body);
+
+export const noteList = {
+  sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', title: 'text' },
+  defaultSort: '-createdAt',
+  filters: { state: oneOf(NOTE_STATES), source: oneOf(NOTE_SOURCES), tag: oneTag, customerEmail: email(), featureId: uuid() },
+} satisfies ListSpec<any>;
+
+export const noteLinkList = {
+  sorts: { createdAt: 'timestamp' },
+  defaultSort: 'createdAt',
+  filters: { importance: oneOf(IMPORTANCES) },
+} satisfies ListSpec<any>;
+
+// ---------------------------------------------------------------------------------------------
+// releases and the features planned in them
+
+const timeframe = object(
+  { start: required(date()), end: required(date()) },
+  {
+    check: (t, path, errors) => {
+      if (t.start > t.end) errors.push({ field: path ? `${path}.end` : 'end', message: 'must not be before the start' });
+    },
+  },
+);
+
+const releaseShape = {
+  name: required(str({ min: 1, max: LIMITS.name })),
+  description: withDefault(str({ max: LIMITS.description }), () => ''),
+  timeframe: required(timeframe),
+  state: withDefault(oneOf(RELEASE_STATES), () => 'planned' as const),
+  /** Planned features, written with the release in one transaction. */
+  featureIds: withDefault(arrayOf(uuid(), { max: 500, unique: (id) => id, uniqueMessage: 'plans the same feature twice' }), () => []),
+};
+const { featureIds: _releaseFeatures, ...releasePatchable } = releaseShape;
+export const validateReleaseCreate = (body: unknown) => validate(object(releaseShape), body);
+export const validateReleasePatch = (body: unknown) => validate(object(partial(releasePatchable), { atLeastOne: true }), body);
+export const validatePlannedFeature = (body: unknown) => validate(object({ featureId: required(uuid()) }), body);
+
+export const releaseList = {
+  sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', name: 'text', startsOn: 'date' },
+  defaultSort: 'startsOn',
+  filters: { state: oneOf(RELEASE_STATES), featureId: uuid() },
+} satisfies ListSpec<any>;
+
+export const plannedFeatureList = {
+  sorts: { createdAt: 'timestamp' },
+  defaultSort: 'createdAt',
+  filters: {},
+} satisfies ListSpec<any>;
+
+export type FeatureCreate = Extract<ReturnType<typeof validateFeatureCreate>, { ok: true }>['value'];
+export type FeaturePatch = Extract<ReturnType<typeof validateFeaturePatch>, { ok: true }>['value'];
+export type CommentInput = Extract<ReturnType<typeof validateCommentCreate>, { ok: true }>['value'];
+export type NoteCreate = Extract<ReturnType<typeof validateNoteCreate>, { ok: true }>['value'];
+export type NotePatch = Extract<ReturnType<typeof validateNotePatch>, { ok: true }>['value'];
+export type NoteLinkCreate = Extract<ReturnType<typeof validateNoteLinkCreate>, { ok: true }>['value'];
+export type ReleaseCreate = Extract<ReturnType<typeof validateReleaseCreate>, { ok: true }>['value'];
+export type ReleasePatch = Extract<ReturnType<typeof validateReleasePatch>, { ok: true }>['value'];
+export type MemberCreate = Extract<ReturnType<typeof validateMemberCreate>, { ok: true }>['value'];
+export type MemberPatch = Extract<ReturnType<typeof validateMemberPatch>, { ok: true }>['value'];
+export type WorkspacePatch = Extract<ReturnType<typeof validateWorkspacePatch>, { ok: true }>['value'];
