@@ -1,0 +1,14 @@
+/**
+ * @carve/shared-control-plane: route overrides, audit, guard events, shadow mismatches and
+ * context stages in Postgres schema `carve`, shared by every gateway replica and the CLI.
+ */
+export * from './types';
+export { ControlPlaneClient, ControlPlaneValidationError, type ControlPlaneOptions } from './control-plane';
+export { ControlSubscription, type SubscribeOptions, type SubscriptionState } from './subscription';
+export { CONTROL_MIGRATIONS, CONTROL_SCHEMA, migrateControlPlane, type ControlMigration, type ControlMigrationReport } from './migrations';
+
+/**
+ * The admin token `carve gateway` and `carve routes` use when CARVE_ADMIN_TOKEN is not set.
+ * Only ever accepted with PLATFORM=local; deployed gateways must configure their own.
+ */
+export const DEV_ADMIN_TOKEN = 'carve-local-admin-token-not-for-production';
