@@ -1,0 +1,258 @@
+import type { Pool, PoolClient } from 'pg';
+import type { Registry } from 'prom-client';
+import { dlqTopicFor, type Envelope, MalformedMessageError, parseEnvelope } from './envelope';
+import { ident, queryRows, type SqlExecutor } from './executor';
+import { messagingMetrics } from './metrics';
+import { type DeliveredMessage, type DeliveryContext, DLQ_HEADERS, type Subscription, type Transport } from './transport';
+import { type Backoff, backoffDelay, DEFAULT_BACKOFF, errorMessage, isConnectionError, type MessagingLogger, silentLogger, sleep } from './util';
+
+/** A handler failure that retrying cannot fix: the event goes to the DLQ at once. */
+export class NonRetriableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NonRetriableError';
+  }
+}
+
+/** Runs `fn` in one database transaction and commits it (or rolls back if `fn` throws). */
+export type TransactionRunner<Tx extends SqlExecutor> = <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+/** A TransactionRunner on a pg Pool. (With TypeORM: `(fn) => dataSource.transaction((em) => fn(em))`.) */
+export function pgTransactions(pool: Pool): TransactionRunner<PoolClient> {
+  return async (fn) => {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      if (isConnectionError(err)) broken = true;
+      throw err;
+    } finally {
+      client.release(broken ? true : undefined);
+    }
+  };
+}
+
+export type ApplyOutcome = 'applied' | 'duplicate' | 'stale' | 'own-origin';
+
+export interface EventMeta {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export type EventHandler<Tx extends SqlExecutor> = (event: Envelope, tx: Tx, meta: EventMeta) => Promise<void>;
+
+/**
+ * The idempotent apply, inside the caller's transaction: record the event in the inbox
+ * (a redelivery stops here), skip it if its origin is ignored or its aggregateVersion is not
+ * newer than the stored one, otherwise run the handler and store the new version.
+ */
+export async function applyEvent<Tx extends SqlExecutor>(
+  tx: Tx,
+  args: { schema: string; consumer: string; event: Envelope; meta: EventMeta; handle: EventHandler<Tx>; skipOrigins?: readonly string[] },
+): Promise<ApplyOutcome> {
+  const s = ident(args.schema);
+  const e = args.event;
+  const inserted = await queryRows(
+    tx,
+    `INSERT INTO ${s}.inbox (consumer, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'applied') ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id`,
+    [args.consumer, e.id, args.meta.topic, e.type, e.aggregateType, e.aggregateId, e.aggregateVersion],
+  );
+  if (inserted.length === 0) return 'duplicate';
+
+  const setOutcome = (outcome: ApplyOutcome) =>
+    tx.query(`UPDATE ${s}.inbox SET outcome = $3 WHERE consumer = $1 AND event_id = $2`, [args.consumer, e.id, outcome]);
+
+  if (args.skipOrigins?.includes(e.origin)) {
+    await setOutcome('own-origin');
+    return 'own-origin';
+  }
+  const stored = await queryRows<{ version: string }>(
+    tx,
+    `SELECT version FROM ${s}.aggregate_versions WHERE consumer = $1 AND aggregate_type = $2 AND aggregate_id = $3 FOR UPDATE`,
+    [args.consumer, e.aggregateType, e.aggregateId],
+  );
+  if (stored.length > 0 && Number(stored[0].version) >= e.aggregateVersion) {
+    await setOutcome('stale');
+    return 'stale';
+  }
+  await args.handle(e, tx, args.meta);
+  await tx.query(
+    `INSERT INTO ${s}.aggregate_versions (consumer, aggregate_type, aggregate_id, version) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (consumer, aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
+    [args.consumer, e.aggregateType, e.aggregateId, e.aggregateVersion],
+  );
+  return 'applied';
+}
+
+export interface ConsumerOptions<Tx extends SqlExecutor = PoolClient> {
+  transport: Transport;
+  /** Consumer group, and the consumer's name in its inbox. */
+  group: string;
+  topics: string[];
+  /** Schema holding this consumer's inbox and aggregate_versions (see inboxMigrationSql). */
+  schema: string;
+  /** Where the handler's transaction runs: a pg Pool, or a TransactionRunner (e.g. TypeORM's). */
+  pool?: Pool;
+  transaction?: TransactionRunner<Tx>;
+  handle: EventHandler<Tx>;
+  /** Checks `data` against the contract; a returned message sends the event to the DLQ. */
+  validate?: (event: Envelope) => string | null | undefined;
+  /** Origins whose events this consumer records and skips (reverse sync: its own changes). */
+  skipOrigins?: string[];
+  /** Handler attempts before the event goes to the DLQ; default 5. */
+  maxAttempts?: number;
+  backoff?: Backoff;
+  /** A new group starts at the beginning (default) or at the end. */
+  fromBeginning?: boolean;
+  registry?: Registry;
+  logger?: MessagingLogger;
+  /** Test seam: runs after the inbox transaction committed, before the offset is committed. */
+  hooks?: { afterCommit?: (event: Envelope, outcome: ApplyOutcome) => void | Promise<void> };
+}
+
+export interface ConsumerStats {
+  applied: number;
+  duplicate: number;
+  stale: number;
+  ownOrigin: number;
+  deadLettered: number;
+  retries: number;
+}
+
+export interface ConsumerHandle {
+  readonly ready: Promise<void>;
+  stats(): ConsumerStats;
+  stop(): Promise<void>;
+}
+
+const MAX_ERROR_CHARS = 2000;
+
+/**
+ * Consumes `topics` as `group`: each event is applied with its inbox row and new aggregate
+ * version in one transaction, which commits before the offset does. Retriable failures are
+ * retried with backoff up to `maxAttempts`; then, or at once for a message that is not an
+ * event, fails validation or throws NonRetriableError, it goes to `<topic>.dlq` and the
+ * partition moves on. Database outages are waited out (they do not count as attempts).
+ */
+export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: ConsumerOptions<Tx>): Promise<ConsumerHandle> {
+  const schema = ident(opts.schema);
+  const maybeTx = opts.transaction ?? (opts.pool ? (pgTransactions(opts.pool) as unknown as TransactionRunner<Tx>) : undefined);
+  if (!maybeTx) throw new TypeError('startConsumer needs a pool or a transaction runner');
+  const transaction: TransactionRunner<Tx> = maybeTx;
+  const maxAttempts = opts.maxAttempts ?? 5;
+  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const log = opts.logger ?? silentLogger;
+  const metrics = opts.registry ? messagingMetrics(opts.registry) : undefined;
+  const group = opts.group;
+  const stats: ConsumerStats = { applied: 0, duplicate: 0, stale: 0, ownOrigin: 0, deadLettered: 0, retries: 0 };
+
+  async function pause(ms: number, ctx: DeliveryContext): Promise<void> {
+    const until = Date.now() + ms;
+    while (ctx.isRunning() && Date.now() < until) {
+      await sleep(Math.min(250, until - Date.now()));
+      await ctx.heartbeat();
+    }
+  }
+
+  async function deadLetter(m: DeliveredMessage, ctx: DeliveryContext, err: unknown, reason: string, attempts: number, eventId: string | null): Promise<boolean> {
+    const headers: Record<string, string> = {
+      ...m.headers,
+      [DLQ_HEADERS.originalTopic]: m.topic,
+      [DLQ_HEADERS.partition]: String(m.partition),
+      [DLQ_HEADERS.offset]: m.offset,
+      [DLQ_HEADERS.error]: errorMessage(err).slice(0, MAX_ERROR_CHARS),
+      [DLQ_HEADERS.reason]: reason,
+      [DLQ_HEADERS.group]: group,
+      [DLQ_HEADERS.attempts]: String(attempts),
+      [DLQ_HEADERS.failedAt]: new Date().toISOString(),
+    };
+    if (eventId) headers[DLQ_HEADERS.eventId] = eventId;
+    for (let attempt = 1; ctx.isRunning(); attempt++) {
+      try {
+        await opts.transport.publish([{ topic: dlqTopicFor(m.topic), key: m.key, value: m.value ?? '', headers }]);
+        stats.deadLettered += 1;
+        metrics?.consumerDeadLettered.inc({ group, topic: m.topic, reason });
+        log.warn({ group, topic: m.topic, partition: m.partition, offset: m.offset, reason, err: errorMessage(err) }, 'consumer: message dead-lettered');
+        return true;
+      } catch (publishErr) {
+        log.error({ group, topic: m.topic, err: errorMessage(publishErr) }, 'consumer: could not write to the DLQ; retrying');
+        await pause(backoffDelay(attempt, backoff), ctx);
+      }
+    }
+    return false;
+  }
+
+  async function onMessage(m: DeliveredMessage, ctx: DeliveryContext): Promise<boolean> {
+    let event: Envelope;
+    try {
+      event = parseEnvelope(m.value);
+      const invalid = opts.validate?.(event);
+      if (invalid) throw new MalformedMessageError(`data does not match contract ${event.type} ${event.version}: ${invalid}`, 'invalid-data');
+    } catch (err) {
+      const reason = err instanceof MalformedMessageError ? err.reason : 'invalid';
+      return deadLetter(m, ctx, err, reason, 0, null);
+    }
+    const meta: EventMeta = { topic: m.topic, partition: m.partition, offset: m.offset };
+    let attempts = 0;
+    let outages = 0;
+    while (ctx.isRunning()) {
+      let outcome: ApplyOutcome;
+      try {
+        outcome = await transaction((tx) => applyEvent(tx, { schema, consumer: group, event, meta, handle: opts.handle, skipOrigins: opts.skipOrigins }));
+      } catch (err) {
+        if (isConnectionError(err)) {
+          outages += 1;
+          log.error({ group, err: errorMessage(err) }, 'consumer: database unavailable; waiting');
+          await pause(backoffDelay(Math.min(outages, 10), backoff), ctx);
+          continue;
+        }
+        attempts += 1;
+        if (err instanceof NonRetriableError || attempts >= maxAttempts) {
+          return deadLetter(m, ctx, err, err instanceof NonRetriableError ? 'non-retriable' : 'handler-failed', attempts, event.id);
+        }
+        stats.retries += 1;
+        metrics?.consumerRetries.inc({ group, topic: m.topic });
+        log.warn({ group, eventId: event.id, type: event.type, attempt: attempts, err: errorMessage(err) }, 'consumer: handler failed; retrying');
+        await pause(backoffDelay(attempts, backoff), ctx);
+        continue;
+      }
+      if (outcome === 'applied') {
+        stats.applied += 1;
+        metrics?.consumerApplied.inc({ group, topic: m.topic });
+      } else {
+        if (outcome === 'duplicate') stats.duplicate += 1;
+        else if (outcome === 'stale') stats.stale += 1;
+        else stats.ownOrigin += 1;
+        metrics?.consumerSkipped.inc({ group, topic: m.topic, reason: outcome });
+      }
+      await opts.hooks?.afterCommit?.(event, outcome);
+      return true;
+    }
+    return false;
+  }
+
+  const subscription: Subscription = await opts.transport.subscribe({
+    group,
+    topics: opts.topics,
+    fromBeginning: opts.fromBeginning ?? true,
+    handler: onMessage,
+    onLag: metrics ? (topic, partition, lag) => metrics.consumerLag.set({ group, topic, partition: String(partition) }, lag) : undefined,
+  });
+
+  return {
+    ready: subscription.ready,
+    stats: () => ({ ...stats }),
+    stop: () => subscription.stop(),
+  };
+}

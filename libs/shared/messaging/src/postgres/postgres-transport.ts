@@ -1,0 +1,400 @@
+import { Client, Pool, type PoolClient } from 'pg';
+import { isDlqTopic, dlqTopicFor, sourceOfTopic } from '../envelope';
+import { ident } from '../executor';
+import { postgresTransportMigrationSql } from '../inbox';
+import { outboxLogChannel } from '../outbox';
+import { uuidv7 } from '../uuidv7';
+import {
+  type DeadLetter,
+  DLQ_HEADERS,
+  type EnsureTopicsReport,
+  type OutboundMessage,
+  type PartitionLag,
+  REPLAYED_FROM_HEADER,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicDeclaration,
+  type Transport,
+} from '../transport';
+import { backoffDelay, DEFAULT_BACKOFF, errorMessage, type MessagingLogger, silentLogger, Waker } from '../util';
+
+export interface PostgresTransportOptions {
+  databaseUrl: string;
+  /** Schema of each source's outbox; default: the source's own name (`legacy` → `legacy.outbox`). */
+  schemaForSource?: Record<string, string>;
+  /** Schema of the transport's own tables (group positions, dead letters); default `carve`. */
+  schema?: string;
+  /** Fallback poll when no NOTIFY arrives; default 1000 ms. */
+  pollIntervalMs?: number;
+  /** Rows read per query; default 500. */
+  batchSize?: number;
+  logger?: MessagingLogger;
+}
+
+interface TopicState {
+  topic: string;
+  schema: string;
+  locked: boolean;
+  position: bigint | null;
+}
+
+interface DeadLetterRow {
+  id: string;
+  dlq_topic: string;
+  original_topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  event_id: string | null;
+  error: string;
+  reason: string;
+  group_id: string | null;
+  attempts: number;
+  failed_at: Date;
+  replayed_at: Date | null;
+}
+
+const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
+  id: String(r.id),
+  dlqTopic: r.dlq_topic,
+  originalTopic: r.original_topic,
+  partition: r.partition,
+  offset: r.offset,
+  key: r.key,
+  value: r.value,
+  eventId: r.event_id,
+  error: r.error,
+  reason: r.reason,
+  group: r.group_id,
+  attempts: r.attempts,
+  failedAt: r.failed_at.toISOString(),
+  replayedAt: r.replayed_at ? r.replayed_at.toISOString() : null,
+});
+
+/**
+ * The embedded adapter of the messaging port: no broker, the outbox tables are the log.
+ * A topic lives in its source's outbox (`legacy.notes.v1` → rows of `legacy.outbox` with that
+ * topic); its order is `log_pos`, which the single active relay assigns as it marks rows
+ * published, so it follows commit order. Each group keeps its position per topic in
+ * `carve.messaging_offsets`, one consumer per (group, topic) at a time through an advisory
+ * lock; consumers wake on the relay's NOTIFY (`<schema>_outbox_log`) and poll as a fallback.
+ * Dead letters go to `carve.messaging_dead_letters`. One partition per topic.
+ */
+export class PostgresTransport implements Transport {
+  readonly kind = 'postgres' as const;
+  readonly outboxIsLog = true;
+  readonly pool: Pool;
+  private readonly own: string;
+  private readonly log: MessagingLogger;
+  private migrated: Promise<void> | undefined;
+  private readonly subscriptions = new Set<Subscription>();
+
+  constructor(private readonly opts: PostgresTransportOptions) {
+    this.own = ident(opts.schema ?? 'carve');
+    this.log = opts.logger ?? silentLogger;
+    this.pool = new Pool({ connectionString: opts.databaseUrl, max: 6, application_name: 'carve-pg-transport' });
+    this.pool.on('error', (err) => this.log.warn({ err: errorMessage(err) }, 'postgres transport: idle connection failed'));
+  }
+
+  /** The schema whose outbox holds `topic`. */
+  schemaOf(topic: string): string {
+    const source = sourceOfTopic(topic);
+    return ident(this.opts.schemaForSource?.[source] ?? source.replace(/-/g, '_'));
+  }
+
+  private ensureOwnTables(): Promise<void> {
+    this.migrated ??= (async () => {
+      const c = await this.pool.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query(`SELECT pg_advisory_xact_lock(hashtext('carve.messaging.migrate'))`);
+        await c.query(postgresTransportMigrationSql(this.own));
+        await c.query('COMMIT');
+      } catch (err) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        this.migrated = undefined;
+        throw err;
+      } finally {
+        c.release();
+      }
+    })();
+    return this.migrated;
+  }
+
+  private async tx<T>(fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
+  }
+
+  /**
+   * Dead letters go to the DLQ table; anything else is appended to its source's outbox as a new
+   * row (it becomes readable once the relay of that outbox has marked it).
+   */
+  async publish(messages: OutboundMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.ensureOwnTables();
+    await this.tx(async (c) => {
+      for (const m of messages) {
+        const value = Buffer.isBuffer(m.value) ? m.value.toString('utf8') : m.value;
+        const h = m.headers ?? {};
+        if (isDlqTopic(m.topic)) {
+          await c.query(
+            `INSERT INTO ${this.own}.messaging_dead_letters
+               (dlq_topic, original_topic, partition, "offset", key, value, headers, event_id, error, reason, group_id, attempts)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+            [
+              m.topic, h[DLQ_HEADERS.originalTopic] ?? m.topic.replace(/\.dlq$/, ''), Number(h[DLQ_HEADERS.partition] ?? 0),
+              h[DLQ_HEADERS.offset] ?? '', m.key, value, JSON.stringify(h), h[DLQ_HEADERS.eventId] ?? null,
+              h[DLQ_HEADERS.error] ?? '', h[DLQ_HEADERS.reason] ?? '', h[DLQ_HEADERS.group] ?? null, Number(h[DLQ_HEADERS.attempts] ?? 0),
+            ],
+          );
+        } else {
+          try {
+            JSON.parse(value);
+          } catch {
+            throw new Error(`the postgres transport carries JSON only; the message for ${m.topic} is not JSON`);
+          }
+          await c.query(
+            `INSERT INTO ${this.schemaOf(m.topic)}.outbox (id, topic, key, envelope, headers) VALUES ($1, $2, $3, $4::jsonb, $5)`,
+            [uuidv7(), m.topic, m.key ?? '', value, Object.keys(h).length ? JSON.stringify(h) : null],
+          );
+        }
+      }
+    });
+  }
+
+  async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    if (!opts.ephemeral) await this.ensureOwnTables();
+    const batchSize = this.opts.batchSize ?? 500;
+    const pollIntervalMs = this.opts.pollIntervalMs ?? 1000;
+    const group = opts.group;
+    const topics: TopicState[] = opts.topics.map((topic) => ({ topic, schema: this.schemaOf(topic), locked: false, position: null }));
+    const schemas = [...new Set(topics.map((t) => t.schema))];
+    const waker = new Waker();
+    let running = true;
+    let onReady!: () => void;
+    const ready = new Promise<void>((r) => (onReady = r));
+    const ctx = { heartbeat: async () => undefined, isRunning: () => running };
+
+    const loadPosition = async (t: TopicState) => {
+      if (!opts.ephemeral) {
+        const { rows } = await this.pool.query<{ position: string }>(
+          `SELECT position FROM ${this.own}.messaging_offsets WHERE group_id = $1 AND topic = $2`,
+          [group, t.topic],
+        );
+        if (rows.length > 0) return void (t.position = BigInt(rows[0].position));
+      }
+      if (opts.fromBeginning ?? true) t.position = 0n;
+      else {
+        const { rows } = await this.pool.query<{ m: string | null }>(`SELECT max(log_pos) AS m FROM ${t.schema}.outbox WHERE topic = $1`, [t.topic]);
+        t.position = BigInt(rows[0].m ?? 0);
+      }
+    };
+
+    const saveOffset = async (t: TopicState) => {
+      if (opts.ephemeral || t.position === null) return;
+      await this.pool.query(
+        `INSERT INTO ${this.own}.messaging_offsets (group_id, topic, position) VALUES ($1, $2, $3)
+         ON CONFLICT (group_id, topic) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+        [group, t.topic, t.position.toString()],
+      );
+    };
+
+    /** Reads and hands over one batch of `t`; true if the batch was full (more may be waiting). */
+    const pump = async (t: TopicState): Promise<boolean> => {
+      const { rows } = await this.pool.query<{ log_pos: string; key: string; envelope: string; headers: Record<string, string> | null; published_at: Date }>(
+        `SELECT log_pos, key, envelope::text AS envelope, headers, published_at FROM ${t.schema}.outbox
+          WHERE topic = $1 AND log_pos > $2 ORDER BY log_pos LIMIT $3`,
+        [t.topic, t.position!.toString(), batchSize],
+      );
+      if (rows.length === 0) return false;
+      let moved = false;
+      try {
+        for (const [i, r] of rows.entries()) {
+          if (!running) break;
+          const done = await opts.handler(
+            {
+              topic: t.topic,
+              partition: 0,
+              offset: r.log_pos,
+              key: r.key,
+              value: Buffer.from(r.envelope, 'utf8'),
+              headers: r.headers ?? {},
+              timestamp: r.published_at.getTime(),
+            },
+            ctx,
+          );
+          if (!done) break;
+          t.position = BigInt(r.log_pos);
+          moved = true;
+          opts.onLag?.(t.topic, 0, rows.length - i - 1);
+        }
+      } finally {
+        if (moved) await saveOffset(t);
+      }
+      if (opts.onLag && moved && rows.length === batchSize) {
+        const { rows: n } = await this.pool.query<{ n: string }>(
+          `SELECT count(*) AS n FROM ${t.schema}.outbox WHERE topic = $1 AND log_pos > $2`,
+          [t.topic, t.position!.toString()],
+        );
+        opts.onLag(t.topic, 0, Number(n[0].n));
+      }
+      return rows.length === batchSize && running;
+    };
+
+    const runConnected = async () => {
+      const c = new Client({ connectionString: this.opts.databaseUrl, application_name: `carve-pg-consumer:${group}` });
+      let broken: Error | undefined;
+      c.on('error', (err) => {
+        broken = err;
+        waker.wake();
+      });
+      c.on('notification', () => waker.wake());
+      await c.connect();
+      try {
+        for (const s of schemas) await c.query(`LISTEN "${outboxLogChannel(s)}"`);
+        while (running) {
+          if (broken) throw broken;
+          for (const t of topics) {
+            if (t.locked) continue;
+            if (opts.ephemeral) t.locked = true;
+            else {
+              const { rows } = await c.query<{ ok: boolean }>(
+                `SELECT pg_try_advisory_lock(hashtext('carve.pgconsumer:' || $1), hashtext($2)) AS ok`,
+                [group, t.topic],
+              );
+              t.locked = rows[0].ok;
+            }
+            if (t.locked) await loadPosition(t);
+          }
+          onReady(); // every topic is ours, or held by another member of the group
+          let more = false;
+          for (const t of topics) if (t.locked && running) more = (await pump(t)) || more;
+          if (!more && running) await waker.wait(pollIntervalMs);
+        }
+      } finally {
+        for (const t of topics) {
+          t.locked = false;
+          t.position = null;
+        }
+        await c.end().catch(() => undefined);
+      }
+    };
+
+    const loop = (async () => {
+      for (let attempt = 1; running; attempt++) {
+        try {
+          await runConnected();
+        } catch (err) {
+          if (!running) break;
+          const delay = backoffDelay(Math.min(attempt, 10), DEFAULT_BACKOFF);
+          this.log.error({ group, err: errorMessage(err), delayMs: delay }, 'postgres transport: consumer failed; resuming from the stored position');
+          await waker.wait(delay);
+        }
+      }
+    })();
+
+    const sub: Subscription = {
+      ready,
+      stop: async () => {
+        running = false;
+        waker.wake();
+        await loop;
+        onReady();
+        this.subscriptions.delete(sub);
+      },
+    };
+    this.subscriptions.add(sub);
+    return sub;
+  }
+
+  async ensureTopics(declarations: TopicDeclaration[]): Promise<EnsureTopicsReport> {
+    await this.ensureOwnTables();
+    const report: EnsureTopicsReport = { created: [], existing: [], mismatched: [], notes: [] };
+    const missingSchemas = new Set<string>();
+    for (const d of declarations) {
+      const schema = this.schemaOf(d.name);
+      const { rows } = await this.pool.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [`${schema}.outbox`]);
+      if (rows[0].t || isDlqTopic(d.name)) report.existing.push(d.name);
+      else missingSchemas.add(schema);
+    }
+    report.notes.push(`postgres transport: a topic is the rows of its source's outbox; dead letters go to ${this.own}.messaging_dead_letters; nothing to create`);
+    for (const s of missingSchemas) report.notes.push(`${s}.outbox does not exist yet: the migration of the schema's owner creates it (outboxMigrationSql)`);
+    return report;
+  }
+
+  async listDeadLetters(opts: { topic?: string } = {}): Promise<DeadLetter[]> {
+    await this.ensureOwnTables();
+    const topic = opts.topic ? opts.topic.replace(/\.dlq$/, '') : null;
+    const { rows } = await this.pool.query<DeadLetterRow>(
+      `SELECT * FROM ${this.own}.messaging_dead_letters WHERE $1::text IS NULL OR original_topic = $1 ORDER BY id`,
+      [topic],
+    );
+    return rows.map(toDeadLetter);
+  }
+
+  async replayDeadLetters(opts: { topic: string; id?: string }): Promise<DeadLetter[]> {
+    await this.ensureOwnTables();
+    const topic = opts.topic.replace(/\.dlq$/, '');
+    return this.tx(async (c) => {
+      const { rows } = await c.query<DeadLetterRow>(
+        `SELECT * FROM ${this.own}.messaging_dead_letters
+          WHERE original_topic = $1 AND replayed_at IS NULL AND ($2::text IS NULL OR id::text = $2 OR event_id = $2)
+          ORDER BY id FOR UPDATE`,
+        [topic, opts.id ?? null],
+      );
+      for (const r of rows) {
+        await c.query(
+          `INSERT INTO ${this.schemaOf(r.original_topic)}.outbox (id, topic, key, envelope, headers) VALUES ($1, $2, $3, $4::jsonb, $5)`,
+          [uuidv7(), r.original_topic, r.key ?? '', r.value, JSON.stringify({ [REPLAYED_FROM_HEADER]: `${dlqTopicFor(r.original_topic)}#${r.id}` })],
+        );
+      }
+      const { rows: done } = await c.query<DeadLetterRow>(
+        `UPDATE ${this.own}.messaging_dead_letters SET replayed_at = now() WHERE id = ANY($1::bigint[]) RETURNING *`,
+        [rows.map((r) => r.id)],
+      );
+      return done.sort((a, b) => Number(a.id) - Number(b.id)).map(toDeadLetter);
+    });
+  }
+
+  async lag(group: string, topics: string[]): Promise<PartitionLag[]> {
+    await this.ensureOwnTables();
+    const out: PartitionLag[] = [];
+    for (const topic of topics) {
+      const { rows: o } = await this.pool.query<{ position: string }>(
+        `SELECT position FROM ${this.own}.messaging_offsets WHERE group_id = $1 AND topic = $2`,
+        [group, topic],
+      );
+      const { rows: m } = await this.pool.query<{ m: string | null }>(`SELECT max(log_pos) AS m FROM ${this.schemaOf(topic)}.outbox WHERE topic = $1`, [topic]);
+      const end = BigInt(m[0].m ?? 0);
+      const committed = o.length ? BigInt(o[0].position) : null;
+      // Positions are log_pos values (shared by all topics of an outbox): the lag counts rows.
+      const { rows: n } = await this.pool.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${this.schemaOf(topic)}.outbox WHERE topic = $1 AND log_pos > $2`,
+        [topic, (committed ?? 0n).toString()],
+      );
+      out.push({ topic, partition: 0, committed: committed === null ? null : committed.toString(), end: end.toString(), lag: Number(n[0].n) });
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const sub of [...this.subscriptions]) await sub.stop();
+    await this.pool.end().catch(() => undefined);
+  }
+}
+
+export function createPostgresTransport(opts: PostgresTransportOptions): PostgresTransport {
+  return new PostgresTransport(opts);
+}

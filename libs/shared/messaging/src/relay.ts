@@ -1,0 +1,247 @@
+import { Client } from 'pg';
+import type { Registry } from 'prom-client';
+import { ident } from './executor';
+import { messagingMetrics, type MessagingMetrics } from './metrics';
+import { outboxChannel, outboxLogChannel } from './outbox';
+import type { OutboundMessage, Transport } from './transport';
+import { type Backoff, backoffDelay, DEFAULT_BACKOFF, errorMessage, type MessagingLogger, silentLogger, sleep, Waker } from './util';
+
+export interface OutboxRow {
+  id: string;
+  seq: string;
+  topic: string;
+  key: string;
+  envelope: string;
+  headers: Record<string, string> | null;
+  createdAt: Date;
+}
+
+export interface RelayOptions {
+  /** The database of the outbox. The relay keeps one dedicated connection to it. */
+  databaseUrl: string;
+  /** Schema of the outbox (`legacy`, `insights`...). */
+  schema: string;
+  transport: Transport;
+  /** Rows per publish; default 1000. */
+  batchSize?: number;
+  /** Fallback poll when no NOTIFY arrives; default 1000 ms. */
+  pollIntervalMs?: number;
+  /** How often a standby relay tries to take the lock; default 1000 ms. */
+  standbyRetryMs?: number;
+  /** Published rows are deleted this long after publication; default 24 h. 0 keeps them. */
+  retentionMs?: number;
+  /** How often to delete expired rows; default 60 s. */
+  cleanupIntervalMs?: number;
+  /** Backoff while the transport (or the database) fails; default 100 ms doubling to 5 s. */
+  backoff?: Backoff;
+  registry?: Registry;
+  logger?: MessagingLogger;
+  /** Name in logs and `application_name`; default `carve-relay`. */
+  name?: string;
+  /** Test seams (crash points): called after the transport acknowledged a batch, before marking. */
+  hooks?: { afterPublish?: (rows: OutboxRow[]) => void | Promise<void> };
+}
+
+export interface RelayHandle {
+  /** True while this relay holds the outbox's lock (the others wait as hot standbys). */
+  isActive(): boolean;
+  /** Resolves when this relay first becomes the active one. */
+  readonly activated: Promise<void>;
+  stats(): { published: number; batches: number; publishFailures: number };
+  stop(): Promise<void>;
+}
+
+/** The advisory-lock key of an outbox: two int4s, (hashtext('carve.relay'), hashtext(schema)). */
+const LOCK_SQL = `SELECT pg_try_advisory_lock(hashtext('carve.relay'), hashtext($1)) AS locked`;
+
+/**
+ * Ships the rows of `<schema>.outbox` to the transport: in `seq` order (so in order per key),
+ * by batches, marking them published (and giving them their log position) only after the
+ * transport acknowledged them. Exactly one relay per outbox is active: the holder of a session
+ * advisory lock on its dedicated connection; others wait as hot standbys and take over when
+ * that connection goes away. Woken by NOTIFY at commit, polling as the fallback. While the
+ * transport fails it backs off and retries the same rows: nothing is lost or reordered, at the
+ * price of possible duplicates, which the consumers' inbox absorbs.
+ */
+export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
+  const schema = ident(opts.schema);
+  const batchSize = opts.batchSize ?? 1000;
+  const pollIntervalMs = opts.pollIntervalMs ?? 1000;
+  const standbyRetryMs = opts.standbyRetryMs ?? 1000;
+  const retentionMs = opts.retentionMs ?? 24 * 3600_000;
+  const cleanupIntervalMs = opts.cleanupIntervalMs ?? 60_000;
+  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const log = opts.logger ?? silentLogger;
+  const name = opts.name ?? 'carve-relay';
+  const metrics: MessagingMetrics | undefined = opts.registry ? messagingMetrics(opts.registry) : undefined;
+  const transport = opts.transport;
+
+  const waker = new Waker();
+  let stopping = false;
+  let onStop!: () => void;
+  const stopped = new Promise<void>((r) => (onStop = r));
+  const pause = (ms: number) => Promise.race([sleep(ms), stopped]);
+  let active = false;
+  const stats = { published: 0, batches: 0, publishFailures: 0 };
+  let onActive!: () => void;
+  const activated = new Promise<void>((r) => (onActive = r));
+
+  const setActive = (value: boolean) => {
+    active = value;
+    metrics?.relayActive.set({ schema }, value ? 1 : 0);
+    if (value) onActive();
+  };
+
+  async function drainOnce(c: Client): Promise<number> {
+    const { rows } = await c.query<{ id: string; seq: string; topic: string; key: string; envelope: string; headers: Record<string, string> | null; created_at: Date }>(
+      `SELECT id, seq, topic, key, envelope::text AS envelope, headers, created_at
+         FROM ${schema}.outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
+      [batchSize],
+    );
+    if (rows.length === 0) return 0;
+    const batch: OutboxRow[] = rows.map((r) => ({ id: r.id, seq: r.seq, topic: r.topic, key: r.key, envelope: r.envelope, headers: r.headers, createdAt: r.created_at }));
+
+    if (!transport.outboxIsLog) {
+      const messages: OutboundMessage[] = batch.map((r) => ({
+        topic: r.topic,
+        key: r.key,
+        value: r.envelope,
+        headers: { ...(r.headers ?? {}), 'content-type': 'application/json', 'carve-event-id': r.id },
+      }));
+      const started = process.hrtime.bigint();
+      for (let attempt = 1; ; attempt++) {
+        if (stopping) return 0;
+        try {
+          await transport.publish(messages);
+          break;
+        } catch (err) {
+          stats.publishFailures += 1;
+          const delay = backoffDelay(attempt, backoff);
+          log.warn({ schema, attempt, delayMs: delay, err: errorMessage(err), rows: batch.length }, 'relay: publish failed; retrying the same rows');
+          await pause(delay);
+          // The lock may have gone with the connection meanwhile: check before publishing again.
+          await c.query('SELECT 1');
+        }
+      }
+      metrics?.relayPublishDuration.observe({ schema }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    await opts.hooks?.afterPublish?.(batch);
+
+    // Log positions in seq order; one relay at a time, so they follow commit order of the marks.
+    const { rows: pos } = await c.query<{ p: string[] }>(
+      `SELECT array_agg(n ORDER BY n)::text[] AS p FROM (SELECT nextval('${schema}.outbox_log_pos_seq') AS n FROM generate_series(1, $1)) s`,
+      [batch.length],
+    );
+    await c.query(
+      `WITH upd AS (
+         UPDATE ${schema}.outbox o SET published_at = clock_timestamp(), log_pos = v.pos
+           FROM unnest($1::uuid[], $2::bigint[]) AS v(id, pos)
+          WHERE o.id = v.id AND o.published_at IS NULL
+          RETURNING 1)
+       SELECT pg_notify('${outboxLogChannel(schema)}', ''), (SELECT count(*) FROM upd) AS n`,
+      [batch.map((r) => r.id), pos[0].p],
+    );
+    const ackedAt = Date.now();
+    stats.published += batch.length;
+    stats.batches += 1;
+    if (metrics) {
+      metrics.relayPublished.inc({ schema }, batch.length);
+      for (const r of batch) metrics.relayEventLatency.observe({ schema }, Math.max(0, ackedAt - r.createdAt.getTime()) / 1000);
+    }
+    return batch.length;
+  }
+
+  async function cleanup(c: Client): Promise<void> {
+    if (retentionMs <= 0) return;
+    for (let i = 0; i < 100 && !stopping; i++) {
+      const { rowCount } = await c.query(
+        `DELETE FROM ${schema}.outbox WHERE id IN (
+           SELECT id FROM ${schema}.outbox
+            WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1::double precision)
+            LIMIT 5000)`,
+        [retentionMs / 1000],
+      );
+      if (!rowCount || rowCount < 5000) return;
+    }
+  }
+
+  async function updateBacklog(c: Client): Promise<void> {
+    if (!metrics) return;
+    const { rows } = await c.query<{ n: string; age: number | null }>(
+      `SELECT count(*) AS n, extract(epoch FROM clock_timestamp() - min(created_at))::float8 AS age
+         FROM ${schema}.outbox WHERE published_at IS NULL`,
+    );
+    metrics.outboxBacklog.set({ schema }, Number(rows[0].n));
+    metrics.outboxOldestAge.set({ schema }, rows[0].age ?? 0);
+  }
+
+  async function runConnected(): Promise<void> {
+    const c = new Client({ connectionString: opts.databaseUrl, application_name: `${name}:${schema}` });
+    let broken: Error | undefined;
+    c.on('error', (err) => {
+      broken = err;
+      waker.wake();
+    });
+    c.on('notification', () => waker.wake());
+    await c.connect();
+    try {
+      // Standby until the lock is ours.
+      for (;;) {
+        if (stopping) return;
+        if (broken) throw broken;
+        const { rows } = await c.query<{ locked: boolean }>(LOCK_SQL, [schema]);
+        if (rows[0].locked) break;
+        await waker.wait(standbyRetryMs);
+      }
+      await c.query(`LISTEN "${outboxChannel(schema)}"`);
+      setActive(true);
+      log.info({ schema, relay: name }, 'relay: active (holds the outbox lock)');
+      let lastCleanup = 0;
+      let lastBacklog = 0;
+      while (!stopping) {
+        if (broken) throw broken;
+        const n = await drainOnce(c);
+        const now = Date.now();
+        if (now - lastBacklog >= 1000 || n === 0) {
+          lastBacklog = now;
+          await updateBacklog(c);
+        }
+        if (now - lastCleanup >= cleanupIntervalMs) {
+          lastCleanup = now;
+          await cleanup(c);
+        }
+        if (n < batchSize) await waker.wait(pollIntervalMs);
+      }
+    } finally {
+      if (active) log.info({ schema, relay: name }, 'relay: released the outbox lock');
+      setActive(false);
+      await c.end().catch(() => undefined); // ends the session: the lock goes with it
+    }
+  }
+
+  const loop = (async () => {
+    for (let attempt = 1; !stopping; attempt++) {
+      try {
+        await runConnected();
+        attempt = 0;
+      } catch (err) {
+        if (stopping) break;
+        const delay = backoffDelay(Math.min(attempt, 10), backoff);
+        log.error({ schema, relay: name, err: errorMessage(err), delayMs: delay }, 'relay: database connection failed; reconnecting');
+        await waker.wait(delay);
+      }
+    }
+  })();
+
+  return {
+    isActive: () => active,
+    activated,
+    stats: () => ({ ...stats }),
+    async stop() {
+      stopping = true;
+      onStop();
+      waker.wake();
+      await loop;
+    },
+  };
+}

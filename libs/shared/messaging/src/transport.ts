@@ -1,0 +1,140 @@
+/**
+ * The messaging port: what the relay, the consumer runner and the CLI need from a transport.
+ * Two adapters implement it: `kafka` (kafkajs, the only place kafkajs is used) and `postgres`
+ * (the embedded default: the outbox tables are the log).
+ */
+
+export interface OutboundMessage {
+  topic: string;
+  key: string | null;
+  value: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface DeliveredMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offset, or the outbox `log_pos` on the Postgres transport (a decimal string). */
+  offset: string;
+  key: string | null;
+  value: Buffer | null;
+  headers: Record<string, string>;
+  /** When the message entered the log (ms since epoch). */
+  timestamp: number;
+}
+
+export interface DeliveryContext {
+  /** Keeps the consumer's membership alive during a long handler (Kafka); a no-op elsewhere. */
+  heartbeat(): Promise<void>;
+  /** False once the subscription is stopping: stop work, do not commit. */
+  isRunning(): boolean;
+}
+
+/**
+ * Called once per message, in offset order per partition. Resolve `true` when the message is
+ * done with (its offset may be committed), `false` to stop before it (the subscription is
+ * stopping; the message is delivered again later). A rejection is treated like `false` and the
+ * transport retries from the last committed position.
+ */
+export type MessageHandler = (message: DeliveredMessage, ctx: DeliveryContext) => Promise<boolean>;
+
+export interface SubscribeOptions {
+  group: string;
+  topics: string[];
+  /** Where a group with no committed position starts: the beginning (default) or the end. */
+  fromBeginning?: boolean;
+  /** Commit nothing and leave nothing behind (for `carve events tail`, DLQ reads). */
+  ephemeral?: boolean;
+  handler: MessageHandler;
+  /** Lag after each message: messages behind the end of that partition. */
+  onLag?: (topic: string, partition: number, lag: number) => void;
+}
+
+export interface Subscription {
+  /** Resolves once the subscription has its partitions assigned and is reading. */
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+
+export interface TopicDeclaration {
+  name: string;
+  partitions: number;
+  replicationFactor?: number;
+  /** -1 keeps messages forever (a compacted state topic). */
+  retentionMs: number;
+  cleanupPolicy: CleanupPolicy;
+  description?: string;
+}
+
+export interface EnsureTopicsReport {
+  created: string[];
+  existing: string[];
+  /** Existing topics whose settings differ from the declaration (reported, never changed). */
+  mismatched: Array<{ topic: string; setting: string; declared: string; actual: string }>;
+  notes: string[];
+}
+
+export interface DeadLetter {
+  /** Stable id for `carve events dlq replay --id`: `<dlq topic>:<partition>:<offset>` or the table row id. */
+  id: string;
+  dlqTopic: string;
+  originalTopic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value: string | null;
+  /** The event id, if the body parsed as an envelope. */
+  eventId: string | null;
+  error: string;
+  reason: string;
+  group: string | null;
+  attempts: number;
+  failedAt: string;
+  replayedAt: string | null;
+}
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  /** The group's committed position (next offset to read), or null if it has none. */
+  committed: string | null;
+  /** The end of the partition (next offset to be written). */
+  end: string;
+  /** Messages from the committed position (or, without one, from the start) to the end. */
+  lag: number;
+}
+
+export interface Transport {
+  readonly kind: 'kafka' | 'postgres';
+  /**
+   * True when the outbox table itself is the log (Postgres transport): the relay then only
+   * marks rows published (giving them their log position) instead of shipping them.
+   */
+  readonly outboxIsLog: boolean;
+  /** Writes messages, acknowledged by all in-sync replicas, in order per topic and key. */
+  publish(messages: OutboundMessage[]): Promise<void>;
+  subscribe(opts: SubscribeOptions): Promise<Subscription>;
+  ensureTopics(declarations: TopicDeclaration[]): Promise<EnsureTopicsReport>;
+  listDeadLetters(opts?: { topic?: string }): Promise<DeadLetter[]>;
+  /** Publishes dead letters of `topic` (the original or its `.dlq`) back to their original topic. */
+  replayDeadLetters(opts: { topic: string; id?: string }): Promise<DeadLetter[]>;
+  lag(group: string, topics: string[]): Promise<PartitionLag[]>;
+  close(): Promise<void>;
+}
+
+/** Headers the consumer runner puts on a dead letter (Kafka); columns of the DLQ table (Postgres). */
+export const DLQ_HEADERS = {
+  originalTopic: 'carve-dlq-original-topic',
+  partition: 'carve-dlq-original-partition',
+  offset: 'carve-dlq-original-offset',
+  error: 'carve-dlq-error',
+  reason: 'carve-dlq-reason',
+  group: 'carve-dlq-group',
+  attempts: 'carve-dlq-attempts',
+  failedAt: 'carve-dlq-failed-at',
+  eventId: 'carve-dlq-event-id',
+} as const;
+
+export const REPLAYED_FROM_HEADER = 'carve-replayed-from';

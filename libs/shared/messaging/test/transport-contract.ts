@@ -1,0 +1,202 @@
+/**
+ * The transport contract: one suite, run on every transport (contract.kafka.spec.ts,
+ * contract.postgres.spec.ts). The same consumer code, the same relay, the same assertions.
+ * How each test knows: the consumer's applied log (count, distinct event ids, versions per
+ * aggregate in application order), its inbox, and the transport's DLQ listing.
+ */
+import { Pool } from 'pg';
+import { type ConsumerHandle, type ConsumerOptions, type RelayHandle, startConsumer, startRelay, type TopicDeclaration, type Transport } from '../src';
+import { checkApplied, migrate, noteEvent, sinkHandler, type TestSource, testSource, writeEvents } from './support/events';
+import { createTestDatabase, sql, type TestDatabase, uniqueName, waitFor } from './support/infra';
+
+export interface TransportFixture {
+  /** A new transport instance on the test database. */
+  create(databaseUrl: string): Transport;
+}
+
+export function transportContract(kind: 'kafka' | 'postgres', fixture: TransportFixture): void {
+  describe(`transport contract: ${kind}`, () => {
+    let db: TestDatabase;
+    let src: TestSource;
+    const sink = 'sink';
+    let transport: Transport;
+    let relay: RelayHandle;
+    let pool: Pool;
+    const consumers: ConsumerHandle[] = [];
+
+    const consume = async (group: string, extra: Partial<ConsumerOptions> = {}) => {
+      const c = await startConsumer({
+        transport,
+        group,
+        topics: [src.topic],
+        schema: sink,
+        pool,
+        handle: sinkHandler(sink, group),
+        backoff: { initialMs: 20, maxMs: 200 },
+        // Each test's group starts at the end, so it sees only that test's events.
+        fromBeginning: false,
+        ...extra,
+      });
+      consumers.push(c);
+      await c.ready;
+      return c;
+    };
+
+    beforeAll(async () => {
+      db = await createTestDatabase(`contract_${kind}`);
+      src = testSource(uniqueName('ct'));
+      await migrate(db.url, src, sink);
+      transport = fixture.create(db.url);
+      const decl: TopicDeclaration[] = [
+        { name: src.topic, partitions: 3, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+        { name: `${src.topic}.dlq`, partitions: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+      ];
+      await transport.ensureTopics(decl);
+      pool = new Pool({ connectionString: db.url, max: 4 });
+      relay = await startRelay({ databaseUrl: db.url, schema: src.schema, transport, pollIntervalMs: 200, batchSize: 100 });
+      await relay.activated;
+    });
+
+    afterEach(async () => {
+      for (const c of consumers.splice(0)) await c.stop();
+    });
+
+    afterAll(async () => {
+      await relay?.stop();
+      await transport?.close();
+      await pool?.end();
+      await db?.drop();
+    });
+
+    it('delivers every committed event exactly once to the handler, in order per aggregate', async () => {
+      const aggregates = Array.from({ length: 12 }, (_, i) => `order-${i}`);
+      const written = await writeEvents(db.url, src, aggregates, 8, 7);
+      const group = uniqueName('g');
+      const c = await consume(group, { fromBeginning: true });
+      await waitFor('120 events applied', async () => (await checkApplied(db.url, sink, group)).applied >= written.length);
+      const check = await checkApplied(db.url, sink, group);
+      expect(check.applied).toBe(written.length); // 12 aggregates x 8 versions, none missing
+      expect(check.distinctEvents).toBe(written.length); // none applied twice
+      expect(check.outOfOrder).toEqual([]);
+      for (const a of aggregates) expect(check.versions[a]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      expect(c.stats()).toMatchObject({ applied: written.length, duplicate: 0, stale: 0, deadLettered: 0 });
+      const inbox = await sql(db.url, `SELECT count(*)::int AS n FROM ${sink}.inbox WHERE consumer = $1 AND outcome = 'applied'`, [group]);
+      expect(inbox[0].n).toBe(written.length);
+    });
+
+    it('applies a redelivered event once and skips an event older than the stored version', async () => {
+      const group = uniqueName('g');
+      const c = await consume(group);
+      const [v1, v2] = await writeEvents(db.url, src, ['dup-1'], 2);
+      await waitFor('v1 and v2 applied', () => c.stats().applied === 2);
+      // The same event again (as a relay crash would resend it), then a stale copy of v1 under a new id.
+      await transport.publish([{ topic: src.topic, key: 'dup-1', value: JSON.stringify(v2) }]);
+      const stale = noteEvent(src, 'dup-1', 1).envelope;
+      await transport.publish([{ topic: src.topic, key: 'dup-1', value: JSON.stringify(stale) }]);
+      await waitFor('duplicate and stale skipped', () => c.stats().duplicate === 1 && c.stats().stale === 1);
+      const check = await checkApplied(db.url, sink, group);
+      expect(check.versions['dup-1']).toEqual([1, 2]);
+      expect(check.distinctEvents).toBe(2);
+      const note = await sql(db.url, `SELECT version, applies FROM ${sink}.notes WHERE id = 'dup-1'`);
+      expect(note[0]).toEqual({ version: 2, applies: 2 }); // the state saw two changes, not four
+      const inbox = await sql(db.url, `SELECT outcome, count(*)::int AS n FROM ${sink}.inbox WHERE consumer = $1 GROUP BY outcome ORDER BY outcome`, [group]);
+      expect(inbox).toEqual([{ outcome: 'applied', n: 2 }, { outcome: 'stale', n: 1 }]);
+      expect(v1.id).not.toBe(v2.id);
+    });
+
+    it('sends a schema-invalid event to the DLQ and keeps processing the partition', async () => {
+      const group = uniqueName('g');
+      const c = await consume(group, { validate: (e) => (typeof (e.data as any)?.title === 'string' ? null : '/title is required') });
+      const bad = noteEvent(src, 'poison-1', 1).envelope;
+      (bad.data as any) = { nope: true };
+      await transport.publish([{ topic: src.topic, key: 'poison-1', value: JSON.stringify(bad) }]);
+      await writeEvents(db.url, src, ['poison-1'], 1, 1, 2); // v2 of the same aggregate: same key, same partition
+      await waitFor('v2 applied after the poison message', async () => (await checkApplied(db.url, sink, group)).versions['poison-1']?.includes(2));
+      expect(c.stats().deadLettered).toBe(1);
+      const dead = await waitFor('the dead letter listed', async () => (await transport.listDeadLetters({ topic: src.topic })).filter((d) => d.group === group));
+      expect(dead).toHaveLength(1);
+      expect(dead[0]).toMatchObject({ originalTopic: src.topic, reason: 'invalid-data', key: 'poison-1' });
+      expect(dead[0].error).toContain('/title is required');
+      expect(JSON.parse(dead[0].value!).id).toBe(bad.id);
+    });
+
+    it('retries a failing handler with backoff, dead-letters it after maxAttempts, and a replay applies it', async () => {
+      const group = uniqueName('g');
+      let failing = true;
+      let calls = 0;
+      const handle = sinkHandler(sink, group);
+      const c = await consume(group, {
+        maxAttempts: 3,
+        handle: async (e, tx, meta) => {
+          if (e.aggregateId === 'flaky-1') {
+            calls += 1;
+            if (failing) throw new Error('downstream says no');
+          }
+          await handle(e, tx, meta);
+        },
+      });
+      const [ev] = await writeEvents(db.url, src, ['flaky-1'], 1);
+      await writeEvents(db.url, src, ['after-flaky'], 1);
+      await waitFor('the event after it applied', async () => (await checkApplied(db.url, sink, group)).versions['after-flaky']);
+      expect(calls).toBe(3); // three attempts, then the DLQ
+      expect(c.stats()).toMatchObject({ retries: 2, deadLettered: 1 });
+      const dead = (await transport.listDeadLetters({ topic: src.topic })).filter((d) => d.group === group);
+      expect(dead).toHaveLength(1);
+      expect(dead[0]).toMatchObject({ reason: 'handler-failed', attempts: 3, eventId: ev.id });
+      expect(dead[0].error).toBe('downstream says no');
+
+      failing = false; // the cause is fixed: re-drive it
+      const replayed = await transport.replayDeadLetters({ topic: src.topic, id: ev.id });
+      expect(replayed.map((d) => d.eventId)).toEqual([ev.id]);
+      await waitFor('the replayed event applied', async () => (await checkApplied(db.url, sink, group)).versions['flaky-1']);
+      expect((await checkApplied(db.url, sink, group)).versions['flaky-1']).toEqual([1]);
+    });
+
+    it('retries a transient failure and applies the event once', async () => {
+      const group = uniqueName('g');
+      let failures = 2;
+      const handle = sinkHandler(sink, group);
+      const c = await consume(group, {
+        handle: async (e, tx, meta) => {
+          await handle(e, tx, meta); // written, then rolled back by the throw
+          if (e.aggregateId === 'transient-1' && failures-- > 0) throw new Error('deadlock, try again');
+        },
+      });
+      await writeEvents(db.url, src, ['transient-1'], 1);
+      await waitFor('applied after two failures', () => c.stats().applied >= 1 && c.stats().retries === 2);
+      const check = await checkApplied(db.url, sink, group);
+      expect(check.versions['transient-1']).toEqual([1]); // the failed attempts left nothing behind
+    });
+
+    it('skips events whose origin the consumer ignores (no reverse-sync echo)', async () => {
+      const group = uniqueName('g');
+      const c = await consume(group, { skipOrigins: ['echo'] });
+      await transport.publish([{ topic: src.topic, key: 'echo-1', value: JSON.stringify(noteEvent(src, 'echo-1', 1, { origin: 'echo' }).envelope) }]);
+      await writeEvents(db.url, src, ['echo-2'], 1);
+      await waitFor('echo-2 applied', async () => (await checkApplied(db.url, sink, group)).versions['echo-2']);
+      await waitFor('echo-1 skipped', () => c.stats().ownOrigin === 1);
+      expect((await checkApplied(db.url, sink, group)).versions['echo-1']).toBeUndefined();
+    });
+
+    it('resumes a restarted group at its committed position: nothing lost, nothing applied twice', async () => {
+      const group = uniqueName('g');
+      const first = await consume(group);
+      const before = await writeEvents(db.url, src, ['resume-1', 'resume-2'], 3);
+      await waitFor('first batch applied', () => first.stats().applied === before.length);
+      await first.stop();
+      const after = await writeEvents(db.url, src, ['resume-1', 'resume-2'], 3, 2, 4);
+      const second = await consume(group);
+      await waitFor('second batch applied', () => second.stats().applied === after.length);
+      const check = await checkApplied(db.url, sink, group);
+      // Versions 1-3 applied by the first member, 4-6 by the second, each exactly once, in order.
+      expect(check.versions['resume-1']).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(check.versions['resume-2']).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(check.distinctEvents).toBe(check.applied);
+      // Partitions where the group has a position: nothing left to read.
+      await waitFor('lag 0 for the group', async () => {
+        const lag = (await transport.lag(group, [src.topic])).filter((p) => p.committed !== null);
+        return lag.length > 0 && lag.every((p) => p.lag === 0);
+      });
+    });
+  });
+}
