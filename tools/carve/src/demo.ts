@@ -1,8 +1,7 @@
 /**
  * Well-known ids of the demo data `carve dev` loads (the first demo workspace and its admin),
- * so `carve token` and the docs can name them. Kept in step with the monolith's demo seed.
+ * so `carve token` and the docs can name them: the monolith's demo seed uses the same ids.
  */
-export const DEMO = {
-  workspaceId: '0a000000-0000-4000-8000-000000000001',
-  adminUserId: '0b000000-0000-4000-8000-000000000001',
-} as const;
+import { DEMO_IDS } from '@carve/legacy-domain';
+
+export const DEMO = { workspaceId: DEMO_IDS.workspaceId, adminUserId: DEMO_IDS.adminId } as const;
