@@ -34,6 +34,8 @@ export default [
             // Every carved context: itself, the platform, and others' contracts only.
             { sourceTag: 'scope:insights', onlyDependOnLibsWithTags: ['scope:insights', 'scope:shared', 'type:contracts'] },
             { sourceTag: 'scope:roadmaps', onlyDependOnLibsWithTags: ['scope:roadmaps', 'scope:shared', 'type:contracts'] },
+            // The CLI and the benchmarks orchestrate every context: any scope, but never an app.
+            { sourceTag: 'scope:tooling', onlyDependOnLibsWithTags: ['*'] },
             // Nothing imports an app.
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:data-access', 'type:util'] },
             { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:data-access', 'type:util', 'type:tool'] },
