@@ -23,7 +23,3 @@ export const PRIORITY_MIN = 1;
 export const PRIORITY_MAX = 5;
 export const PRIORITY_DEFAULT = 3;
 
-/** SQL `CHECK (col IN (...))` text for an enumeration (the values are constants above, never input). */
-export function sqlInList(values: readonly string[]): string {
-  return values.map((v) => `'${v}'`).join(', ');
-}

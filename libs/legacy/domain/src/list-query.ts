@@ -104,13 +104,13 @@ export function parseListQuery<F extends QueryFilters>(spec: ListSpec<F>, query:
 
 /**
  * Builds the page from `limit + 1` fetched rows: the extra row only says there is more.
- * `valueOf` gives an item's sort value (Date for timestamps).
+ * `valueOf` gives an item's sort value (Date for timestamps), `idOf` its tie-breaking id.
  */
-export function toPage<T extends { id: string }>(rows: T[], query: ListQuery<any>, valueOf: (item: T) => unknown): Page<T> {
+export function toPage<T>(rows: T[], query: ListQuery<any>, valueOf: (item: T) => unknown, idOf: (item: T) => string = (item) => (item as { id: string }).id): Page<T> {
   const items = rows.slice(0, query.limit);
   if (rows.length <= query.limit || items.length === 0) return { items, nextCursor: null };
   const last = items[items.length - 1];
-  return { items, nextCursor: encodeCursor(query, cursorValue(valueOf(last), query.sort.kind), last.id) };
+  return { items, nextCursor: encodeCursor(query, cursorValue(valueOf(last), query.sort.kind), idOf(last)) };
 }
 
 export function encodeCursor(query: Pick<ListQuery<any>, 'sort' | 'filters'>, value: CursorValue, id: string): string {

@@ -1,0 +1,91 @@
+/**
+ * Building the monolith: NestJS on the Fastify adapter, with Carve's HTTP platform plugin
+ * (request ids, problem+json, health, readiness, metrics, JWT identity) registered on the
+ * Fastify instance before Nest initialises.
+ */
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createLogger, type Logger, platformPlugin, platformServerOptions } from '@carve/shared-http';
+import { type ResolvedDatabase, resolveDatabase } from '@carve/shared-persistence';
+import { DataSource } from 'typeorm';
+import { AppModule } from './app.module';
+import { type MonolithConfig, sslOption } from './config';
+import { migrateLegacy } from './database/legacy-data-source';
+
+export const SERVICE_NAME = 'legacy-monolith';
+
+/**
+ * The platform plugin owns the Fastify instance's 404 and error handlers (problem+json,
+ * `route_not_found`, body limit → 413, bad JSON → 400). Nest would install its own on init,
+ * which Fastify refuses for 404 ("Not found handler already set"); errors raised inside Nest's
+ * pipeline still go through Nest's filters (ProblemFilter), which answer the same way.
+ */
+class PlatformFastifyAdapter extends FastifyAdapter {
+  override setNotFoundHandler() {
+    return this.getInstance();
+  }
+  override setErrorHandler() {
+    return this.getInstance();
+  }
+}
+
+export interface CreateAppOptions {
+  logger?: Logger;
+}
+
+/**
+ * An initialised application (routes registered, database connected, migrated when the platform
+ * says so), not yet listening: tests use `app.inject()`, `bootstrap()` listens.
+ * Without a database URL (PLATFORM=local only) the embedded Postgres is started or reused and
+ * released when the app closes.
+ */
+export async function createApp(config: MonolithConfig, opts: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const logger = opts.logger ?? createLogger(SERVICE_NAME, { level: config.logLevel });
+  let db: ResolvedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    if (config.platform !== 'local') throw new Error(`DATABASE_URL is required with PLATFORM=${config.platform}`);
+    db = await resolveDatabase({ log: logger });
+    databaseUrl = db.url;
+  }
+  try {
+    if (config.migrateOnBoot) {
+      await migrateLegacy(databaseUrl, { ssl: sslOption(config.databaseSsl), log: logger });
+    }
+    const adapter = new PlatformFastifyAdapter(
+      platformServerOptions({
+        loggerInstance: logger,
+        bodyLimit: config.bodyLimitBytes,
+        trustProxy: config.trustProxy,
+      }),
+    );
+    const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ ...config, databaseUrl }), adapter, {
+      logger: ['error', 'warn'],
+      abortOnError: false,
+    });
+    const dataSource = app.get(DataSource);
+    await app.register(platformPlugin, {
+      service: SERVICE_NAME,
+      auth: config.jwt,
+      readiness: async () => {
+        await dataSource.query('SELECT 1');
+      },
+    });
+    if (db) {
+      const release = db;
+      app.getHttpAdapter().getInstance().addHook('onClose', async () => release.stop());
+    }
+    await app.init();
+    return app;
+  } catch (err) {
+    await db?.stop();
+    throw err;
+  }
+}
+
+/** createApp, then listen on the configured host and port (Heroku's PORT). */
+export async function bootstrap(config: MonolithConfig, opts: CreateAppOptions = {}): Promise<NestFastifyApplication> {
+  const app = await createApp(config, opts);
+  await app.listen(config.port, config.host);
+  return app;
+}
