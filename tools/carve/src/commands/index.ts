@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
+import { registerDev } from './dev';
+import { registerEvents } from './events';
 import { registerKafka } from './kafka';
+import { registerRelay } from './relay';
 import { registerToken } from './token';
 
 /** Each command module exports a `register(program)` function; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerKafka, registerToken];
+export const commands: RegisterCommand[] = [registerDev, registerKafka, registerToken, registerRelay, registerEvents];

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { KafkaBrokerError, startKafka, stopKafka } from '@carve/kafka-broker';
 import { CliError } from '../cli-error';
+import { registerKafkaTopics } from './kafka-topics';
 
 /** Turns the broker tooling's errors into the CLI's one line plus a hint. */
 async function asCliError<T>(run: () => Promise<T>): Promise<T> {
@@ -53,4 +54,6 @@ export function registerKafka(program: Command): void {
       const result = await asCliError(() => stopKafka({ dataDir: opts.dataDir }));
       process.stderr.write(result.stopped ? `kafka: stopped (pid ${result.pid})\n` : 'kafka: not running\n');
     });
+
+  registerKafkaTopics(kafka);
 }

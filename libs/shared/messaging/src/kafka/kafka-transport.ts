@@ -17,7 +17,7 @@ import {
   type TopicDeclaration,
   type Transport,
 } from '../transport';
-import { errorMessage, type MessagingLogger, silentLogger } from '../util';
+import { errorMessage, type MessagingLogger, silentLogger, sleep } from '../util';
 
 export interface KafkaTransportOptions {
   brokers: string[];
@@ -184,7 +184,7 @@ export class KafkaTransport implements Transport {
   }
 
   private async withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
-    const admin = this.kafka.admin({ retry: { retries: 3 } });
+    const admin = this.kafka.admin({ retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3000 } });
     await admin.connect();
     try {
       return await fn(admin);
@@ -323,11 +323,21 @@ export class KafkaTransport implements Transport {
 
   async lag(group: string, topics: string[]): Promise<PartitionLag[]> {
     return this.withAdmin(async (admin) => {
-      const committed = await admin.fetchOffsets({ groupId: group, topics });
+      // On a fresh broker the group coordinator takes a moment (NOT_COORDINATOR is retriable,
+      // but kafkajs's admin does not retry fetchOffsets).
+      let committed: Awaited<ReturnType<Admin['fetchOffsets']>> | undefined;
+      for (let attempt = 1; !committed; attempt++) {
+        try {
+          committed = await admin.fetchOffsets({ groupId: group, topics });
+        } catch (err) {
+          if (!(err as { retriable?: boolean }).retriable || attempt >= 20) throw err;
+          await sleep(Math.min(1000, 100 * attempt));
+        }
+      }
       const out: PartitionLag[] = [];
       for (const t of topics) {
         for (const p of await admin.fetchTopicOffsets(t)) {
-          const c = committed.find((x) => x.topic === t)?.partitions.find((x) => x.partition === p.partition)?.offset;
+          const c = committed!.find((x) => x.topic === t)?.partitions.find((x) => x.partition === p.partition)?.offset;
           const has = c !== undefined && c !== '-1';
           const from = has ? BigInt(c) : BigInt(p.low);
           out.push({ topic: t, partition: p.partition, committed: has ? c : null, end: p.high, lag: Number(BigInt(p.high) - from) });

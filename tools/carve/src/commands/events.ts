@@ -1,0 +1,147 @@
+import type { Command } from 'commander';
+import { createTransport, type DeadLetter, type Transport, type TransportKind, transportKindFromEnv } from '@carve/shared-messaging';
+import { resolveDatabaseUrl } from '@carve/shared-persistence';
+import { CliError } from '../cli-error';
+
+export interface TransportFlags {
+  transport?: string;
+  databaseUrl?: string;
+  brokers?: string;
+}
+
+/** Adds --transport, --database-url and --brokers to a command of the event backbone. */
+export function withTransportFlags(cmd: Command): Command {
+  return cmd
+    .option('--transport <kind>', 'kafka or postgres (default: kafka when KAFKA_BROKERS is set, else postgres)')
+    .option('--database-url <url>', 'database of the outboxes (default: DATABASE_URL, else the embedded Postgres)')
+    .option('--brokers <list>', 'Kafka bootstrap servers, comma-separated (default: KAFKA_BROKERS)');
+}
+
+/** The transport the flags and the environment ask for, and the database URL it uses. */
+export async function openTransport(flags: TransportFlags, clientId: string): Promise<{ transport: Transport; kind: TransportKind; databaseUrl: string }> {
+  const kind = (flags.transport ?? transportKindFromEnv()) as TransportKind;
+  if (kind !== 'kafka' && kind !== 'postgres') throw new CliError(`--transport must be kafka or postgres, got "${flags.transport}"`);
+  const brokers = flags.brokers ?? process.env.KAFKA_BROKERS;
+  if (kind === 'kafka' && !brokers) {
+    throw new CliError('the kafka transport needs brokers', 'set KAFKA_BROKERS or pass --brokers (a local one: KAFKA_BROKERS=$(carve kafka up))');
+  }
+  const databaseUrl = flags.databaseUrl ?? (await resolveDatabaseUrl());
+  return { transport: createTransport({ kind, databaseUrl, kafkaBrokers: brokers, clientId }), kind, databaseUrl };
+}
+
+/** Resolves when SIGINT or SIGTERM arrives. */
+export function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(sig);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+}
+
+function printDeadLetters(letters: DeadLetter[], json: boolean): void {
+  if (json) {
+    for (const d of letters) process.stdout.write(`${JSON.stringify(d)}\n`);
+    return;
+  }
+  if (letters.length === 0) {
+    process.stdout.write('no dead letters\n');
+    return;
+  }
+  for (const d of letters) {
+    const state = d.replayedAt ? `replayed ${d.replayedAt}` : 'waiting';
+    process.stdout.write(
+      `${d.id}  ${d.originalTopic} p${d.partition}@${d.offset}  key=${d.key ?? '-'}  event=${d.eventId ?? '-'}  ${d.reason}  ${state}\n` +
+        `    group=${d.group ?? '-'} attempts=${d.attempts} at=${d.failedAt}\n    error: ${d.error.split('\n')[0]}\n`,
+    );
+  }
+}
+
+/**
+ * `carve events tail <topic>`: every event of a topic as one JSON line as it arrives (a message
+ * that is not JSON prints as `{"malformed": ...}`); `carve events dlq list|replay`: the
+ * dead-letter queues. Both transports.
+ */
+export function registerEvents(program: Command): void {
+  const events = program.command('events').description('watch topics and handle dead letters (event backbone)');
+
+  withTransportFlags(
+    events
+      .command('tail <topic>')
+      .description('print each event of <topic> as one JSON line as it arrives')
+      .option('--from-beginning', 'start at the oldest retained event instead of the newest')
+      .option('--max <n>', 'exit after printing n events'),
+  ).action(async (topic: string, opts: TransportFlags & { fromBeginning?: boolean; max?: string }) => {
+    const max = opts.max === undefined ? Infinity : Number(opts.max);
+    if (!(max > 0)) throw new CliError(`--max must be a positive number, got "${opts.max}"`);
+    const { transport, kind } = await openTransport(opts, 'carve-events-tail');
+    let printed = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => (done = r));
+    const sub = await transport.subscribe({
+      group: 'carve-tail',
+      topics: [topic],
+      ephemeral: true,
+      fromBeginning: !!opts.fromBeginning,
+      handler: async (m) => {
+        if (printed >= max) return false;
+        const text = m.value?.toString('utf8') ?? 'null';
+        let line: string;
+        try {
+          line = JSON.stringify(JSON.parse(text));
+        } catch {
+          line = JSON.stringify({ malformed: text, topic: m.topic, partition: m.partition, offset: m.offset });
+        }
+        process.stdout.write(`${line}\n`);
+        printed += 1;
+        if (printed >= max) done();
+        return true;
+      },
+    });
+    await sub.ready;
+    process.stderr.write(`events: tailing ${topic} (${kind}); Ctrl-C to stop\n`);
+    await Promise.race([finished, untilSignal()]);
+    await sub.stop();
+    await transport.close();
+  });
+
+  const dlq = events.command('dlq').description('dead-letter queues: <topic>.dlq (kafka) or carve.messaging_dead_letters (postgres)');
+
+  withTransportFlags(
+    dlq
+      .command('list')
+      .description('list dead letters, of one topic or of all')
+      .option('--topic <topic>', 'only this topic (or its .dlq)')
+      .option('--json', 'one JSON object per line'),
+  ).action(async (opts: TransportFlags & { topic?: string; json?: boolean }) => {
+    const { transport } = await openTransport(opts, 'carve-events-dlq');
+    try {
+      printDeadLetters(await transport.listDeadLetters({ topic: opts.topic }), !!opts.json);
+    } finally {
+      await transport.close();
+    }
+  });
+
+  withTransportFlags(
+    dlq
+      .command('replay <topic>')
+      .description('publish the dead letters of <topic> back to it (the consumers\' inbox makes a replay safe)')
+      .option('--id <id>', 'only the dead letter with this id, or the event with this id')
+      .option('--json', 'one JSON object per line'),
+  ).action(async (topic: string, opts: TransportFlags & { id?: string; json?: boolean }) => {
+    const { transport } = await openTransport(opts, 'carve-events-dlq');
+    try {
+      const replayed = await transport.replayDeadLetters({ topic, id: opts.id });
+      if (replayed.length === 0) {
+        throw new CliError(`no dead letters to replay for ${topic}${opts.id ? ` with id ${opts.id}` : ''}`, `see them with: carve events dlq list --topic ${topic}`);
+      }
+      printDeadLetters(replayed, !!opts.json);
+      process.stderr.write(`events: replayed ${replayed.length} dead letter(s) to ${replayed[0].originalTopic}\n`);
+    } finally {
+      await transport.close();
+    }
+  });
+}
