@@ -1,0 +1,183 @@
+/**
+ * `startGateway(config)`: the whole gateway in this process. main.ts runs it from the
+ * environment; tests, the benchmark and `carve gateway` (as a child process) use it too.
+ *
+ * Boot order: load the route file (an invalid file stops the boot: there is no older table to
+ * keep serving), connect the control plane (migrating it), read the overrides once (so they
+ * survive restarts: the gateway never serves a request without them), then listen on the
+ * proxy port and on the admin port, and start watching the file.
+ */
+import { ControlPlaneClient, type ControlSubscription } from '@carve/shared-control-plane';
+import { createLogger, platformPlugin, platformServerOptions } from '@carve/shared-http';
+import { resolveDatabase, type ResolvedDatabase } from '@carve/shared-persistence';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { type GatewayConfig, type GatewayConfigInput, withDefaults } from './config';
+import { Guard } from './guard/guard';
+import { GatewayMetrics } from './plugins/metrics';
+import { Breakers } from './proxy/breakers';
+import { proxyPlugin } from './proxy/proxy.plugin';
+import { Upstreams } from './proxy/upstreams';
+import { RouteFile } from './route-table/route-file';
+import { RouteStats } from './route-table/route-stats';
+import { RoutingState } from './route-table/routing-state';
+import { buildAdminServer } from './routes/admin.routes';
+import { MismatchRecorder } from './shadow/mismatch-recorder';
+import { Shadower } from './shadow/shadow';
+
+export interface RunningGateway {
+  /** http://host:port of the proxy. */
+  readonly url: string;
+  /** http://host:port of the admin API. */
+  readonly adminUrl: string;
+  readonly config: GatewayConfig;
+  readonly app: FastifyInstance;
+  readonly admin: FastifyInstance;
+  /** Internals, for tests and the admin API. */
+  readonly routing: RoutingState;
+  readonly routeFile: RouteFile;
+  readonly controlPlane: ControlPlaneClient;
+  readonly recorder: MismatchRecorder;
+  /** Readiness off (shutdown began); requests in flight still finish. */
+  beginDrain(): void;
+  /** Stops listening, lets requests in flight finish, releases everything. Idempotent. */
+  close(): Promise<void>;
+}
+
+function urlOf(app: FastifyInstance, host: string): string {
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${port}`;
+}
+
+export async function startGateway(input: GatewayConfigInput): Promise<RunningGateway> {
+  const config = withDefaults(input);
+  const log = config.logger ?? createLogger('gateway', { level: config.logLevel });
+  const startedAt = new Date();
+
+  const routeFile = new RouteFile(config.routesFile, log, config.routesPollMs);
+  routeFile.load();
+
+  let embedded: ResolvedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    if (config.platform !== 'local') throw new Error('DATABASE_URL is required for the control plane');
+    embedded = await resolveDatabase({ env: {} });
+    databaseUrl = embedded.url;
+    log.info('control plane: DATABASE_URL is not set; using the embedded Postgres');
+  }
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await Promise.resolve(fn()).catch((err) => log.error({ err }, 'gateway: cleanup failed'));
+  };
+  if (embedded) cleanups.push(() => embedded!.stop());
+
+  try {
+    const controlPlane = await ControlPlaneClient.connect({ url: databaseUrl, applicationName: `carve-gateway ${config.gatewayId}`.slice(0, 63) });
+    cleanups.push(() => controlPlane.close());
+
+    const app = Fastify(
+      platformServerOptions({
+        loggerInstance: log,
+        // One access-log line per request comes from the proxy plugin instead.
+        logController: new LogController({ disableRequestLogging: true }),
+        bodyLimit: config.bodyLimitBytes,
+        trustProxy: config.trustProxy,
+        return503OnClosing: true,
+      }),
+    );
+    cleanups.push(() => app.close());
+    const routing = new RoutingState(routeFile.current());
+    await app.register(platformPlugin, {
+      service: 'gateway',
+      readiness: async () => {
+        if (routing.table.routes === undefined) throw new Error('no route table');
+      },
+    });
+    const metrics = new GatewayMetrics(app.platform.metrics);
+    const upstreams = new Upstreams(config.upstreamTimeoutMs, config.upstreamConnections, Math.min(64, config.shadow.maxInFlight));
+    cleanups.push(() => upstreams.close());
+    const breakers = new Breakers(config.breaker, metrics, log);
+    const stats = new RouteStats();
+    const guard = new Guard(controlPlane, routing, metrics, log, config.gatewayId);
+    const recorder = new MismatchRecorder(controlPlane, log, config.gatewayId);
+    cleanups.push(() => recorder.close());
+    const shadow = new Shadower(config.shadow, upstreams.shadow, metrics, stats, guard, recorder, log);
+
+    routing.onApplied((table, changes) => {
+      metrics.routeTable(table);
+      for (const c of changes) {
+        guard.reset(c.id);
+        if (c.after) log.info({ route: c.id, before: c.before, after: c.after }, `route ${c.id}: ${c.after.mode}${c.after.mode === 'canary' ? ` ${c.after.percent}%` : ''} (${c.after.overridden ? 'override' : 'file'})`);
+        else log.info({ route: c.id }, `route ${c.id}: removed from the table`);
+      }
+    });
+    routeFile.onChange((table) => {
+      routing.setFile(table);
+      metrics.reload('applied');
+    });
+    routeFile.onRefused(() => metrics.reload('refused'));
+
+    let subscription: ControlSubscription | null = controlPlane.subscribe((snap) => routing.setOverrides(snap.overrides, snap.version), {
+      pollMs: config.controlPollMs,
+      onError: (err, where) => log.warn({ err: err.message, where }, 'control plane: subscription error (retrying)'),
+    });
+    cleanups.push(async () => {
+      await subscription?.close();
+      subscription = null;
+    });
+    await subscription.ready();
+    metrics.routeTable(routing.table);
+    if (routing.overrideProblems.length > 0) log.warn({ problems: routing.overrideProblems }, 'control plane: some overrides do not apply to this route table');
+
+    await app.register(proxyPlugin, { config, routing, upstreams, breakers, metrics, shadow, guard, stats });
+
+    const admin = await buildAdminServer({
+      config,
+      routing,
+      file: routeFile,
+      controlPlane,
+      subscription: () => subscription,
+      breakers,
+      guard,
+      stats,
+      shadow,
+      recorder,
+      startedAt,
+      log,
+    });
+    cleanups.push(() => admin.close());
+
+    await app.listen({ host: config.host, port: config.port });
+    await admin.listen({ host: config.adminHost, port: config.adminPort });
+    routeFile.watch();
+    cleanups.push(() => routeFile.close());
+
+    const url = urlOf(app, config.host);
+    const adminUrl = urlOf(admin, config.adminHost);
+    log.info({ url, adminUrl, routes: routing.table.routes.length, file: config.routesFile, gatewayId: config.gatewayId }, `gateway listening on ${url} (admin ${adminUrl})`);
+
+    let closing: Promise<void> | null = null;
+    return {
+      url,
+      adminUrl,
+      config,
+      app,
+      admin,
+      routing,
+      routeFile,
+      controlPlane,
+      recorder,
+      beginDrain: () => app.platform.beginDrain(),
+      close: () => (closing ??= (async () => {
+        app.platform.beginDrain();
+        routeFile.close();
+        await cleanup();
+      })()),
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Upstream failures as the client sees them: problem+json with a stable code.
+ * - `upstream_timeout` (504): no response (headers or body) within the upstream's timeout.
+ * - `upstream_unavailable` (502): refused, reset, unreachable; 503 while the breaker is open.
+ */
+import { ProblemError } from '@carve/shared-http';
+import type { UpstreamErrorKind } from '../plugins/metrics';
+
+const TIMEOUT_CODES = new Set([
+  'FST_REPLY_FROM_GATEWAY_TIMEOUT',
+  'FST_REPLY_FROM_TIMEOUT',
+  'FST_REPLY_FROM_HTTP_REQUEST_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+/** timeout or connect (refused, reset, socket closed, DNS, anything else on the way). */
+export function classifyUpstreamError(err: unknown): Extract<UpstreamErrorKind, 'timeout' | 'connect'> {
+  let e = err as { code?: string; cause?: unknown } | undefined;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (e.code && TIMEOUT_CODES.has(e.code)) return 'timeout';
+    e = e.cause as typeof e;
+  }
+  return 'connect';
+}
+
+export function upstreamProblem(kind: 'timeout' | 'connect' | 'breaker-open', upstream: string, timeoutMs?: number): ProblemError {
+  switch (kind) {
+    case 'timeout':
+      return new ProblemError(504, 'upstream_timeout', `${upstream} did not answer within ${timeoutMs ?? '?'} ms.`, { upstream });
+    case 'breaker-open':
+      return new ProblemError(503, 'upstream_unavailable', `${upstream} is failing; the gateway stopped sending to it for now (circuit open).`, {
+        upstream,
+      });
+    default:
+      return new ProblemError(502, 'upstream_unavailable', `${upstream} could not be reached.`, { upstream });
+  }
+}
+
+/** Thrown by the request-body counter when a chunked body passes the limit. */
+export class BodyTooLargeError extends Error {
+  readonly code = 'CARVE_BODY_TOO_LARGE';
+  constructor(readonly limit: number) {
+    super(`request body exceeds ${limit} bytes`);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * What this replica saw per route since it started, for the admin API (Prometheus has the same
+ * figures across replicas), and the latest shadow mismatch samples it found (kept in memory so
+ * the admin API shows them even while the control plane is unreachable).
+ */
+import type { Difference } from '@carve/shared-routing';
+
+export interface MismatchSample {
+  readonly at: string;
+  readonly request: { method: string; path: string; tenantId: string | null; requestId: string };
+  readonly monolithStatus: number | null;
+  readonly serviceStatus: number | null;
+  readonly differences: readonly Difference[];
+  readonly truncated: boolean;
+}
+
+export interface RouteCounters {
+  monolith: number;
+  service: number;
+  fallbacks: number;
+  serviceErrors: number;
+  shadow: { match: number; mismatch: number; error: number; skipped: number };
+}
+
+const KEEP_SAMPLES = 10;
+
+export class RouteStats {
+  private readonly counters = new Map<string, RouteCounters>();
+  private readonly samples = new Map<string, MismatchSample[]>();
+
+  of(routeId: string): RouteCounters {
+    let c = this.counters.get(routeId);
+    if (!c) {
+      c = { monolith: 0, service: 0, fallbacks: 0, serviceErrors: 0, shadow: { match: 0, mismatch: 0, error: 0, skipped: 0 } };
+      this.counters.set(routeId, c);
+    }
+    return c;
+  }
+
+  addSample(routeId: string, sample: MismatchSample): void {
+    let list = this.samples.get(routeId);
+    if (!list) this.samples.set(routeId, (list = []));
+    list.unshift(sample);
+    if (list.length > KEEP_SAMPLES) list.length = KEEP_SAMPLES;
+  }
+
+  latestSamples(routeId: string): readonly MismatchSample[] {
+    return this.samples.get(routeId) ?? [];
+  }
+}

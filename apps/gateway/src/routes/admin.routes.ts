@@ -1,0 +1,254 @@
+/**
+ * The admin API, on its own port (CARVE_ADMIN_PORT) with its own bearer token
+ * (CARVE_ADMIN_TOKEN):
+ *
+ *   GET    /admin/routes                  every route: effective mode and percent, where they come from
+ *   GET    /admin/routes/:id              one route: + guard, breaker, counters, latest mismatch samples
+ *   PUT    /admin/routes/:id              { mode, percent?, reason }: an override (validated, audited)
+ *   POST   /admin/routes/:id/rollback     { reason? }: mode monolith now
+ *   DELETE /admin/routes/:id/override     { reason? }: back to the file's mode
+ *   GET    /admin/audit?limit=&route=     the audit trail, newest first
+ *   GET    /admin/status                  route file (and its last refused version), control plane, breakers
+ *   GET    /healthz                       no token
+ *
+ * Changes go through the control plane (one transaction: override, audit, NOTIFY), so every
+ * replica applies them; this replica applies its own at once. The actor is the `x-carve-actor`
+ * header, else "admin".
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { ControlPlaneValidationError, type ControlPlaneClient, type ControlSubscription, type OverrideMode } from '@carve/shared-control-plane';
+import { type Logger, PROBLEM_CONTENT_TYPE, ProblemError, problems, toProblem } from '@carve/shared-http';
+import { findRoute, type Route, validateOverride } from '@carve/shared-routing';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
+import type { GatewayConfig } from '../config';
+import type { Guard } from '../guard/guard';
+import type { Breakers } from '../proxy/breakers';
+import type { RouteFile } from '../route-table/route-file';
+import type { RouteStats } from '../route-table/route-stats';
+import type { RoutingState } from '../route-table/routing-state';
+import type { MismatchRecorder } from '../shadow/mismatch-recorder';
+import type { Shadower } from '../shadow/shadow';
+
+export interface AdminDeps {
+  readonly config: GatewayConfig;
+  readonly routing: RoutingState;
+  readonly file: RouteFile;
+  readonly controlPlane: ControlPlaneClient;
+  readonly subscription: () => ControlSubscription | null;
+  readonly breakers: Breakers;
+  readonly guard: Guard;
+  readonly stats: RouteStats;
+  readonly shadow: Shadower;
+  readonly recorder: MismatchRecorder;
+  readonly startedAt: Date;
+  readonly log: Logger;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
+  const { config, routing, file, controlPlane, breakers, guard, stats } = deps;
+  const options: FastifyServerOptions = {
+    loggerInstance: deps.log.child({ component: 'admin' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+  };
+  const admin = Fastify(options);
+  const expected = digest(config.adminToken);
+
+  admin.setErrorHandler((err, req, reply) => {
+    let e: unknown = err;
+    if (err instanceof ControlPlaneValidationError) e = problems.validation([{ field: err.field, message: err.message }]);
+    else if (!(err instanceof ProblemError) && isDatabaseError(err)) {
+      e = new ProblemError(503, 'control_plane_unavailable', 'The control plane (Postgres) could not be reached; nothing was changed.');
+    }
+    const { status, body } = toProblem(e);
+    if (status >= 500) req.log.error({ err }, 'admin request failed');
+    return reply.status(status).type(PROBLEM_CONTENT_TYPE).send({ ...body, instance: req.url.split('?', 1)[0] });
+  });
+  admin.setNotFoundHandler((req, reply) =>
+    reply.status(404).type(PROBLEM_CONTENT_TYPE).send(new ProblemError(404, 'not_found', `No admin endpoint ${req.method} ${req.url.split('?', 1)[0]}.`).toBody()),
+  );
+
+  admin.addHook('onRequest', async (req) => {
+    if (!req.url.startsWith('/admin')) return;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+    if (!m) throw problems.unauthorized('Send the admin token: Authorization: Bearer <CARVE_ADMIN_TOKEN>.', 'admin_token_missing');
+    if (!timingSafeEqual(digest(m[1]), expected)) throw problems.unauthorized('The admin token is not valid.', 'admin_token_invalid');
+  });
+
+  admin.addHook('onResponse', (req, reply, done) => {
+    if (req.method !== 'GET') req.log.info({ method: req.method, url: req.url, status: reply.statusCode, actor: actorOf(req) }, 'admin request');
+    done();
+  });
+
+  admin.get('/healthz', async () => ({ status: 'ok', service: 'gateway-admin' }));
+
+  const routeOr404 = (id: string): Route => {
+    const r = findRoute(routing.table, id);
+    if (!r) throw new ProblemError(404, 'route_not_found', `No route "${id}" in the route table.`);
+    return r;
+  };
+
+  const describe = (r: Route) => {
+    const counters = stats.of(r.id);
+    const override = routing.overrideOf(r.id) ?? null;
+    return {
+      id: r.id,
+      ...(r.description !== undefined ? { description: r.description } : {}),
+      methods: r.methods,
+      path: r.path,
+      target: r.target,
+      mode: r.mode,
+      percent: r.percent,
+      source: r.overridden ? 'override' : 'file',
+      file: { mode: r.doc.mode, percent: r.doc.percent ?? null },
+      override,
+      breaker: breakers.snapshot(r.target),
+      guard: guard.snapshot(r),
+      counters,
+      mismatches: { count: counters.shadow.mismatch, compared: counters.shadow.match + counters.shadow.mismatch },
+    };
+  };
+
+  admin.get('/admin/routes', async () => ({
+    default: routing.table.default,
+    controlVersion: routing.controlVersion,
+    routes: routing.table.routes.map(describe),
+  }));
+
+  admin.get<{ Params: { id: string } }>('/admin/routes/:id', async (req) => {
+    const r = routeOr404(req.params.id);
+    let latest: unknown[] = [];
+    let samplesFrom = 'control-plane';
+    try {
+      latest = await controlPlane.mismatches({ routeId: r.id, limit: 10 });
+    } catch {
+      latest = [...stats.latestSamples(r.id)];
+      samplesFrom = 'this-replica';
+    }
+    const recentGuardEvents = await controlPlane.guardEvents({ routeId: r.id, limit: 10 }).catch(() => []);
+    const d = describe(r);
+    return {
+      ...d,
+      stickyBy: r.stickyBy.kind === 'header' ? `header:${r.stickyBy.name}` : r.stickyBy.kind,
+      cohort: r.cohort,
+      allow: r.allow,
+      deny: r.deny,
+      fallback: r.fallback,
+      compare: r.compare,
+      guardConfig: r.guard ?? null,
+      mismatches: { ...d.mismatches, latest, samplesFrom },
+      guardEvents: recentGuardEvents,
+    };
+  });
+
+  admin.put<{ Params: { id: string }; Body: unknown }>('/admin/routes/:id', async (req) => {
+    const id = req.params.id;
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    if (typeof body !== 'object' || Array.isArray(body)) throw problems.validation([{ field: '', message: 'must be a JSON object { mode, percent?, reason }' }]);
+    const fileRoute = findRoute(routing.fileTable, id);
+    if (!fileRoute) throw new ProblemError(400, 'unknown_route', `No route "${id}" in the route table; see GET /admin/routes.`);
+    const errors: Array<{ field: string; message: string }> = [];
+    for (const key of Object.keys(body)) {
+      if (!['mode', 'percent', 'reason'].includes(key)) errors.push({ field: key, message: 'is not a known field (mode, percent, reason)' });
+    }
+    if (typeof body.reason !== 'string' || body.reason.trim() === '') errors.push({ field: 'reason', message: 'is required: say why' });
+    const override = { routeId: id, mode: body.mode, ...(body.percent !== undefined && body.percent !== null ? { percent: body.percent } : {}) };
+    for (const e of validateOverride(routing.fileTable, override as never)) {
+      if (e.path !== 'routeId') errors.push({ field: e.path, message: e.message });
+    }
+    if (errors.length > 0) throw problems.validation(errors, `The change to route "${id}" is not valid.`);
+    const current = routeOr404(id);
+    const change = await controlPlane.setOverride({
+      routeId: id,
+      mode: body.mode as OverrideMode,
+      percent: (override as { percent?: number }).percent ?? null,
+      actor: actorOf(req),
+      reason: String(body.reason).trim(),
+      before: { mode: current.mode, percent: current.percent, source: current.overridden ? 'override' : 'file' },
+    });
+    routing.applyLocal(id, change.override, change.version);
+    return { route: describe(routeOr404(id)), change: { version: change.version, audit: change.audit } };
+  });
+
+  admin.post<{ Params: { id: string }; Body: unknown }>('/admin/routes/:id/rollback', async (req) => {
+    const current = routeOr404(req.params.id);
+    const reason = reasonOf(req.body) ?? 'rollback';
+    const change = await controlPlane.setOverride({
+      routeId: current.id,
+      mode: 'monolith',
+      actor: actorOf(req),
+      reason,
+      action: 'route.rollback',
+      before: { mode: current.mode, percent: current.percent, source: current.overridden ? 'override' : 'file' },
+    });
+    routing.applyLocal(current.id, change.override, change.version);
+    return { route: describe(routeOr404(current.id)), change: { version: change.version, audit: change.audit } };
+  });
+
+  admin.delete<{ Params: { id: string }; Body: unknown; Querystring: { reason?: string } }>('/admin/routes/:id/override', async (req) => {
+    const current = routeOr404(req.params.id);
+    const reason = reasonOf(req.body) ?? req.query.reason ?? 'back to the route table file';
+    const change = await controlPlane.clearOverride(current.id, actorOf(req), reason, {
+      mode: current.mode,
+      percent: current.percent,
+      source: current.overridden ? 'override' : 'file',
+    });
+    if (change) routing.applyLocal(current.id, null, change.version);
+    return { route: describe(routeOr404(current.id)), change: change ? { version: change.version, audit: change.audit } : null };
+  });
+
+  admin.get<{ Querystring: { limit?: string; route?: string; before?: string } }>('/admin/audit', async (req) => {
+    const limit = req.query.limit !== undefined ? Number(req.query.limit) : 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw problems.validation([{ field: 'limit', message: 'must be an integer from 1 to 1000' }]);
+    const before = req.query.before !== undefined ? Number(req.query.before) : undefined;
+    return {
+      entries: await controlPlane.audit({ limit, ...(req.query.route ? { target: `route:${req.query.route}` } : {}), ...(before ? { beforeId: before } : {}) }),
+    };
+  });
+
+  admin.get('/admin/status', async () => {
+    const sub = deps.subscription();
+    const fileStatus = file.status();
+    return {
+      gateway: {
+        id: config.gatewayId,
+        startedAt: deps.startedAt.toISOString(),
+        uptimeSeconds: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+        pid: process.pid,
+      },
+      routesFile: fileStatus,
+      routes: routing.table.routes.length,
+      controlPlane: {
+        subscription: sub?.state() ?? null,
+        appliedVersion: routing.controlVersion,
+        overrides: routing.allOverrides().length,
+        overrideProblems: routing.overrideProblems,
+      },
+      breakers: breakers.all(),
+      shadow: { inFlight: deps.shadow.outstanding, samplesStored: deps.recorder.stored, samplesDropped: deps.recorder.dropped },
+    };
+  });
+
+  return admin;
+}
+
+function actorOf(req: FastifyRequest): string {
+  const h = req.headers['x-carve-actor'];
+  const v = (Array.isArray(h) ? h[0] : h)?.trim();
+  return v ? v.slice(0, 200) : 'admin';
+}
+
+function reasonOf(body: unknown): string | undefined {
+  const r = body && typeof body === 'object' ? (body as Record<string, unknown>).reason : undefined;
+  return typeof r === 'string' && r.trim() ? r.trim() : undefined;
+}
+
+function isDatabaseError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (
+    typeof e?.code === 'string' &&
+    (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P03', '08006', '08001', '08003'].includes(e.code) || e.code.startsWith('08'))
+  ) || /Connection terminated|timeout exceeded when trying to connect/i.test(e?.message ?? '');
+}
