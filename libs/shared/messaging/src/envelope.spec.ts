@@ -11,6 +11,14 @@ describe('envelope', () => {
     expect(parseEnvelope(JSON.stringify(e))).toEqual(e);
   });
 
+  it('type-checks data against a contract that carries its data type', () => {
+    const Typed: { type: string; version: string; source: string; aggregateType: string; __data?: { title: string } } = NoteCreated;
+    const e = createEvent(Typed, { tenantId: 'w', aggregateId: 'a', aggregateVersion: 1, data: { title: 't' } });
+    expect(e.envelope.data.title).toBe('t');
+    // @ts-expect-error: title must be a string
+    createEvent(Typed, { tenantId: 'w', aggregateId: 'a', aggregateVersion: 1, data: { title: 1 } });
+  });
+
   it('keeps origin and correlation for events caused by an applied one', () => {
     const first = createEnvelope(NoteCreated, { tenantId: 'w1', aggregateId: 'n1', aggregateVersion: 1, data: {} });
     const follow = createEnvelope({ ...NoteCreated, source: 'insights' }, { tenantId: 'w1', aggregateId: 'n1', aggregateVersion: 1, data: {}, ...causedBy(first) });

@@ -35,14 +35,19 @@ export interface Envelope<T = unknown> {
   data: T;
 }
 
-/** What an event is: the static half of an envelope, as a contract library declares it. */
-export interface EventContractRef {
-  type: string;
-  version: string;
-  source: string;
-  aggregateType: string;
+/**
+ * What an event is: the static half of an envelope, as a contract library declares it (e.g.
+ * `NoteCreated` of @carve/legacy-contracts). A contract that carries its data type in the
+ * phantom `__data` makes `createEvent` type-check `data` against it.
+ */
+export interface EventContractRef<T = unknown> {
+  readonly type: string;
+  readonly version: string;
+  readonly source: string;
+  readonly aggregateType: string;
   /** Topic name; defaults to `topicFor(...)`'s convention. */
-  topic?: string;
+  readonly topic?: string;
+  readonly __data?: T;
 }
 
 /** An envelope with the topic it goes to: what `appendToOutbox` stores. */
@@ -63,7 +68,7 @@ export interface EnvelopeArgs<T> {
   id?: string;
 }
 
-export function createEnvelope<T>(contract: EventContractRef, args: EnvelopeArgs<T>): Envelope<T> {
+export function createEnvelope<T>(contract: EventContractRef<T>, args: EnvelopeArgs<NoInfer<T>>): Envelope<T> {
   const id = args.id ?? uuidv7();
   const occurredAt = args.occurredAt instanceof Date ? args.occurredAt.toISOString() : (args.occurredAt ?? new Date().toISOString());
   return {
@@ -84,7 +89,7 @@ export function createEnvelope<T>(contract: EventContractRef, args: EnvelopeArgs
 }
 
 /** As createEnvelope, plus the topic (the contract's own, or the naming convention's). */
-export function createEvent<T>(contract: EventContractRef, args: EnvelopeArgs<T>): OutboxEvent<T> {
+export function createEvent<T>(contract: EventContractRef<T>, args: EnvelopeArgs<NoInfer<T>>): OutboxEvent<T> {
   const envelope = createEnvelope(contract, args);
   return { topic: contract.topic ?? topicFor(envelope), envelope };
 }

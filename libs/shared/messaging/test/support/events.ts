@@ -1,5 +1,5 @@
 import { Client, type PoolClient } from 'pg';
-import { appendToOutbox, createEvent, type Envelope, type EventHandler, inboxMigrationSql, outboxMigrationSql, type OutboxEvent } from '../../src';
+import { appendToOutbox, createEvent, type Envelope, type EventContractRef, type EventHandler, inboxMigrationSql, outboxMigrationSql, type OutboxEvent } from '../../src';
 
 /** A test source: its outbox schema and topic `<source>.notes.v1`. */
 export interface TestSource {
@@ -12,7 +12,7 @@ export function testSource(source: string): TestSource {
   return { source, schema: source, topic: `${source}.notes.v1` };
 }
 
-export const noteContract = (source: string) => ({ type: 'note.updated', version: '1.0', source, aggregateType: 'note' });
+export const noteContract = (source: string): EventContractRef<{ title: string }> => ({ type: 'note.updated', version: '1.0', source, aggregateType: 'note' });
 
 export function noteEvent(src: TestSource, aggregateId: string, version: number, extra: Partial<Envelope> = {}): OutboxEvent<{ title: string }> {
   const e = createEvent(noteContract(src.source), {
