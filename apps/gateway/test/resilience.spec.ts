@@ -1,0 +1,226 @@
+/**
+ * When the service fails: invisible fallback for reads (even with the service killed mid-load),
+ * writes never sent twice, the circuit breaker opening and probing back, and the guard rolling
+ * the route back to the monolith through the control plane.
+ */
+import type { TestDatabase } from '@carve/shared-testing';
+import type { RunningGateway } from '../src';
+import { admin, gateway, http, pool, RouteFiles, spawnUpstream, testDatabase, token, waitFor } from './support/harness';
+import { TestUpstream } from './support/upstream';
+
+describe('gateway resilience', () => {
+  let db: TestDatabase;
+  let files: RouteFiles;
+  let monolith: TestUpstream;
+  let service: TestUpstream;
+  let gw: RunningGateway | undefined;
+
+  const auth = (tid = 'ws-1') => ({ authorization: `Bearer ${token(tid)}` });
+
+  beforeAll(async () => {
+    [db, monolith, service] = await Promise.all([testDatabase('gateway_resilience'), TestUpstream.start('monolith'), TestUpstream.start('service')]);
+    files = new RouteFiles();
+  });
+
+  afterEach(async () => {
+    await gw?.close();
+    gw = undefined;
+    monolith.reset();
+    service.reset();
+  });
+
+  afterAll(async () => {
+    await Promise.all([monolith?.close(), service?.close()]);
+    await db?.drop();
+    files?.remove();
+  });
+
+  it('serves every GET while the service is killed mid-load (fallback, then the breaker), with zero client errors', async () => {
+    const svc = await spawnUpstream('service');
+    try {
+      const file = files.write(
+        `
+upstreams:
+  monolith: { url: ${monolith.url} }
+  insights: { url: ${svc.url}, timeoutMs: 2000 }
+default: monolith
+routes:
+  - id: notes-read
+    match: { methods: [GET], path: /api/v1/workspaces/:workspaceId/notes/* }
+    target: insights
+    mode: service
+`,
+        'kill.yaml',
+      );
+      gw = await gateway(db, file, { breaker: { failureThreshold: 5, cooldownMs: 60_000 } });
+      const total = 2000;
+      let done = 0;
+      let killed: Promise<void> | undefined;
+      const results = await pool(
+        Array.from({ length: total }, (_, i) => i),
+        16,
+        async (i) => {
+          const tid = `ws-${i % 50}`;
+          const r = await http(`${gw!.url}/api/v1/workspaces/${tid}/notes/${i}`, { headers: auth(tid) });
+          done += 1;
+          if (done === 400) killed = svc.kill();
+          return r;
+        },
+      );
+      await killed;
+      const failures = results.filter((r) => r.status !== 200);
+      expect(failures.map((r) => `${r.status} ${r.text}`)).toEqual([]);
+      const bySide = { service: 0, monolith: 0 };
+      for (const r of results) bySide[r.json.who as 'service' | 'monolith'] += 1;
+      expect(bySide.service).toBeGreaterThanOrEqual(400);
+      expect(bySide.monolith).toBeGreaterThan(1000);
+      const detail = await admin(gw, 'GET', '/admin/routes/notes-read');
+      expect(detail.json.breaker.state).toBe('open');
+      expect(detail.json.counters.fallbacks).toBe(bySide.monolith);
+      const metrics = await http(`${gw.url}/metrics`);
+      expect(metrics.text).toMatch(/carve_gateway_fallbacks_total\{route="notes-read",from="insights",reason="breaker-open",service="gateway"\} \d+/);
+      expect(metrics.text).toMatch(/carve_gateway_breaker_state\{upstream="insights",service="gateway"\} 2/);
+    } finally {
+      await svc.kill();
+    }
+  }, 60_000);
+
+  it('never sends a write twice: a failed POST is not retried, on the service or the monolith', async () => {
+    const file = files.write(
+      `
+upstreams:
+  monolith: { url: ${monolith.url} }
+  insights: { url: ${service.url}, timeoutMs: 300 }
+default: monolith
+routes:
+  - id: notes
+    match: { path: /api/v1/workspaces/:workspaceId/notes/* }
+    target: insights
+    mode: service
+    fallback: true
+`,
+      'writes.yaml',
+    );
+    gw = await gateway(db, file, { breaker: { failureThreshold: 100, cooldownMs: 60_000 } });
+    const url = `${gw.url}/api/v1/workspaces/ws-1/notes`;
+    const post = (body: string) => http(url, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body });
+
+    service.reset(() => ({ status: 500, body: { error: 'boom' } }));
+    const fiveHundred = await post('{"n":1}');
+    expect(fiveHundred.status).toBe(500); // the service's own answer, passed through
+    expect(service.count((s) => s.method === 'POST')).toBe(1);
+
+    service.reset(() => 'destroy');
+    const dropped = await post('{"n":2}');
+    expect([dropped.status, dropped.json.code]).toEqual([502, 'upstream_unavailable']);
+    expect(service.count((s) => s.method === 'POST')).toBe(1);
+
+    // undici's header timer ticks every ~0.5 s: a 300 ms timeout fires within about 1.3 s.
+    service.reset(() => ({ delayMs: 2500 }));
+    const slow = await post('{"n":3}');
+    expect([slow.status, slow.json.code]).toEqual([504, 'upstream_timeout']);
+    expect(service.count((s) => s.method === 'POST')).toBe(1);
+
+    for (const method of ['PUT', 'PATCH', 'DELETE']) {
+      service.reset(() => 'destroy');
+      const r = await http(`${url}/n1`, { method, headers: auth() });
+      expect(r.status).toBe(502);
+      expect(service.count((s) => s.method === method)).toBe(1);
+    }
+    expect(monolith.count()).toBe(0);
+
+    // GETs on the same route do fall back, invisibly.
+    service.reset(() => ({ status: 503 }));
+    const get = await http(url, { headers: auth() });
+    expect([get.status, get.json.who]).toEqual([200, 'monolith']);
+    expect(service.count((s) => s.method === 'GET')).toBe(1); // reply-from's own 503 retries are off
+    expect(monolith.count((s) => s.method === 'GET')).toBe(1);
+  });
+
+  it('opens the breaker after repeated failures, stops sending, and probes the service back', async () => {
+    const file = files.write(
+      `
+upstreams:
+  monolith: { url: ${monolith.url} }
+  insights: { url: ${service.url}, timeoutMs: 1000 }
+default: monolith
+routes:
+  - id: notes-read
+    match: { methods: [GET], path: /api/v1/workspaces/:workspaceId/notes/* }
+    target: insights
+    mode: service
+`,
+      'breaker.yaml',
+    );
+    gw = await gateway(db, file, { breaker: { failureThreshold: 3, cooldownMs: 600 } });
+    const get = () => http(`${gw!.url}/api/v1/workspaces/ws-1/notes`, { headers: auth() });
+    service.reset(() => ({ status: 500 }));
+    for (let i = 0; i < 3; i++) expect((await get()).json.who).toBe('monolith');
+    expect(service.count()).toBe(3);
+    expect((await admin(gw, 'GET', '/admin/routes/notes-read')).json.breaker.state).toBe('open');
+
+    // Open: the service gets nothing, the clients get the monolith.
+    for (let i = 0; i < 10; i++) expect((await get()).status).toBe(200);
+    expect(service.count()).toBe(3);
+
+    // Still failing at the first probe: open again.
+    await new Promise((r) => setTimeout(r, 650));
+    expect((await get()).json.who).toBe('monolith');
+    expect(service.count()).toBe(4);
+    expect((await admin(gw, 'GET', '/admin/routes/notes-read')).json.breaker.state).toBe('open');
+
+    // Healthy again: the next probe closes it and traffic returns.
+    service.reset();
+    await new Promise((r) => setTimeout(r, 650));
+    expect((await get()).json.who).toBe('service');
+    expect((await admin(gw, 'GET', '/admin/routes/notes-read')).json.breaker.state).toBe('closed');
+    for (let i = 0; i < 5; i++) expect((await get()).json.who).toBe('service');
+  });
+
+  it('rolls a route back to the monolith by itself when the error rate passes the guard, and audits why', async () => {
+    const file = files.write(
+      `
+upstreams:
+  monolith: { url: ${monolith.url} }
+  insights: { url: ${service.url}, timeoutMs: 1000 }
+default: monolith
+routes:
+  - id: notes-read
+    match: { methods: [GET], path: /api/v1/workspaces/:workspaceId/notes/* }
+    target: insights
+    mode: canary
+    percent: 100
+    guard: { maxErrorRate: 0.2, window: 30s, minRequests: 20 }
+`,
+      'guard.yaml',
+    );
+    gw = await gateway(db, file, { breaker: { failureThreshold: 1000, cooldownMs: 60_000 } });
+    // One request in three fails on the service: 33% > 20%.
+    let n = 0;
+    service.reset(() => (n++ % 3 === 0 ? { status: 500 } : { body: { who: 'service' } }));
+    const results = await pool(Array.from({ length: 60 }, (_, i) => i), 1, () => http(`${gw!.url}/api/v1/workspaces/ws-1/notes`, { headers: auth() }));
+    expect(results.every((r) => r.status === 200)).toBe(true); // failures fell back
+    const route = await waitFor('the guard rollback', async () => {
+      const r = await admin(gw!, 'GET', '/admin/routes/notes-read');
+      return r.json.mode === 'monolith' ? r.json : undefined;
+    });
+    expect(route).toMatchObject({ mode: 'monolith', source: 'override', override: { mode: 'monolith', updatedBy: 'guard' } });
+    expect(route.guard.lastTrip.reason).toMatch(/^error rate \d+\.\d% > 20\.0% over the last 30s \(\d+ errors in \d+ requests\)$/);
+    expect(route.guardEvents[0]).toMatchObject({ routeId: 'notes-read', rolledBack: true });
+    const serviceBefore = service.count();
+    for (let i = 0; i < 5; i++) expect((await http(`${gw.url}/api/v1/workspaces/ws-1/notes`, { headers: auth() })).json.who).toBe('monolith');
+    expect(service.count()).toBe(serviceBefore);
+
+    const audit = await admin(gw, 'GET', '/admin/audit?route=notes-read');
+    expect(audit.json.entries[0]).toMatchObject({
+      actor: 'guard',
+      action: 'route.guard-rollback',
+      target: 'route:notes-read',
+      before: { mode: 'canary', percent: 100, source: 'file' },
+      after: { mode: 'monolith', source: 'override' },
+    });
+    expect(audit.json.entries[0].reason).toMatch(/error rate/);
+    // Put back for the next test of this suite's database.
+    await admin(gw, 'DELETE', '/admin/routes/notes-read/override', { reason: 'service fixed' });
+  });
+});
