@@ -174,6 +174,19 @@ describe('API rules', () => {
     expect((await h.api('GET', '/api/v1/workspaces/00000000-0000-4000-a000-00000000dead', { token: other })).status).toBe(404);
   });
 
+  it('answers a forged cursor with 400, never 500', async () => {
+    const url = `/api/v1/workspaces/${h.a.id}/features`;
+    for (const title of ['Cursor 1', 'Cursor 2']) await h.api('POST', url, { body: { title } });
+    const first = await h.api('GET', `${url}?limit=1`);
+    expect(first.body.nextCursor).toBeTruthy();
+    const real = JSON.parse(Buffer.from(first.body.nextCursor, 'base64url').toString());
+    const forge = (patch: object) => Buffer.from(JSON.stringify({ ...real, ...patch })).toString('base64url');
+    for (const cursor of [forge({ v: '2025' }), forge({ v: '2025-13-45T00:00:00.000Z' }), forge({ id: 'x'.repeat(36) }), 'bm90IGpzb24', '%%%']) {
+      const res = await h.api('GET', `${url}?limit=1&cursor=${encodeURIComponent(cursor)}`);
+      expect({ cursor, status: res.status, field: res.body.errors?.[0]?.field }).toEqual({ cursor, status: 400, field: 'cursor' });
+    }
+  });
+
   it('propagates x-request-id and serves health, readiness and metrics', async () => {
     const res = await h.api('GET', `/api/v1/workspaces/${h.a.id}/features/nope`, { headers: { 'x-request-id': 'req-123' } });
     expect(res.headers['x-request-id']).toBe('req-123');

@@ -7,6 +7,7 @@
  */
 import { type FieldError, type Result, type Rule } from './validation';
 
+/** Sort column kinds: timestamptz(3), text, smallint, date. */
 export type SortKind = 'timestamp' | 'text' | 'int' | 'date';
 export type Direction = 'asc' | 'desc';
 
@@ -130,23 +131,33 @@ function decodeCursor(raw: string): { s: string; f: string; v: CursorValue; id: 
     const c = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
     const ok =
       c && typeof c.s === 'string' && typeof c.f === 'string' && (typeof c.v === 'string' || typeof c.v === 'number') &&
-      typeof c.id === 'string' && /^[0-9a-f-]{36}$/i.test(c.id);
+      typeof c.id === 'string' && UUID.test(c.id);
     return ok ? c : undefined;
   } catch {
     return undefined;
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** True when `text` parses to a real instant that prints back as `expected` (no 2025-13-45, no Feb 30). */
+function sameInstant(text: string, expected: string): boolean {
+  const ms = Date.parse(text);
+  return !Number.isNaN(ms) && new Date(ms).toISOString() === expected;
+}
+
+/** Cursors are opaque but forgeable: only values the database will accept for the sort column pass. */
 function valueFits(v: CursorValue, kind: SortKind): boolean {
   switch (kind) {
     case 'int':
-      return typeof v === 'number' && Number.isInteger(v);
+      return typeof v === 'number' && Number.isInteger(v) && Math.abs(v) <= 32767;
     case 'timestamp':
-      return typeof v === 'string' && !Number.isNaN(Date.parse(v));
+      return typeof v === 'string' && ISO_INSTANT.test(v) && sameInstant(v, v);
     case 'date':
-      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v);
+      return typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v) && sameInstant(`${v}T00:00:00.000Z`, `${v}T00:00:00.000Z`);
     default:
-      return typeof v === 'string';
+      return typeof v === 'string' && v.length <= 1000 && !v.includes('\u0000');
   }
 }
 

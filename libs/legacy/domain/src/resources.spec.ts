@@ -113,6 +113,17 @@ describe('list queries', () => {
     expect(parseListQuery(featureList, { sort: 'priority', status: 'done', cursor: page.nextCursor }).ok).toBe(false);
     expect(parseListQuery(featureList, { sort: 'priority', status: 'new', cursor: 'garbage!' }).ok).toBe(false);
     expect(toPage(rows.slice(0, 2), q.value, (r) => r.priority).nextCursor).toBeNull();
+    // Forged cursors with values Postgres could not compare are refused up front.
+    const forge = (v: unknown, id = rows[0].id, sort = 'priority') =>
+      Buffer.from(JSON.stringify({ s: sort, f: JSON.parse(Buffer.from(page.nextCursor!, 'base64url').toString()).f, v, id })).toString('base64url');
+    expect(parseListQuery(featureList, { sort: 'priority', status: 'new', cursor: forge(2) }).ok).toBe(true);
+    for (const bad of [forge(1e20), forge(2.5), forge('2'), forge(2, '------------------------------------')]) {
+      expect(parseListQuery(featureList, { sort: 'priority', status: 'new', cursor: bad }).ok).toBe(false);
+    }
+    for (const v of ['2025', '2025-13-45T00:00:00.000Z', '2025-02-30T00:00:00.000Z', '2025-01-01T00:00:00Z']) {
+      expect(parseListQuery(featureList, { status: 'new', cursor: forge(v, rows[0].id, '-createdAt') }).ok).toBe(false);
+    }
+    expect(parseListQuery(featureList, { status: 'new', cursor: forge('2025-01-01T00:00:00.000Z', rows[0].id, '-createdAt') }).ok).toBe(true);
   });
 });
 
