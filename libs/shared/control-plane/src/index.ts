@@ -8,7 +8,8 @@ export { ControlSubscription, type SubscribeOptions, type SubscriptionState } fr
 export { CONTROL_MIGRATIONS, CONTROL_SCHEMA, migrateControlPlane, type ControlMigration, type ControlMigrationReport } from './migrations';
 
 /**
- * The admin token `carve gateway` and `carve routes` use when CARVE_ADMIN_TOKEN is not set.
- * Only ever accepted with PLATFORM=local; deployed gateways must configure their own.
+ * The gateway admin token of local development: what the gateway accepts and `carve routes`
+ * sends when CARVE_ADMIN_TOKEN is not set (the same value `carve dev` gives the gateway). Only
+ * ever accepted with PLATFORM=local; deployed gateways must configure their own.
  */
-export const DEV_ADMIN_TOKEN = 'carve-local-admin-token-not-for-production';
+export const DEV_ADMIN_TOKEN = 'carve-dev-admin-token';

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerDev } from './dev';
 import { registerEvents } from './events';
+import { registerGateway } from './gateway';
 import { registerKafka } from './kafka';
 import { registerRelay } from './relay';
 import { registerToken } from './token';
@@ -8,4 +9,4 @@ import { registerToken } from './token';
 /** Each command module exports a `register(program)` function; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDev, registerKafka, registerToken, registerRelay, registerEvents];
+export const commands: RegisterCommand[] = [registerDev, registerKafka, registerToken, registerRelay, registerEvents, registerGateway];
