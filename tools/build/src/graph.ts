@@ -1,0 +1,79 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ProjectGraph } from '@nx/devkit';
+import { BuildToolError } from './errors';
+import { WORKSPACE_ROOT } from './paths';
+
+/** What the builder needs to know about one Nx project. */
+export interface WorkspaceProject {
+  name: string;
+  root: string;
+  tags: string[];
+  /** npm package name from the project's package.json (`@carve/<name>`), when it has one. */
+  packageName?: string;
+  /** Names of the workspace projects this one depends on in the Nx graph (static, dynamic or implicit). */
+  dependencies: string[];
+}
+
+export interface Workspace {
+  root: string;
+  projects: Map<string, WorkspaceProject>;
+  byPackageName: Map<string, WorkspaceProject>;
+}
+
+/** Reads the Nx project graph (computed, or cached by the daemon / the run that invoked us). */
+export async function loadWorkspace(root: string = WORKSPACE_ROOT): Promise<Workspace> {
+  let graph: ProjectGraph;
+  // Compute the graph in this process: never leave an Nx daemon behind from a build or a test.
+  process.env.NX_DAEMON ??= 'false';
+  try {
+    // @nx/devkit finds the workspace from the current directory.
+    const devkit = await import('@nx/devkit');
+    const cwd = process.cwd();
+    if (path.resolve(cwd) !== path.resolve(root)) process.chdir(root);
+    try {
+      graph = await devkit.createProjectGraphAsync({ exitOnError: false });
+    } finally {
+      if (process.cwd() !== cwd) process.chdir(cwd);
+    }
+  } catch (err) {
+    throw new BuildToolError(`the Nx project graph could not be computed: ${(err as Error).message.split('\n')[0]}`, 'run `npx nx show projects` to see what Nx reports');
+  }
+  return workspaceFromGraph(graph, root);
+}
+
+export function workspaceFromGraph(graph: ProjectGraph, root: string = WORKSPACE_ROOT): Workspace {
+  const projects = new Map<string, WorkspaceProject>();
+  const byPackageName = new Map<string, WorkspaceProject>();
+  for (const [name, node] of Object.entries(graph.nodes)) {
+    const projectRoot = node.data.root;
+    const pkgFile = path.join(root, projectRoot, 'package.json');
+    const packageName = fs.existsSync(pkgFile) ? (JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { name?: string }).name : undefined;
+    const dependencies = (graph.dependencies[name] ?? []).map((d) => d.target).filter((t) => t in graph.nodes);
+    const project: WorkspaceProject = { name, root: projectRoot, tags: node.data.tags ?? [], packageName, dependencies };
+    projects.set(name, project);
+    if (packageName) byPackageName.set(packageName, project);
+  }
+  return { root, projects, byPackageName };
+}
+
+/** Every project reachable from `name` through the graph's dependencies (not including itself). */
+export function dependencyClosure(ws: Workspace, name: string): Set<string> {
+  const seen = new Set<string>();
+  const queue = [...(ws.projects.get(name)?.dependencies ?? [])];
+  while (queue.length > 0) {
+    const next = queue.shift()!;
+    if (seen.has(next) || next === name) continue;
+    seen.add(next);
+    queue.push(...(ws.projects.get(next)?.dependencies ?? []));
+  }
+  return seen;
+}
+
+export function projectOrThrow(ws: Workspace, name: string): WorkspaceProject {
+  const project = ws.projects.get(name);
+  if (!project) {
+    throw new BuildToolError(`no Nx project named ${name}`, `projects: ${[...ws.projects.keys()].sort().join(', ')}`);
+  }
+  return project;
+}

