@@ -62,36 +62,35 @@ export async function applyEvent<Tx extends SqlExecutor>(
 ): Promise<ApplyOutcome> {
   const s = ident(args.schema);
   const e = args.event;
-  const inserted = await queryRows(
-    tx,
-    `INSERT INTO ${s}.inbox (consumer, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'applied') ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id`,
-    [args.consumer, e.id, args.meta.topic, e.type, e.aggregateType, e.aggregateId, e.aggregateVersion],
-  );
-  if (inserted.length === 0) return 'duplicate';
-
-  const setOutcome = (outcome: ApplyOutcome) =>
-    tx.query(`UPDATE ${s}.inbox SET outcome = $3 WHERE consumer = $1 AND event_id = $2`, [args.consumer, e.id, outcome]);
+  const inboxRow = [args.consumer, e.id, args.meta.topic, e.type, e.aggregateType, e.aggregateId, e.aggregateVersion];
+  const insertInbox = `INSERT INTO ${s}.inbox (consumer, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING 1`;
 
   if (args.skipOrigins?.includes(e.origin)) {
-    await setOutcome('own-origin');
-    return 'own-origin';
+    const rows = await queryRows(tx, insertInbox, [...inboxRow, 'own-origin']);
+    return rows.length === 0 ? 'duplicate' : 'own-origin';
   }
-  const stored = await queryRows<{ version: string }>(
+  // One round trip: record the event in the inbox (a redelivery stops here) and, only if it is
+  // new there, move the aggregate's version forward if this event is newer. Both rows stay
+  // locked until commit, so concurrent deliveries of the same event or aggregate serialise.
+  const [r] = await queryRows<{ fresh: boolean; newer: boolean }>(
     tx,
-    `SELECT version FROM ${s}.aggregate_versions WHERE consumer = $1 AND aggregate_type = $2 AND aggregate_id = $3 FOR UPDATE`,
-    [args.consumer, e.aggregateType, e.aggregateId],
+    `WITH ins AS (${insertInbox}),
+     up AS (
+       INSERT INTO ${s}.aggregate_versions (consumer, aggregate_type, aggregate_id, version)
+       SELECT $1, $5, $6, $7 WHERE EXISTS (SELECT 1 FROM ins)
+       ON CONFLICT (consumer, aggregate_type, aggregate_id)
+         DO UPDATE SET version = EXCLUDED.version, updated_at = now() WHERE aggregate_versions.version < EXCLUDED.version
+       RETURNING 1)
+     SELECT EXISTS (SELECT 1 FROM ins) AS fresh, EXISTS (SELECT 1 FROM up) AS newer`,
+    [...inboxRow, 'applied'],
   );
-  if (stored.length > 0 && Number(stored[0].version) >= e.aggregateVersion) {
-    await setOutcome('stale');
+  if (!r.fresh) return 'duplicate';
+  if (!r.newer) {
+    await tx.query(`UPDATE ${s}.inbox SET outcome = 'stale' WHERE consumer = $1 AND event_id = $2`, [args.consumer, e.id]);
     return 'stale';
   }
   await args.handle(e, tx, args.meta);
-  await tx.query(
-    `INSERT INTO ${s}.aggregate_versions (consumer, aggregate_type, aggregate_id, version) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (consumer, aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version, updated_at = now()`,
-    [args.consumer, e.aggregateType, e.aggregateId, e.aggregateVersion],
-  );
   return 'applied';
 }
 

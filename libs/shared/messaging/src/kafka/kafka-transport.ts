@@ -29,6 +29,12 @@ export interface KafkaTransportOptions {
   sessionTimeoutMs?: number;
   /** Longest a fetch waits for data; default 100 ms (latency of an idle topic's first message). */
   maxWaitTimeInMs?: number;
+  /**
+   * Produce requests in flight per broker connection; default 1, which keeps per-partition
+   * order across retries. `null` is kafkajs's own default (unlimited): order-insensitive uses
+   * only, such as the raw baseline of the benchmark.
+   */
+  maxInFlightRequests?: number | null;
 }
 
 function headerText(v: IHeaders[string]): string | undefined {
@@ -90,7 +96,7 @@ export class KafkaTransport implements Transport {
         // Order per partition survives retries only with one request in flight (kafkajs's
         // idempotent producer is experimental); acks -1 on every send. Duplicates after a
         // retry are possible and absorbed by the consumers' inbox.
-        maxInFlightRequests: 1,
+        maxInFlightRequests: this.opts.maxInFlightRequests === undefined ? 1 : (this.opts.maxInFlightRequests ?? undefined),
         idempotent: false,
         allowAutoTopicCreation: false,
         retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2000 },

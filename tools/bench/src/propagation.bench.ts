@@ -1,0 +1,335 @@
+/**
+ * End-to-end propagation of the event backbone, measured side by side in one run:
+ *
+ * 1. pipeline: producer transaction commits (business row + outbox row) → relay (NOTIFY) →
+ *    transport → consumer applies it in one transaction with its inbox row → that commit.
+ *    Latency = consumer commit − producer commit, open-loop at a fixed rate (50 and 500 events/s
+ *    by default), per transport (kafka, postgres);
+ * 2. baseline: a raw produce → consume round trip on the same broker, same rates: kafkajs with
+ *    its default producer settings (acks -1, unlimited requests in flight), one message per
+ *    send, to the consumer's callback, no database anywhere (reached through the Kafka adapter,
+ *    as kafkajs itself stays behind the messaging port);
+ * 3. relay peak rate: events/s draining a pre-filled outbox (100k rows by default).
+ *
+ * Usage (the issue's figures: --duration 60):
+ *   npm run bench:propagation -w @carve/bench -- [--duration 10] [--warmup 2] [--rates 50,500]
+ *       [--transports kafka,postgres] [--relay-rows 100000] [--relay-batch 1000]
+ * Postgres: DATABASE_URL, else the embedded server. Kafka: KAFKA_BROKERS, else the local broker
+ * (tools/kafka; started here if not running, and then stopped again by PID).
+ */
+import { startKafka, stopKafka } from '@carve/kafka-broker';
+import {
+  appendToOutbox,
+  createEvent,
+  createKafkaTransport,
+  createPostgresTransport,
+  type EventContractRef,
+  inboxMigrationSql,
+  outboxMigrationSql,
+  startConsumer,
+  startRelay,
+  type Transport,
+  uuidv7,
+} from '@carve/shared-messaging';
+import { createDatabase, dropDatabase, resolveDatabase } from '@carve/shared-persistence';
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
+import { Client, Pool } from 'pg';
+import { nowMs, parseArgs, type Summary, summarize } from './stats';
+
+type Kind = 'kafka' | 'postgres';
+
+const args = parseArgs(process.argv.slice(2));
+const DURATION_S = Number(args.duration ?? 10);
+const WARMUP_S = Number(args.warmup ?? 2);
+const RATES = (args.rates ?? '50,500').split(',').map(Number);
+const TRANSPORTS = (args.transports ?? 'kafka,postgres').split(',') as Kind[];
+const RELAY_ROWS = Number(args['relay-rows'] ?? 100_000);
+const RELAY_BATCH = Number(args['relay-batch'] ?? 1000);
+const AGGREGATES = 1000;
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+const rand = () => randomBytes(3).toString('hex');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Infra {
+  dbUrl: string;
+  brokers: string[];
+}
+
+interface Row {
+  what: string;
+  transport: string;
+  rate: number;
+  latency: Summary;
+  produced: number;
+  lost: number;
+  cpuUsPerEvent?: number;
+}
+
+const contract = (source: string): EventContractRef<{ title: string; content: string; tags: string[] }> => ({
+  type: 'note.updated', version: '1.0', source, aggregateType: 'note',
+});
+
+async function exec(url: string, sql: string, params?: unknown[]): Promise<any[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query(sql, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+function makeTransport(kind: Kind, infra: Infra): Transport {
+  return kind === 'kafka'
+    ? createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench' })
+    : createPostgresTransport({ databaseUrl: infra.dbUrl, pollIntervalMs: 1000 });
+}
+
+async function declare(t: Transport, topic: string): Promise<void> {
+  await t.ensureTopics([
+    { name: topic, partitions: 3, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+    { name: `${topic}.dlq`, partitions: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
+  ]);
+}
+
+/**
+ * Calls `fire(i)` at t0 + i/rate for `seconds`, without waiting for earlier calls (open loop).
+ * Returns when every call has settled.
+ */
+async function openLoop(rate: number, seconds: number, fire: (i: number) => Promise<void>): Promise<number> {
+  const total = Math.round(rate * seconds);
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    inflight.push(fire(i));
+  }
+  await Promise.all(inflight);
+  return total;
+}
+
+async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
+  const source = `bp${rand()}`;
+  const sink = `sink_${source}`;
+  const topic = `${source}.notes.v1`;
+  await exec(infra.dbUrl, `${outboxMigrationSql(source)} ${inboxMigrationSql(sink)}
+    CREATE TABLE ${source}.notes (id text PRIMARY KEY, title text, version int);
+    CREATE TABLE ${sink}.notes (id text PRIMARY KEY, title text, version int);`);
+  const transport = makeTransport(kind, infra);
+  await declare(transport, topic);
+  const relay = await startRelay({ databaseUrl: infra.dbUrl, schema: source, transport, batchSize: RELAY_BATCH });
+  await relay.activated;
+  const consumerPool = new Pool({ connectionString: infra.dbUrl, max: 6 });
+  const committedAt = new Map<string, number>();
+  const measureFrom = new Set<string>();
+  const latencies: number[] = [];
+  let consumed = 0;
+  let early = 0;
+  const consumer = await startConsumer({
+    transport,
+    pool: consumerPool,
+    group: `bench-${source}`,
+    topics: [topic],
+    schema: sink,
+    fromBeginning: true,
+    handle: async (e, tx) => {
+      const d = e.data as { title: string };
+      await tx.query(
+        `INSERT INTO ${sink}.notes (id, title, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, version = EXCLUDED.version`,
+        [e.aggregateId, d.title, e.aggregateVersion],
+      );
+    },
+    hooks: {
+      afterCommit: (e, outcome) => {
+        const at = nowMs();
+        if (outcome !== 'applied') return;
+        consumed += 1;
+        const from = committedAt.get(e.id);
+        if (from === undefined) early += 1;
+        else if (measureFrom.has(e.id)) latencies.push(at - from);
+      },
+    },
+  });
+  await consumer.ready;
+
+  const producerPool = new Pool({ connectionString: infra.dbUrl, max: 8 });
+  const versions = new Map<string, number>();
+  const warmupCount = Math.round(rate * WARMUP_S);
+  const cpu0 = process.cpuUsage();
+  const produced = await openLoop(rate, WARMUP_S + DURATION_S, async (i) => {
+    const aggregateId = `n-${i % AGGREGATES}`;
+    const version = (versions.get(aggregateId) ?? 0) + 1;
+    versions.set(aggregateId, version);
+    const ev = createEvent(contract(source), {
+      tenantId: 'w1', aggregateId, aggregateVersion: version,
+      data: { title: `note ${i}`, content: 'x'.repeat(120), tags: ['a', 'b'] },
+    });
+    const c = await producerPool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(
+        `INSERT INTO ${source}.notes (id, title, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, version = EXCLUDED.version`,
+        [aggregateId, ev.envelope.data.title, version],
+      );
+      await appendToOutbox(c, source, [ev]);
+      await c.query('COMMIT');
+      committedAt.set(ev.envelope.id, nowMs());
+      if (i >= warmupCount) measureFrom.add(ev.envelope.id);
+    } finally {
+      c.release();
+    }
+  });
+  const deadline = Date.now() + 60_000;
+  while (consumed < produced && Date.now() < deadline) await sleep(50);
+  const cpu = process.cpuUsage(cpu0);
+  const [relayLag] = await exec(
+    infra.dbUrl,
+    `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
+       FROM (SELECT extract(epoch FROM published_at - created_at) * 1000 AS ms FROM ${source}.outbox WHERE published_at IS NOT NULL) x`,
+  );
+  log(`  relay (row written → acked and marked): p50 ${Number(relayLag.p50).toFixed(1)} ms, p99 ${Number(relayLag.p99).toFixed(1)} ms; relay ${JSON.stringify(relay.stats())}`);
+  await consumer.stop();
+  await relay.stop();
+  await transport.close();
+  await producerPool.end();
+  await consumerPool.end();
+  if (early) log(`${early} events were applied before their producer saw its own commit (not measured)`);
+  return {
+    what: 'pipeline (commit → consumer commit)',
+    transport: kind,
+    rate,
+    latency: summarize(latencies),
+    produced,
+    lost: produced - consumed,
+    cpuUsPerEvent: (cpu.user + cpu.system) / produced,
+  };
+}
+
+async function rawRoundTrip(rate: number, infra: Infra): Promise<Row> {
+  const topic = `br${rand()}.raw.v1`;
+  // kafkajs's own producer defaults (acks -1, unlimited requests in flight), one message per send.
+  const transport = createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench-raw', maxInFlightRequests: null });
+  await declare(transport, topic);
+  const latencies: number[] = [];
+  let received = 0;
+  const warmupCount = Math.round(rate * WARMUP_S);
+  const sub = await transport.subscribe({
+    group: `bench-raw-${rand()}`,
+    topics: [topic],
+    fromBeginning: true,
+    ephemeral: true,
+    handler: async (m) => {
+      const at = nowMs();
+      const { i, sentAt } = JSON.parse(m.value!.toString('utf8')) as { i: number; sentAt: number };
+      received += 1;
+      if (i >= warmupCount) latencies.push(at - sentAt);
+      return true;
+    },
+  });
+  await sub.ready;
+  const body = 'x'.repeat(300); // about the size of an envelope
+  const produced = await openLoop(rate, WARMUP_S + DURATION_S, async (i) => {
+    const id = uuidv7();
+    await transport.publish([{ topic, key: `n-${i % AGGREGATES}`, value: JSON.stringify({ i, id, sentAt: nowMs(), body }) }]);
+  });
+  const deadline = Date.now() + 30_000;
+  while (received < produced && Date.now() < deadline) await sleep(50);
+  await sub.stop();
+  await transport.close();
+  return { what: 'raw kafkajs round trip (produce → consume)', transport: 'kafka', rate, latency: summarize(latencies), produced, lost: produced - received };
+}
+
+async function relayPeak(kind: Kind, infra: Infra): Promise<{ transport: Kind; rows: number; seconds: number; perSecond: number }> {
+  const source = `rp${rand()}`;
+  const topic = `${source}.notes.v1`;
+  await exec(infra.dbUrl, outboxMigrationSql(source));
+  await exec(
+    infra.dbUrl,
+    `INSERT INTO ${source}.outbox (id, topic, key, envelope)
+     SELECT id, $1, 'n-' || (g % 1000), jsonb_build_object(
+       'id', id, 'type', 'note.updated', 'version', '1.0', 'source', $2::text, 'origin', $2::text, 'tenantId', 'w1',
+       'aggregateType', 'note', 'aggregateId', 'n-' || (g % 1000), 'aggregateVersion', g / 1000 + 1,
+       'occurredAt', now(), 'correlationId', id, 'causationId', null,
+       'data', jsonb_build_object('title', 'note ' || g, 'content', repeat('x', 120), 'tags', jsonb_build_array('a', 'b')))
+     FROM (SELECT g, gen_random_uuid() AS id FROM generate_series(1, $3::int) g) s`,
+    [topic, source, RELAY_ROWS],
+  );
+  await exec(infra.dbUrl, `VACUUM ANALYZE ${source}.outbox`);
+  const transport = makeTransport(kind, infra);
+  await declare(transport, topic);
+  if (kind === 'kafka') await transport.publish([{ topic: `${topic}.dlq`, key: null, value: '{}' }]); // connect the producer first
+  const t0 = performance.now();
+  const relay = await startRelay({ databaseUrl: infra.dbUrl, schema: source, transport, batchSize: RELAY_BATCH, pollIntervalMs: 50 });
+  while (relay.stats().published < RELAY_ROWS) await sleep(20);
+  const seconds = (performance.now() - t0) / 1000;
+  await relay.stop();
+  await transport.close();
+  return { transport: kind, rows: RELAY_ROWS, seconds, perSecond: RELAY_ROWS / seconds };
+}
+
+const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+
+async function main(): Promise<void> {
+  const db = await resolveDatabase();
+  const dbName = `bench_${Date.now().toString(36)}_${rand()}`;
+  const dbUrl = await createDatabase(db.url, dbName);
+  let brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+  let startedKafka: string | undefined;
+  if (TRANSPORTS.includes('kafka') && brokers.length === 0) {
+    const k = await startKafka({ log: () => undefined });
+    brokers = k.brokers;
+    if (!k.reused) startedKafka = k.dataDir;
+  }
+  const infra: Infra = { dbUrl, brokers };
+  log(`postgres ${db.source}, kafka ${brokers.join(',') || '-'}; ${DURATION_S}s per rate after ${WARMUP_S}s warm-up; ${os.cpus().length} CPUs`);
+  const rows: Row[] = [];
+  const peaks: Awaited<ReturnType<typeof relayPeak>>[] = [];
+  try {
+    for (const rate of RATES) {
+      if (TRANSPORTS.includes('kafka')) {
+        log(`raw kafka round trip at ${rate}/s`);
+        rows.push(await rawRoundTrip(rate, infra));
+      }
+      for (const kind of TRANSPORTS) {
+        log(`pipeline on ${kind} at ${rate}/s`);
+        rows.push(await pipeline(kind, rate, infra));
+      }
+    }
+    for (const kind of TRANSPORTS) {
+      log(`relay peak on ${kind}: ${RELAY_ROWS} rows`);
+      peaks.push(await relayPeak(kind, infra));
+    }
+  } finally {
+    await dropDatabase(db.url, dbName).catch(() => undefined);
+    await db.stop();
+    if (startedKafka) await stopKafka({ dataDir: startedKafka, log: () => undefined });
+  }
+
+  const out: string[] = [];
+  out.push(`| measurement | transport | rate (events/s) | events | lost | p50 ms | p99 ms | max ms | node CPU µs/event |`);
+  out.push(`| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  for (const r of rows) {
+    out.push(`| ${r.what} | ${r.transport} | ${r.rate} | ${r.latency.count} | ${r.lost} | ${f(r.latency.p50)} | ${f(r.latency.p99)} | ${f(r.latency.max)} | ${r.cpuUsPerEvent ? r.cpuUsPerEvent.toFixed(0) : '-'} |`);
+  }
+  out.push('');
+  for (const rate of RATES) {
+    const raw = rows.find((r) => r.rate === rate && r.what.startsWith('raw'));
+    const kafka = rows.find((r) => r.rate === rate && r.what.startsWith('pipeline') && r.transport === 'kafka');
+    if (raw && kafka) out.push(`- at ${rate}/s: pipeline p99 / raw p99 = ${(kafka.latency.p99 / raw.latency.p99).toFixed(2)}x, p50 ratio ${(kafka.latency.p50 / raw.latency.p50).toFixed(2)}x`);
+  }
+  for (const p of peaks) out.push(`- relay peak (${p.transport}): ${p.rows} rows in ${p.seconds.toFixed(2)} s = ${Math.round(p.perSecond)} events/s (batch ${RELAY_BATCH})`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  process.stdout.write(`${JSON.stringify({ durationS: DURATION_S, warmupS: WARMUP_S, rows, peaks })}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.stack : err}\n`);
+    process.exit(1);
+  },
+);
