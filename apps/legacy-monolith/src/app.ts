@@ -72,8 +72,13 @@ export async function createApp(config: MonolithConfig, opts: CreateAppOptions =
       },
     });
     if (db) {
+      // On close, release the embedded server once this process's pool is gone (the server
+      // stays up while other clients use it). Nest's own TypeORM shutdown skips a closed pool.
       const release = db;
-      app.getHttpAdapter().getInstance().addHook('onClose', async () => release.stop());
+      app.getHttpAdapter().getInstance().addHook('onClose', async () => {
+        if (dataSource.isInitialized) await dataSource.destroy();
+        await release.stop();
+      });
     }
     await app.init();
     return app;

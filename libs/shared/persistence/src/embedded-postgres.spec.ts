@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
@@ -10,7 +11,19 @@ const run = promisify(execFile);
 
 // A data folder and port of this suite's own, so it never touches the shared dev server.
 const dataDir = path.join(repoRoot(), '.carve', `spec-embedded-${process.pid}`, 'postgres');
-const port = 55000 + (process.pid % 1000);
+let port = 0;
+
+/** A port nothing listens on right now (the OS picks it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+}
 
 async function select(url: string, sql: string): Promise<any> {
   const c = new Client({ connectionString: url });
@@ -47,6 +60,9 @@ async function fromAnotherProcess(): Promise<{ pid: number; port: number; starte
 }
 
 describe('startEmbeddedPostgres', () => {
+  beforeAll(async () => {
+    port = await freePort();
+  });
   afterAll(() => {
     fs.rmSync(path.dirname(dataDir), { recursive: true, force: true });
   });
@@ -93,6 +109,23 @@ describe('startEmbeddedPostgres', () => {
     } finally {
       await second.stop();
     }
+  });
+
+  it('stays up while a client that holds no lease (handed the URL) is still connected', async () => {
+    const pg = await startEmbeddedPostgres({ dataDir, port });
+    const user = new Client({ connectionString: pg.url });
+    await user.connect();
+    try {
+      await pg.stop();
+      expect(alive(pg.pid)).toBe(true);
+      expect((await user.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    } finally {
+      await user.end();
+    }
+    const again = await startEmbeddedPostgres({ dataDir, port });
+    expect(again.startedHere).toBe(false);
+    await again.stop();
+    expect(alive(pg.pid)).toBe(false);
   });
 
   it('a process started second reuses the server and its stop() is a no-op while the first holds it', async () => {

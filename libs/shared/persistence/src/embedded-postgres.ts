@@ -12,7 +12,8 @@
  *   answering) is reused; concurrent starters serialise on a lock file next to the folder;
  * - shared: every process using it holds a lease (`postgres.leases/<pid>`); `stop()` drops the
  *   lease and shuts the server down (by PID, SIGINT = fast shutdown) only when no live lease is
- *   left;
+ *   left and no other client is connected (a process that was handed the URL, e.g. through
+ *   DATABASE_URL, holds no lease but does hold connections);
  * - works as root: initdb and postgres refuse root, so they run as the `postgres` user, which
  *   gets the data folder; folders above it must be traversable by that user (if they are not and
  *   the default folder was asked for, a folder under the OS temp dir is used instead);
@@ -152,6 +153,11 @@ function handle(dataDir: string, port: number, pid: number, startedHere: boolean
         const others = liveLeases(dataDir);
         if (others.length > 0) {
           log.info(`embedded postgres: left running for ${others.length} other process(es) (${others.join(', ')})`);
+          return;
+        }
+        const connected = await otherConnections(port);
+        if (connected > 0) {
+          log.info(`embedded postgres: left running, ${connected} other client connection(s) open`);
           return;
         }
         await stopServer(pid, dataDir, log);
@@ -361,6 +367,32 @@ async function waitUntilReady(port: number, dataDir: string, deadline: number, a
     await sleep(100);
   }
   throw new Error(`embedded postgres on port ${port} did not become ready in time: ${last}; log: ${tail(log)}`);
+}
+
+/**
+ * Client connections other than the one asking, after giving closing pools a moment (up to
+ * `graceMs`) to go away. 0 when the server does not answer.
+ */
+async function otherConnections(port: number, graceMs = 1_500): Promise<number> {
+  const client = new Client({ host: '127.0.0.1', port, user: EMBEDDED_PG_USER, password: EMBEDDED_PG_PASSWORD, database: 'postgres', connectionTimeoutMillis: 2_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch {
+    return 0;
+  }
+  try {
+    const deadline = Date.now() + graceMs;
+    for (;;) {
+      const { rows } = await client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      if (rows[0].n === 0 || Date.now() >= deadline) return rows[0].n;
+      await sleep(100);
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 async function stopServer(pid: number, dataDir: string, log: LogSink): Promise<void> {
