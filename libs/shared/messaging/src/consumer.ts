@@ -114,6 +114,11 @@ export interface ConsumerOptions<Tx extends SqlExecutor = PoolClient> {
   backoff?: Backoff;
   /** A new group starts at the beginning (default) or at the end. */
   fromBeginning?: boolean;
+  /**
+   * Inbox rows older than this are deleted (default 7 days; 0 keeps them). Safe: a redelivery
+   * after that is still skipped, as not newer than the aggregate's stored version.
+   */
+  inboxRetentionMs?: number;
   registry?: Registry;
   logger?: MessagingLogger;
   /** Test seam: runs after the inbox transaction committed, before the offset is committed. */
@@ -236,10 +241,25 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
         metrics?.consumerSkipped.inc({ group, topic: m.topic, reason: outcome });
       }
       await opts.hooks?.afterCommit?.(event, outcome);
+      await pruneInbox();
       return true;
     }
     return false;
   }
+
+  const inboxRetentionMs = opts.inboxRetentionMs ?? 7 * 86_400_000;
+  let lastPrune = Date.now();
+  const pruneInbox = async () => {
+    if (inboxRetentionMs <= 0 || Date.now() - lastPrune < Math.min(inboxRetentionMs, 600_000)) return;
+    lastPrune = Date.now();
+    try {
+      await transaction((tx) =>
+        tx.query(`DELETE FROM ${schema}.inbox WHERE consumer = $1 AND received_at < now() - make_interval(secs => $2::double precision)`, [group, inboxRetentionMs / 1000]),
+      );
+    } catch (err) {
+      log.warn({ group, err: errorMessage(err) }, 'consumer: inbox clean-up failed; will try again');
+    }
+  };
 
   const subscription: Subscription = await opts.transport.subscribe({
     group,

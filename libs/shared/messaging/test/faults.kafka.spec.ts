@@ -163,17 +163,26 @@ describe('faults that must lose nothing (real Kafka)', () => {
     const args = ['relay', '--schema', src.schema, '--transport', 'kafka', '--brokers', brokers.join(','), '--database-url', db.url, '--poll', '200ms'];
     const first = spawnNode(CARVE_BIN, args, { LOG_LEVEL: 'info' });
     await first.waitForLine(/relay: active/);
-    const second = spawnNode(CARVE_BIN, args, { LOG_LEVEL: 'info' });
+    const opsPort = PORT + 50;
+    const second = spawnNode(CARVE_BIN, [...args, '--port', String(opsPort)], { LOG_LEVEL: 'info' });
     await second.waitForLine(/relay: started/);
+    const ops = async (p: string) => {
+      const res = await fetch(`http://127.0.0.1:${opsPort}${p}`);
+      return { status: res.status, body: await res.text() };
+    };
     const written = await writeEvents(db.url, src, ['r-1', 'r-2'], 5, 2);
     await waitFor('first relay shipped 10', async () => (await onTheWire(src.topic)) === 10);
     expect(second.stdout.some((l) => /relay: active/.test(l))).toBe(false); // standing by
+    expect(JSON.parse((await ops('/readyz')).body)).toMatchObject({ active: false }); // a ready standby
 
     process.kill(first.pid, 'SIGKILL');
     const killedAt = Date.now();
     await second.waitForLine(/relay: active/, 10_000);
     const takeoverMs = Date.now() - killedAt;
     expect(takeoverMs).toBeLessThan(5_000);
+    expect(await ops('/readyz')).toMatchObject({ status: 200 });
+    expect(JSON.parse((await ops('/readyz')).body)).toMatchObject({ active: true });
+    expect((await ops('/metrics')).body).toMatch(new RegExp(`carve_relay_active\\{schema="${src.schema}"\\} 1`));
     written.push(...(await writeEvents(db.url, src, ['r-1', 'r-2'], 5, 2, 6)));
     await waitFor('second relay shipped the rest', async () => (await sql(db.url, `SELECT count(*)::int AS n FROM ${src.schema}.outbox WHERE published_at IS NULL`))[0].n === 0);
 

@@ -7,7 +7,8 @@
 import { Client } from 'pg';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { appendToOutbox, createPostgresTransport, type PostgresTransport, type RelayHandle, startRelay } from '../src';
+import { appendToOutbox, createPostgresTransport, DLQ_HEADERS, type Envelope, type PostgresTransport, type RelayHandle, startRelay } from '../src';
+import { CARVE_BIN, killChildren, spawnNode } from './support/child';
 import { migrate, noteEvent, type TestSource, testSource, writeEvents } from './support/events';
 import { createTestDatabase, sql, type TestDatabase, uniqueName, waitFor } from './support/infra';
 
@@ -32,6 +33,7 @@ describe('outbox and relay (Postgres)', () => {
     transport = createPostgresTransport({ databaseUrl: db.url });
   });
   afterEach(async () => {
+    await killChildren();
     for (const r of relays.splice(0)) await r.stop();
   });
   afterAll(async () => {
@@ -157,5 +159,37 @@ describe('outbox and relay (Postgres)', () => {
     expect(value('carve_outbox_backlog')).toBe(0);
     expect(value('carve_relay_published_total')).toBeGreaterThanOrEqual(2);
     expect(metrics.find((m) => m.name === 'carve_relay_event_latency_seconds')).toBeDefined();
+  });
+
+  it('carve events tail and carve events dlq list|replay work on the postgres transport', async () => {
+    await relay();
+    const flags = ['--transport', 'postgres', '--database-url', db.url];
+    const tail = spawnNode(CARVE_BIN, ['events', 'tail', src.topic, '--max', '3', ...flags], {});
+    await tail.waitForLine(/tailing/);
+    const written = await writeEvents(db.url, src, ['tail-1'], 3);
+    expect(await tail.exited).toMatchObject({ code: 0 });
+    const printed = tail.stdout.filter(Boolean).map((l) => JSON.parse(l) as Envelope);
+    expect(printed.map((e) => e.id)).toEqual(written.map((e) => e.id)); // as they arrived, in order
+
+    const dead = noteEvent(src, 'dead-1', 1).envelope;
+    await transport.publish([{
+      topic: `${src.topic}.dlq`, key: 'dead-1', value: JSON.stringify(dead),
+      headers: { [DLQ_HEADERS.originalTopic]: src.topic, [DLQ_HEADERS.offset]: '42', [DLQ_HEADERS.reason]: 'handler-failed', [DLQ_HEADERS.error]: 'boom', [DLQ_HEADERS.eventId]: dead.id },
+    }]);
+    const list = spawnNode(CARVE_BIN, ['events', 'dlq', 'list', '--topic', src.topic, '--json', ...flags], {});
+    expect(await list.exited).toMatchObject({ code: 0 });
+    const letters = list.stdout.filter(Boolean).map((l) => JSON.parse(l));
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ originalTopic: src.topic, eventId: dead.id, reason: 'handler-failed', error: 'boom', replayedAt: null });
+
+    const replay = spawnNode(CARVE_BIN, ['events', 'dlq', 'replay', src.topic, '--id', dead.id, ...flags], {});
+    expect(await replay.exited).toMatchObject({ code: 0 });
+    // Back in the outbox (as a new row carrying the same event), and published by the relay.
+    await waitFor('the replayed event published', async () =>
+      (await sql(db.url, `SELECT 1 FROM ${src.schema}.outbox WHERE envelope->>'id' = $1 AND published_at IS NOT NULL`, [dead.id])).length);
+    expect((await transport.listDeadLetters({ topic: src.topic }))[0].replayedAt).not.toBeNull();
+    const again = spawnNode(CARVE_BIN, ['events', 'dlq', 'replay', src.topic, '--id', dead.id, ...flags], {});
+    expect(await again.exited).toMatchObject({ code: 1 }); // nothing left to replay, says so
+    expect(again.stderr.join('\n')).toContain('no dead letters to replay');
   });
 });
