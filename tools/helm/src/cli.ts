@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Command } from 'commander';
 import { helmBinary } from './binary';
 import { chartEnvironments, ensureDependencies, lintChart, listCharts, readChart, renderChartToFile, updateDependencies } from './charts';
+import { type DeployStep, planChart, probeCluster, renderStep, runStep, shellQuote, type SkippedChart } from './deploy';
 import { HelmToolError } from './errors';
 import { helm } from './helm';
 import { DIST_CHARTS_DIR, WORKSPACE_ROOT } from './paths';
@@ -15,6 +16,8 @@ import { staleSchemas, writeSchemas } from './values-schema';
  *   carve-helm render <chart> [--env <env>...]  helm template into dist/charts/<chart>/<env>.yaml, validated
  *   carve-helm deps <chart...> [--update]       helm dependency build (or update: rewrites Chart.lock)
  *   carve-helm schema [--write]                 check (or write) the generated values.schema.json files
+ *   carve-helm deploy <chart...> --env <env>    helm upgrade --install (image tag = the commit); with no
+ *                                               cluster reachable: render into dist/deploy/ and print the commands
  *   carve-helm helm -- <args...>                run the bundled helm with the scratch HOME
  */
 
@@ -107,6 +110,49 @@ export function buildProgram(): Command {
       const stale = staleSchemas();
       if (stale.length > 0) throw new HelmToolError(`values.schema.json out of date: ${stale.join(', ')}`, 'run `node tools/helm/bin/carve-helm.js schema --write`');
       console.log('ok    every values.schema.json is current');
+    });
+
+  program
+    .command('deploy')
+    .description('deploy charts to an environment; renders and prints the commands when no cluster is reachable')
+    .argument('<charts...>', 'chart folders under charts/')
+    .requiredOption('-e, --env <env>', 'staging | production | review')
+    .option('-t, --image-tag <tag>', 'image tag (default: CARVE_IMAGE_TAG, else git rev-parse --short=12 HEAD)')
+    .option('--kube-context <context>', 'kubeconfig context (default: CARVE_KUBE_CONTEXT, else the environment\'s EKS cluster)')
+    .option('-n, --namespace <namespace>', 'namespace (default: carve; review: review-<merge request iid>)')
+    .option('--review-id <iid>', 'review: the merge request iid (default: CARVE_REVIEW_ID, else CI_MERGE_REQUEST_IID)')
+    .option('--dry-run', 'render and print the commands even when a cluster is reachable')
+    .option('--plan-json', 'print the steps as JSON (no rendering, no cluster probe): what `carve deploy plan` reads')
+    .action((charts: string[], opts: { env: string; imageTag?: string; kubeContext?: string; namespace?: string; reviewId?: string; dryRun?: boolean; planJson?: boolean }) => {
+      const options = { env: opts.env, imageTag: opts.imageTag, kubeContext: opts.kubeContext, namespace: opts.namespace, reviewId: opts.reviewId };
+      const steps: DeployStep[] = [];
+      const skipped: SkippedChart[] = [];
+      for (const chart of charts) {
+        const plan = planChart(chart, options);
+        steps.push(...plan.steps);
+        skipped.push(...plan.skipped);
+      }
+      if (opts.planJson) {
+        console.log(JSON.stringify({ environment: opts.env, steps, skipped }, null, 2));
+        return;
+      }
+      for (const s of skipped) console.log(`skip  ${s.chart}: ${s.reason}`);
+      if (steps.length === 0) return;
+      const probe = opts.dryRun ? { reachable: false, reason: '--dry-run' } : probeCluster(steps[0].kubeContext);
+      if (!probe.reachable) {
+        console.log(`dry run: no cluster reachable (${probe.reason}); rendering into dist/deploy/ and printing the commands instead`);
+        for (const step of steps) {
+          const { file, manifests } = renderStep(step);
+          console.log(`== ${step.kind === 'helm' ? `${step.chart} -> ${step.environment}` : `${step.chart} Kafka topics Job -> ${step.environment}`}: namespace ${step.namespace}, context ${step.kubeContext}, image ${step.image}`);
+          console.log(`   ${step.why}`);
+          console.log(`   rendered ${rel(file)}: ${manifests.length} objects, all valid (${manifests.map((m) => m.kind).join(', ')})`);
+          console.log('   would run:');
+          for (const argv of step.commands) console.log(`     ${shellQuote(argv)}`);
+        }
+        return;
+      }
+      console.log(`deploying to ${opts.env}: ${probe.reason}`);
+      for (const step of steps) runStep(step, (line) => console.log(line));
     });
 
   program

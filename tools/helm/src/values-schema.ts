@@ -11,7 +11,8 @@ import { CHARTS_DIR } from './paths';
 
 type Schema = Record<string, unknown>;
 
-export const ENVIRONMENTS = ['staging', 'production'] as const;
+/** Where a release runs: staging and production, and `review` (one namespace per merge request, in the staging cluster). */
+export const ENVIRONMENTS = ['staging', 'production', 'review'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 export const TRANSPORTS = ['kafka', 'postgres'] as const;
 

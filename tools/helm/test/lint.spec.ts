@@ -13,8 +13,8 @@ describe('helm lint --strict', () => {
 
   const runs = DEPLOYABLE_CHARTS.flatMap((c) => chartEnvironments(c.chart).map((env) => [c.chart, env] as const));
 
-  it('has staging and production values for every deployable chart', () => {
-    for (const c of DEPLOYABLE_CHARTS) expect(chartEnvironments(c.chart)).toEqual(['production', 'staging']);
+  it('has staging, production and review values for every deployable chart', () => {
+    for (const c of DEPLOYABLE_CHARTS) expect(chartEnvironments(c.chart)).toEqual(['production', 'review', 'staging']);
   });
 
   it.each(runs)('passes for %s with values-%s.yaml', (chart, env) => {

@@ -94,8 +94,10 @@ describe.each(runs)('%s rendered for %s', (chart, env, meta) => {
       PLATFORM: 'kubernetes',
       LOG_LEVEL: values.config.logLevel,
       CARVE_TRANSPORT: values.config.transport,
-      KAFKA_BROKERS: values.config.kafkaBrokers,
+      ...(values.config.kafkaBrokers ? { KAFKA_BROKERS: values.config.kafkaBrokers } : {}),
     });
+    // Without brokers (the review environment's Postgres transport) the variable is left out.
+    if (!values.config.kafkaBrokers) expect(cm.data.KAFKA_BROKERS).toBeUndefined();
     expect(appContainer(manifests).envFrom).toEqual([{ configMapRef: { name: `${chart}-env` } }]);
   });
 
@@ -220,14 +222,14 @@ describe.each(runs)('%s rendered for %s', (chart, env, meta) => {
     if (sm.length) expect(sm[0].spec.endpoints).toEqual([expect.objectContaining({ port: values.portName, path: '/metrics' })]);
   });
 
-  it('has an Ingress and a Kafka topics hook only for the gateway', () => {
+  it('has an Ingress and a Kafka topics hook only for the gateway (the hook only with the Kafka transport)', () => {
     expect(all(manifests, 'Ingress')).toHaveLength(meta.gateway ? 1 : 0);
-    expect(all(manifests, 'Job')).toHaveLength(meta.gateway ? 1 : 0);
+    expect(all(manifests, 'Job')).toHaveLength(meta.gateway && values.config.transport === 'kafka' ? 1 : 0);
   });
 });
 
 describe('the gateway chart', () => {
-  it.each(['staging', 'production'])('%s: serves its route table from routes/<env>.yaml at CARVE_ROUTES_FILE', (env) => {
+  it.each(['staging', 'production', 'review'])('%s: serves its route table from routes/<env>.yaml at CARVE_ROUTES_FILE', (env) => {
     const manifests = rendered('gateway', env);
     const routes = all(manifests, 'ConfigMap').find((c) => c.metadata.name === 'gateway-routes')!;
     expect(routes.data['routes.yaml']).toBe(fs.readFileSync(path.join(CHARTS_DIR, 'gateway', 'routes', `${env}.yaml`), 'utf8'));
@@ -244,7 +246,7 @@ describe('the gateway chart', () => {
     expect(c.env).toContainEqual({ name: 'CARVE_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'gateway', key: 'admin-token', optional: false } } });
   });
 
-  it.each(['staging', 'production'])('%s: has an ALB Ingress with the ACM certificate', (env) => {
+  it.each(['staging', 'production', 'review'])('%s: has an ALB Ingress with the ACM certificate', (env) => {
     const values = chartValues('gateway', env);
     const ing = only(rendered('gateway', env), 'Ingress');
     expect(ing.spec.ingressClassName).toBe('alb');

@@ -31,7 +31,7 @@ describe('values.schema.json rejects bad values with a clear message', () => {
   });
 
   it('a wrong environment, a wrong type and a missing broker list fail', () => {
-    expect(templateError('relay', { environment: 'prod' })).toContain("at '/environment': value must be one of 'staging', 'production'");
+    expect(templateError('relay', { environment: 'prod' })).toContain("at '/environment': value must be one of 'staging', 'production', 'review'");
     expect(templateError('gateway', { port: '8080' })).toContain("at '/port': got string, want integer");
     expect(templateError('gateway', { 'config.kafkaBrokers': '' })).toContain("at '/config/kafkaBrokers': minLength: got 0, want 1");
   });
