@@ -64,8 +64,7 @@ export function registerDev(program: Command): void {
       try {
         if (opts.seed) {
           say('migrating the monolith and loading demo data');
-          const seed = await sup.start({ name: 'seed', command: process.execPath, args: tsEntryArgs(path.join(root, DEMO_SEED_ENTRY), ['--demo']), env: sharedEnv, cwd: root });
-          const code = await seed.exited;
+          const code = await sup.runOnce({ name: 'seed', command: process.execPath, args: tsEntryArgs(path.join(root, DEMO_SEED_ENTRY), ['--demo']), env: sharedEnv, cwd: root });
           if (code !== 0) throw new CliError(`demo seed failed (exit ${code})`, 'read the seed lines above; `carve dev --no-seed` starts without it');
         }
         const started: string[] = [];

@@ -30,6 +30,7 @@ function pretty(line: string): string {
   if (!line.startsWith('{')) return line;
   try {
     const o = JSON.parse(line) as Record<string, unknown>;
+    if (typeof o.level !== 'number') return line;
     const level = ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<number, string>)[o.level as number] ?? o.level;
     const { msg, time: _t, level: _l, pid: _p, hostname: _h, service: _s, ...rest } = o;
     const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
@@ -45,7 +46,13 @@ export class Supervisor {
 
   constructor(private readonly out: NodeJS.WritableStream = process.stdout, private readonly raw = false) {}
 
-  async start(spec: ProcessSpec): Promise<Running> {
+  /** Runs a one-shot step (migrations, seed) to completion; it does not count as a service. */
+  async runOnce(spec: ProcessSpec): Promise<number | null> {
+    const r = await this.start(spec, false);
+    return r.exited;
+  }
+
+  async start(spec: ProcessSpec, longRunning = true): Promise<Running> {
     const color = COLORS[this.running.length % COLORS.length];
     const tag = `\u001b[${color}m${spec.name.padEnd(18)}\u001b[0m│ `;
     const child = spawn(spec.command, spec.args, {
@@ -58,7 +65,7 @@ export class Supervisor {
     }
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const r: Running = { spec, child, exited };
-    this.running.push(r);
+    if (longRunning) this.running.push(r);
     if (spec.readyUrl) await this.waitReady(r);
     return r;
   }
