@@ -62,6 +62,8 @@ export interface SeedProgress {
 
 export interface SeedBulkResult {
   rows: Record<string, number>;
+  /** Time each table's COPY took (ms), generation included. */
+  tableMs: Record<string, number>;
   totalRows: number;
   elapsedMs: number;
   rowsPerSecond: number;
@@ -98,6 +100,7 @@ export async function seedBulk(opts: SeedBulkOptions): Promise<SeedBulkResult> {
   const rnd = prng(o.seed);
   const started = Date.now();
   const rows: Record<string, number> = {};
+  const tableMs: Record<string, number> = {};
   const client = new Client({ connectionString: o.url, ssl: o.ssl, application_name: 'legacy-seed-bulk' });
   await client.connect();
 
@@ -130,6 +133,7 @@ export async function seedBulk(opts: SeedBulkOptions): Promise<SeedBulkResult> {
     }
     await pipeline(Readable.from(chunks(), { objectMode: false }), client.query(copyFrom(`COPY legacy.${table} (${columns.join(', ')}) FROM STDIN`)));
     rows[table] = done;
+    tableMs[table] = Date.now() - t0;
     report(true);
   };
 
@@ -282,7 +286,7 @@ export async function seedBulk(opts: SeedBulkOptions): Promise<SeedBulkResult> {
 
   const elapsedMs = Date.now() - started;
   const totalRows = Object.values(rows).reduce((a, b) => a + b, 0);
-  return { rows, totalRows, elapsedMs, rowsPerSecond: Math.round((totalRows * 1000) / Math.max(1, elapsedMs)), workspaceIds };
+  return { rows, tableMs, totalRows, elapsedMs, rowsPerSecond: Math.round((totalRows * 1000) / Math.max(1, elapsedMs)), workspaceIds };
 }
 
 // ---------------------------------------------------------------------------------------------

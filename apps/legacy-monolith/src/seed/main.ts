@@ -76,7 +76,7 @@ async function main(): Promise<void> {
       },
     });
     process.stderr.write(`seeded ${result.totalRows.toLocaleString('en-US')} rows in ${(result.elapsedMs / 1000).toFixed(1)} s (${result.rowsPerSecond.toLocaleString('en-US')} rows/s)\n`);
-    process.stdout.write(`${JSON.stringify({ rows: result.rows, totalRows: result.totalRows, elapsedMs: result.elapsedMs, rowsPerSecond: result.rowsPerSecond })}\n`);
+    process.stdout.write(`${JSON.stringify({ rows: result.rows, tableMs: result.tableMs, totalRows: result.totalRows, elapsedMs: result.elapsedMs, rowsPerSecond: result.rowsPerSecond })}\n`);
   } finally {
     await db.stop();
   }
