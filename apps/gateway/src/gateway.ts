@@ -13,6 +13,7 @@ import { resolveDatabase, type ResolvedDatabase } from '@carve/shared-persistenc
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { type GatewayConfig, type GatewayConfigInput, withDefaults } from './config';
 import { Guard } from './guard/guard';
+import { lazyChildLoggerFactory } from './plugins/logging';
 import { GatewayMetrics } from './plugins/metrics';
 import { Breakers } from './proxy/breakers';
 import { proxyPlugin } from './proxy/proxy.plugin';
@@ -82,6 +83,7 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
         loggerInstance: log,
         // One access-log line per request comes from the proxy plugin instead.
         logController: new LogController({ disableRequestLogging: true }),
+        childLoggerFactory: lazyChildLoggerFactory,
         bodyLimit: config.bodyLimitBytes,
         trustProxy: config.trustProxy,
         return503OnClosing: true,

@@ -54,6 +54,11 @@ export class Guard {
     if (!g || route.mode === 'monolith') return;
     const entry = this.entry(route);
     if (!entry) return;
+    if (outcome === 'ok') {
+      // A success only lowers the rates: nothing to evaluate.
+      entry.state.record('ok');
+      return;
+    }
     const verdict = entry.state.observe(outcome);
     if (verdict.trip) this.trip(route, entry, verdict.reason, verdict.stats);
   }

@@ -6,7 +6,7 @@
  *
  * Registered with fastify-plugin: the hook must run for the proxy routes of the parent.
  */
-import { createTokenVerifier, type AuthOptions, identityFromHeader, problems } from '@carve/shared-http';
+import { createTokenVerifier, type AuthOptions, type Identity, identityFromHeader, problems, type TokenVerifier } from '@carve/shared-http';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -31,15 +31,56 @@ function isPublic(path: string, publicPaths: readonly string[]): boolean {
 }
 
 const identity: FastifyPluginAsync<IdentityOptions> = async (app, opts) => {
-  const verify = createTokenVerifier(opts.auth);
+  const verify = cachedVerifier(createTokenVerifier(opts.auth));
   const publicPaths = opts.publicPaths ?? [];
-  app.addHook('onRequest', async (req) => {
+  // A callback hook, not an async one: no promise per request.
+  app.addHook('onRequest', (req, _reply, done) => {
     const url = req.url;
-    if (!url.startsWith(API_PREFIX)) return;
-    if (publicPaths.length > 0 && isPublic(pathOf(url), publicPaths)) return;
-    req.identity = identityFromHeader(req.headers.authorization, verify);
+    if (!url.startsWith(API_PREFIX) || (publicPaths.length > 0 && isPublic(pathOf(url), publicPaths))) {
+      done();
+      return;
+    }
+    try {
+      req.identity = identityFromHeader(req.headers.authorization, verify);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
   });
 };
+
+/**
+ * Remembers verified tokens by their exact text until they expire (at most `max` of them, the
+ * oldest forgotten first), so a client's repeated requests skip the signature check and the
+ * verifier's own cache key hashing. Only tokens that verified are remembered, and each only
+ * until its own `exp` (tokens without `exp` for at most 10 minutes).
+ */
+export function cachedVerifier(verify: TokenVerifier, max = 10_000, now: () => number = Date.now): TokenVerifier {
+  const cache = new Map<string, { identity: Identity; until: number }>();
+  return (token) => {
+    const hit = cache.get(token);
+    if (hit !== undefined) {
+      if (hit.until > now()) return hit.identity;
+      cache.delete(token);
+    }
+    const identity = verify(token);
+    const until = expiryOf(token) ?? now() + 600_000;
+    if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+    cache.set(token, { identity: Object.freeze({ ...identity }), until });
+    return identity;
+  };
+}
+
+/** `exp` of a JWT (already verified) in ms, if it has one. */
+function expiryOf(token: string): number | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export const identityPlugin = fp(identity, { name: 'carve-gateway-identity', fastify: '5.x', dependencies: ['carve-platform'] });
 

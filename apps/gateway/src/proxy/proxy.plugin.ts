@@ -60,6 +60,8 @@ declare module 'fastify' {
 }
 
 const EMPTY: StringBag = Object.freeze({});
+/** Upstream bodies up to this size (with a Content-Length) are sent to the client in one write. */
+const SMALL_BODY = 64 * 1024;
 const NO_RETRY = () => null;
 
 type FromOptions = NonNullable<Parameters<FastifyReply['from']>[1]>;
@@ -82,6 +84,8 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
   await app.register(replyFrom, {
     undici: upstreams.live as unknown as { request: never },
     disableRequestLogging: true,
+    // Paths carry tenant and resource ids: an LRU of 100 URLs would mostly miss and only cost.
+    disableCache: true,
     retryMethods: [],
   });
   await app.register(identityPlugin, { auth: config.jwt, publicPaths: config.publicPaths });
@@ -104,7 +108,7 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
     upstreamRequestHeaders(headers, forwardContext(req as unknown as FastifyRequest));
   const rewriteHeaders: FromOptions['rewriteHeaders'] = (headers) => clientResponseHeaders(headers);
 
-  function send(req: FastifyRequest, reply: FastifyReply, up: ResolvedUpstream, onResponse: OnResponse | undefined, onError: OnError): FastifyReply {
+  function send(req: FastifyRequest, reply: FastifyReply, up: ResolvedUpstream, onResponse: OnResponse, onError: OnError): FastifyReply {
     return reply.from(up.origin + up.basePath + req.url, {
       timeout: up.timeoutMs,
       retryDelay: NO_RETRY,
@@ -112,6 +116,29 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
       rewriteHeaders,
       onResponse,
       onError,
+    });
+  }
+
+  /**
+   * Sends the upstream's body to the client. A body of known length up to SMALL_BODY bytes is
+   * collected and sent as one buffer: the status line, the headers and the body leave in one
+   * write, and no stream pipeline is built for it. Anything else streams.
+   */
+  function relay(reply: FastifyReply, res: UpstreamResponse, info: ProxyInfo, up: ResolvedUpstream): void {
+    const declared = res.headers['content-length'];
+    const len = declared === undefined ? -1 : Number(declared);
+    if (!(len > 0 && len <= SMALL_BODY) || reply.request.method === 'HEAD') {
+      reply.send(res.stream);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    const body = res.stream;
+    body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    body.once('end', () => reply.send(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    body.once('error', (err) => {
+      if (reply.sent) return;
+      for (const name of Object.keys(reply.getHeaders())) if (name !== 'x-request-id') reply.removeHeader(name);
+      fail(reply, info, up, err);
     });
   }
 
@@ -133,12 +160,12 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
     const info = req.carve!;
     info.target = up.name;
     info.side = 'monolith';
-    const onResponse: OnResponse | undefined = call
+    const onResponse: OnResponse = call
       ? (_req, rep, raw) => {
           const res = asResponse(raw);
           rep.send(call.tapMonolith(res.statusCode, res.headers, res.stream));
         }
-      : undefined;
+      : (_req, rep, raw) => relay(asReply(rep), asResponse(raw), info, up);
     return send(req, reply, up, onResponse, (rep, { error }) => {
       call?.monolithFailed();
       fail(asReply(rep), info, up, error);
@@ -188,7 +215,7 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
           breaker.onSuccess();
           guard.observe(route, 'ok');
         }
-        rep.send(res.stream);
+        relay(asReply(rep), res, info, up);
       },
       (r, { error }) => {
         const rep = asReply(r);
@@ -239,7 +266,13 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
     return true;
   }
 
-  async function handle(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  // Not async: no promise per request. Fastify catches what a synchronous handler throws; it
+  // must return undefined (a returned value would be sent as the payload).
+  function handle(req: FastifyRequest, reply: FastifyReply): void {
+    dispatch(req, reply);
+  }
+
+  function dispatch(req: FastifyRequest, reply: FastifyReply): FastifyReply {
     const table = routing.table;
     const url = req.url;
     const q = url.indexOf('?');
