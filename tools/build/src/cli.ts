@@ -14,7 +14,8 @@ import { DIST_DIR, outDirFor, posixRelative, WORKSPACE_ROOT } from './paths';
  *   carve-build build <project...>            compile into dist/<root>/ with the runtime package.json
  *   carve-build dockerfile <project> [--write]  print (or write) an app's Dockerfile from templates/app.Dockerfile
  *   carve-build lint-dockerfiles [project...]   check the Dockerfiles against the rules and the build output
- *   carve-build images [project...]             "<project> <Dockerfile> <build output>" per project with an image (CI)
+ *   carve-build images [project...] [--from-plan <plan.json>]
+ *                                               "<project> <Dockerfile> <build output>" per project with an image (CI)
  */
 
 export function buildProgram(): Command {
@@ -81,11 +82,19 @@ export function buildProgram(): Command {
 
   program
     .command('images')
-    .argument('[projects...]', 'Nx project names, e.g. from `nx show projects --affected --withTarget build` (default: all)')
-    .action(async (names: string[]) => {
+    .argument('[projects...]', 'Nx project names (default: every project with a Dockerfile)')
+    .option('--from-plan <file>', 'the images of a `carve deploy plan --json` output')
+    .action(async (names: string[], opts: { fromPlan?: string }) => {
       const ws = await loadWorkspace();
       const withImage = new Set(imageProjects(ws));
-      for (const name of names.length > 0 ? names.flatMap((n) => n.split(/[\s,]+/)).filter(Boolean) : [...withImage]) {
+      let wanted = names.flatMap((n) => n.split(/[\s,]+/)).filter(Boolean);
+      if (opts.fromPlan) {
+        const plan = JSON.parse(fs.readFileSync(opts.fromPlan, 'utf8')) as { images?: string[] };
+        if (!Array.isArray(plan.images)) throw new BuildToolError(`${opts.fromPlan} has no images list`, 'write it with carve deploy plan --json');
+        wanted = [...wanted, ...plan.images];
+        if (wanted.length === 0) return; // the plan deploys nothing: no image to build
+      }
+      for (const name of wanted.length > 0 ? [...new Set(wanted)] : [...withImage]) {
         const project = projectOrThrow(ws, name);
         if (!withImage.has(name)) continue;
         console.log(`${name} ${posixRelative(ws.root, dockerfilePath(project, ws.root))} ${posixRelative(ws.root, outDirFor(project.root, DIST_DIR))}`);

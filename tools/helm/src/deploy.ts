@@ -82,16 +82,18 @@ export interface ChartPlan {
 
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
-/** The commit as an image tag: CARVE_IMAGE_TAG when set, else the first 12 hex digits of HEAD. */
+/** The commit as an image tag: CARVE_IMAGE_TAG when set, else the first 12 hex digits of HEAD (`git rev-parse --short=12 HEAD`). */
 export function imageTag(processEnv: NodeJS.ProcessEnv = process.env, ref = 'HEAD', cwd = WORKSPACE_ROOT): string {
   const fromEnv = processEnv.CARVE_IMAGE_TAG?.trim();
   if (fromEnv) {
     if (!TAG.test(fromEnv)) throw new HelmToolError(`CARVE_IMAGE_TAG=${fromEnv} is not a valid image tag`, 'use letters, digits, _ . - (the commit: git rev-parse --short=12 HEAD)');
     return fromEnv;
   }
-  const run = spawnSync('git', ['rev-parse', '--short=12', `${ref}^{commit}`], { cwd, encoding: 'utf8' });
+  // `git rev-parse --short=12` may print more than 12 digits when 12 are ambiguous; CI tags images
+  // with exactly the first 12 (cut -c1-12 of CI_COMMIT_SHA), so this takes exactly 12 too.
+  const run = spawnSync('git', ['rev-parse', `${ref}^{commit}`], { cwd, encoding: 'utf8' });
   if (run.status !== 0) throw new HelmToolError(`git rev-parse ${ref} failed: ${run.stderr.trim()}`, 'deploy from a git checkout, or set CARVE_IMAGE_TAG');
-  return run.stdout.trim();
+  return run.stdout.trim().slice(0, 12);
 }
 
 /** Quotes an argv for a POSIX shell, only where needed. */
