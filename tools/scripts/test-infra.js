@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Starts (or finds) the infrastructure `npm test` needs and prints shell exports for it:
 //   up   -> DATABASE_URL (given, else embedded Postgres) and KAFKA_BROKERS (given, else the
-//           local broker from tools/kafka); remembers what it started in tmp/test-infra.json
+//           local broker from tools/kafka, on CARVE_KAFKA_PORT or 9092); remembers what it
+//           started in tmp/test-infra.json
 //   down -> stops only what `up` started, by PID.
 // Progress goes to stderr; stdout carries only the `export` lines.
 'use strict';
@@ -25,7 +26,8 @@ async function up() {
   let brokers = process.env.KAFKA_BROKERS;
   if (!brokers) {
     const { startKafka } = require('@carve/kafka-broker');
-    const kafka = await startKafka({ log: (m) => log.info(m) });
+    const port = process.env.CARVE_KAFKA_PORT ? Number(process.env.CARVE_KAFKA_PORT) : undefined;
+    const kafka = await startKafka({ port, log: (m) => log.info(m) });
     brokers = kafka.brokers.join(',');
     state.kafka = { startedHere: !kafka.reused, pid: kafka.pid, dataDir: kafka.dataDir };
   }
