@@ -34,15 +34,21 @@ describe('ControlPlaneClient', () => {
     const r = await cp.pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'carve' ORDER BY 1`);
     expect(r.rows.map((x) => x.table_name)).toEqual([
       'audit',
+      'backfill_checkpoints',
       'context_stages',
       'control_state',
       'guard_events',
       'route_overrides',
       'schema_migrations',
       'shadow_mismatches',
+      'verify_runs',
     ]);
     const cols = await cp.pool.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'carve' AND table_name = 'context_stages' ORDER BY ordinal_position`);
-    expect(cols.rows.map((x) => x.column_name)).toEqual(['context', 'stage', 'updated_at']);
+    expect(cols.rows.map((x) => x.column_name)).toEqual([
+      'context', 'stage', 'updated_at',
+      // 0002_carving (@carve/shared-carving)
+      'previous_stage', 'canary_percent', 'owner', 'owner_since', 'updated_by', 'reason', 'version',
+    ]);
   });
 
   it('sets an override, audits it and notifies subscribers, in one transaction', async () => {

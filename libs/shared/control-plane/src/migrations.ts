@@ -11,6 +11,7 @@
  */
 import { migrationLockKey } from '@carve/shared-persistence';
 import type { Pool, PoolClient } from 'pg';
+import { CARVING_MIGRATION } from './migration-0002-carving';
 
 export const CONTROL_SCHEMA = 'carve';
 
@@ -90,6 +91,8 @@ export const CONTROL_MIGRATIONS: readonly ControlMigration[] = [
       );
     `,
   },
+  // One file per later migration, appended here in order.
+  CARVING_MIGRATION,
 ];
 
 export interface ControlMigrationReport {
