@@ -1,0 +1,273 @@
+/**
+ * Applying the monolith's state to the insights schema, version-guarded. One function per kind of
+ * change, each safe to call in any order and any number of times:
+ *
+ * - a row is only written when the incoming `aggregate_version` is not older than the stored one
+ *   (`<=`: the same version again rewrites the same state, which also corrects an approximate
+ *   `updated_at` set by a link event, below);
+ * - deletions leave a tombstone (type, id, version): an older state (a late event, a backfilled
+ *   row read before the delete) never brings the row back; a workspace tombstone stops
+ *   everything of that workspace;
+ * - no foreign key between synced rows: the monolith's topics are not ordered with each other,
+ *   so a link may arrive before its note.
+ *
+ * The forward-sync consumer calls `applyLegacyEvent` (inside its inbox transaction); a backfill
+ * calls the same functions with rows read from `legacy` (`applyNoteSnapshot` for a note with its
+ * links). `ex` is any executor of the caller's transaction: a pg client, a TypeORM manager.
+ */
+import type { FeatureStateV1, NoteFeatureLinkStateV1, NoteStateV1, WorkspaceStateV1 } from '@carve/legacy-contracts';
+import { type Envelope, queryRows, type SqlExecutor } from '@carve/shared-messaging';
+import { INSIGHTS_SCHEMA as S } from './schema';
+
+export type ApplyResult = 'applied' | 'stale' | 'ignored';
+
+type TombstoneType = 'workspace' | 'feature' | 'note' | 'note-feature-link';
+
+const linkKey = (noteId: string, featureId: string) => `${noteId}:${featureId}`;
+
+async function one<R>(ex: SqlExecutor, sql: string, params: unknown[]): Promise<R | undefined> {
+  return (await queryRows<R>(ex, sql, params))[0];
+}
+
+/** True if any of these aggregates is deleted at `version` or later (a workspace: at any version). */
+async function buried(ex: SqlExecutor, workspaceId: string, checks: Array<[TombstoneType, string]>, version: number): Promise<boolean> {
+  const types = checks.map((c) => c[0]);
+  const ids = checks.map((c) => c[1]);
+  const row = await one<{ dead: boolean }>(
+    ex,
+    `SELECT EXISTS (
+       SELECT 1 FROM ${S}.tombstones t
+        WHERE (t.aggregate_type = 'workspace' AND t.aggregate_id = $1)
+           OR ((t.aggregate_type, t.aggregate_id) IN (SELECT * FROM unnest($2::text[], $3::text[])) AND t.aggregate_version >= $4)
+     ) AS dead`,
+    [workspaceId, types, ids, version],
+  );
+  return row?.dead === true;
+}
+
+async function bury(ex: SqlExecutor, type: TombstoneType, id: string, workspaceId: string, version: number): Promise<void> {
+  await ex.query(
+    `INSERT INTO ${S}.tombstones (aggregate_type, aggregate_id, workspace_id, aggregate_version) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET aggregate_version = GREATEST(tombstones.aggregate_version, EXCLUDED.aggregate_version), deleted_at = now()`,
+    [type, id, workspaceId, version],
+  );
+}
+
+// ---- workspaces -------------------------------------------------------------------------------
+
+export async function applyWorkspaceState(ex: SqlExecutor, w: WorkspaceStateV1, version: number): Promise<ApplyResult> {
+  if (await buried(ex, w.id, [], version)) return 'stale';
+  const rows = await queryRows(
+    ex,
+    `INSERT INTO ${S}.workspaces (id, name, slug, aggregate_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, slug = EXCLUDED.slug, aggregate_version = EXCLUDED.aggregate_version,
+       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+     WHERE workspaces.aggregate_version <= EXCLUDED.aggregate_version
+     RETURNING 1`,
+    [w.id, w.name, w.slug, version, w.createdAt, w.updatedAt],
+  );
+  return rows.length ? 'applied' : 'stale';
+}
+
+/** A deleted workspace takes everything of it along (the monolith cascades the same way). */
+export async function applyWorkspaceDeleted(ex: SqlExecutor, d: { id: string }, version: number): Promise<ApplyResult> {
+  for (const t of ['note_features', 'notes', 'customers', 'feature_titles']) {
+    await ex.query(`DELETE FROM ${S}.${t} WHERE workspace_id = $1`, [d.id]);
+  }
+  await ex.query(`DELETE FROM ${S}.workspaces WHERE id = $1`, [d.id]);
+  await bury(ex, 'workspace', d.id, d.id, version);
+  return 'applied';
+}
+
+// ---- features (read model: title and status) ----------------------------------------------------
+
+export async function applyFeatureState(ex: SqlExecutor, f: Pick<FeatureStateV1, 'id' | 'workspaceId' | 'title' | 'status'>, version: number): Promise<ApplyResult> {
+  if (await buried(ex, f.workspaceId, [['feature', f.id]], version)) return 'stale';
+  const rows = await queryRows(
+    ex,
+    `INSERT INTO ${S}.feature_titles (feature_id, workspace_id, title, status, aggregate_version) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (feature_id) DO UPDATE SET title = EXCLUDED.title, status = EXCLUDED.status, aggregate_version = EXCLUDED.aggregate_version
+     WHERE feature_titles.aggregate_version <= EXCLUDED.aggregate_version
+     RETURNING 1`,
+    [f.id, f.workspaceId, f.title, f.status, version],
+  );
+  return rows.length ? 'applied' : 'stale';
+}
+
+/** The feature's links go too (the monolith's foreign key cascades them, without bumping the notes). */
+export async function applyFeatureDeleted(ex: SqlExecutor, d: { id: string; workspaceId: string }, version: number): Promise<ApplyResult> {
+  await ex.query(`DELETE FROM ${S}.feature_titles WHERE feature_id = $1 AND aggregate_version <= $2`, [d.id, version]);
+  await ex.query(`DELETE FROM ${S}.note_features WHERE feature_id = $1 AND workspace_id = $2`, [d.id, d.workspaceId]);
+  await bury(ex, 'feature', d.id, d.workspaceId, version);
+  return 'applied';
+}
+
+// ---- customers ------------------------------------------------------------------------------------
+
+/**
+ * The customer of (workspace, email), created if new. Name and company follow the newest note
+ * written with that email (by the note's updatedAt, then id): the same answer whatever order the
+ * notes' events arrive in.
+ */
+export async function upsertCustomer(
+  ex: SqlExecutor,
+  c: { workspaceId: string; email: string; name: string | null; company: string | null; noteId: string; noteUpdatedAt: string | Date; version: number },
+): Promise<string> {
+  const params = [c.workspaceId, c.email.toLowerCase(), c.name, c.company, c.noteId, c.noteUpdatedAt, c.version];
+  const row = await one<{ id: string }>(
+    ex,
+    `INSERT INTO ${S}.customers (workspace_id, email, name, company, source_note_id, source_updated_at, aggregate_version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name, company = EXCLUDED.company,
+       source_note_id = EXCLUDED.source_note_id, source_updated_at = EXCLUDED.source_updated_at,
+       aggregate_version = EXCLUDED.aggregate_version, updated_at = now()
+     WHERE (customers.source_updated_at, customers.source_note_id) <= (EXCLUDED.source_updated_at, EXCLUDED.source_note_id)
+     RETURNING id`,
+    params,
+  );
+  if (row) return row.id;
+  const existing = await one<{ id: string }>(ex, `SELECT id FROM ${S}.customers WHERE workspace_id = $1 AND lower(email) = $2`, [c.workspaceId, c.email.toLowerCase()]);
+  return existing!.id;
+}
+
+// ---- notes ------------------------------------------------------------------------------------------
+
+/** A note's whole state, in the monolith's shape (customer inline), at `version`. */
+export async function applyNoteState(ex: SqlExecutor, n: NoteStateV1, version: number): Promise<ApplyResult> {
+  if (await buried(ex, n.workspaceId, [['note', n.id]], version)) return 'stale';
+  const current = await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.notes WHERE id = $1 FOR UPDATE`, [n.id]);
+  if (current && current.v > version) return 'stale';
+  const customerId = n.customerEmail
+    ? await upsertCustomer(ex, {
+        workspaceId: n.workspaceId,
+        email: n.customerEmail,
+        name: n.customerName,
+        company: n.customerCompany,
+        noteId: n.id,
+        noteUpdatedAt: n.updatedAt,
+        version,
+      })
+    : null;
+  const rows = await queryRows(
+    ex,
+    `INSERT INTO ${S}.notes (id, workspace_id, title, content, source, customer_id, tags, state, aggregate_version, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9, $10, $11)
+     ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, content = EXCLUDED.content, source = EXCLUDED.source,
+       customer_id = EXCLUDED.customer_id, tags = EXCLUDED.tags, state = EXCLUDED.state, aggregate_version = EXCLUDED.aggregate_version,
+       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+     WHERE notes.aggregate_version <= EXCLUDED.aggregate_version
+     RETURNING 1`,
+    [n.id, n.workspaceId, n.title, n.content, n.source, customerId, n.tags, n.state, version, n.createdAt, n.updatedAt],
+  );
+  return rows.length ? 'applied' : 'stale';
+}
+
+/** The note and its links go; `version` is the one the delete gave it. */
+export async function applyNoteDeleted(ex: SqlExecutor, d: { id: string; workspaceId: string }, version: number): Promise<ApplyResult> {
+  const current = await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.notes WHERE id = $1 FOR UPDATE`, [d.id]);
+  if (current && current.v > version) return 'stale';
+  await ex.query(`DELETE FROM ${S}.note_features WHERE note_id = $1`, [d.id]);
+  await ex.query(`DELETE FROM ${S}.notes WHERE id = $1`, [d.id]);
+  await bury(ex, 'note', d.id, d.workspaceId, version);
+  return 'applied';
+}
+
+/** A link change moved the note to `version` (the monolith bumps the note with each link change). */
+async function bumpNote(ex: SqlExecutor, noteId: string, version: number, at: string | Date): Promise<void> {
+  await ex.query(`UPDATE ${S}.notes SET aggregate_version = $2, updated_at = $3 WHERE id = $1 AND aggregate_version < $2`, [noteId, version, at]);
+}
+
+export async function applyNoteLinkState(ex: SqlExecutor, l: NoteFeatureLinkStateV1, version: number): Promise<ApplyResult> {
+  const checks: Array<[TombstoneType, string]> = [['note-feature-link', linkKey(l.noteId, l.featureId)], ['note', l.noteId], ['feature', l.featureId]];
+  // A feature tombstone holds at any version: the feature's versions are not the note's.
+  if (await buried(ex, l.workspaceId, checks.slice(0, 2), version)) return 'stale';
+  if (await buried(ex, l.workspaceId, [checks[2]], 0)) return 'stale';
+  const rows = await queryRows(
+    ex,
+    `INSERT INTO ${S}.note_features (note_id, feature_id, workspace_id, importance, aggregate_version, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (note_id, feature_id) DO UPDATE SET importance = EXCLUDED.importance, aggregate_version = EXCLUDED.aggregate_version,
+       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+     WHERE note_features.aggregate_version <= EXCLUDED.aggregate_version
+     RETURNING 1`,
+    [l.noteId, l.featureId, l.workspaceId, l.importance, version, l.createdAt, l.updatedAt],
+  );
+  await bumpNote(ex, l.noteId, version, l.updatedAt);
+  return rows.length ? 'applied' : 'stale';
+}
+
+/** `at`: when the unlink happened (the envelope's occurredAt; the event carries no timestamps). */
+export async function applyNoteLinkDeleted(ex: SqlExecutor, d: { noteId: string; featureId: string; workspaceId: string }, version: number, at: string | Date): Promise<ApplyResult> {
+  await ex.query(`DELETE FROM ${S}.note_features WHERE note_id = $1 AND feature_id = $2 AND aggregate_version <= $3`, [d.noteId, d.featureId, version]);
+  await bury(ex, 'note-feature-link', linkKey(d.noteId, d.featureId), d.workspaceId, version);
+  await bumpNote(ex, d.noteId, version, at);
+  return 'applied';
+}
+
+export interface LinkSnapshot {
+  featureId: string;
+  importance: NoteFeatureLinkStateV1['importance'];
+  createdAt: string | Date;
+  updatedAt: string | Date;
+}
+
+/**
+ * For a backfill: a note with its whole set of links as read from `legacy` at `version`. Links
+ * are written at the note's version (the legacy table has no version of its own); links the
+ * service holds at an older version and the snapshot lacks are removed. Everything newer that
+ * forward sync already applied wins.
+ */
+export async function applyNoteSnapshot(ex: SqlExecutor, n: NoteStateV1, version: number, links: LinkSnapshot[]): Promise<ApplyResult> {
+  const result = await applyNoteState(ex, n, version);
+  if (result !== 'applied') return result;
+  for (const l of links) {
+    await applyNoteLinkState(ex, { noteId: n.id, featureId: l.featureId, workspaceId: n.workspaceId, importance: l.importance, createdAt: toIso(l.createdAt), updatedAt: toIso(l.updatedAt) }, version);
+  }
+  await ex.query(
+    `DELETE FROM ${S}.note_features WHERE note_id = $1 AND aggregate_version < $2 AND NOT (feature_id = ANY($3::uuid[]))`,
+    [n.id, version, links.map((l) => l.featureId)],
+  );
+  return 'applied';
+}
+
+const toIso = (t: string | Date) => (t instanceof Date ? t.toISOString() : t);
+
+// ---- events -------------------------------------------------------------------------------------------
+
+/** The monolith's event types forward sync applies (anything else is ignored). */
+export const FORWARD_SYNC_TYPES = [
+  'workspace.created', 'workspace.updated', 'workspace.deleted',
+  'feature.created', 'feature.updated', 'feature.deleted',
+  'note.created', 'note.updated', 'note.deleted',
+  'note-feature-link.created', 'note-feature-link.updated', 'note-feature-link.deleted',
+] as const;
+
+/** One event of the monolith (or a note/link event in the same shape), applied with its version guard. */
+export async function applyLegacyEvent(ex: SqlExecutor, e: Pick<Envelope, 'type' | 'aggregateVersion' | 'occurredAt' | 'data'>): Promise<ApplyResult> {
+  const v = e.aggregateVersion;
+  const d = e.data as any;
+  switch (e.type) {
+    case 'workspace.created':
+    case 'workspace.updated':
+      return applyWorkspaceState(ex, d, v);
+    case 'workspace.deleted':
+      return applyWorkspaceDeleted(ex, d, v);
+    case 'feature.created':
+    case 'feature.updated':
+      return applyFeatureState(ex, d, v);
+    case 'feature.deleted':
+      return applyFeatureDeleted(ex, d, v);
+    case 'note.created':
+    case 'note.updated':
+      return applyNoteState(ex, d, v);
+    case 'note.deleted':
+      return applyNoteDeleted(ex, d, v);
+    case 'note-feature-link.created':
+    case 'note-feature-link.updated':
+      return applyNoteLinkState(ex, d, v);
+    case 'note-feature-link.deleted':
+      return applyNoteLinkDeleted(ex, d, v, e.occurredAt);
+    default:
+      return 'ignored';
+  }
+}
