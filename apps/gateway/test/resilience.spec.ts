@@ -223,4 +223,49 @@ routes:
     // Put back for the next test of this suite's database.
     await admin(gw, 'DELETE', '/admin/routes/notes-read/override', { reason: 'service fixed' });
   });
+
+  it('keeps serving when the control plane goes away: admin changes fail cleanly, the guard rolls back locally', async () => {
+    const own = await testDatabase('gateway_cp_down');
+    const file = files.write(
+      `
+upstreams:
+  monolith: { url: ${monolith.url} }
+  insights: { url: ${service.url} }
+default: monolith
+routes:
+  - id: notes-read
+    match: { methods: [GET], path: /api/v1/workspaces/:workspaceId/notes/* }
+    target: insights
+    mode: service
+    guard: { maxErrorRate: 0.2, window: 30s, minRequests: 10 }
+`,
+      'cp-down.yaml',
+    );
+    gw = await gateway(own, file, { breaker: { failureThreshold: 1000, cooldownMs: 60_000 }, controlPollMs: 200 });
+    try {
+      const get = () => http(`${gw!.url}/api/v1/workspaces/ws-1/notes`, { headers: auth() });
+      expect((await get()).json.who).toBe('service');
+      await own.drop(); // the control plane's database disappears (connections closed)
+      await waitFor('the subscription to notice', async () => (await admin(gw!, 'GET', '/admin/status')).json.controlPlane.subscription.lastError, 5000);
+      expect((await get()).json.who).toBe('service'); // traffic keeps flowing
+
+      const put = await admin(gw, 'PUT', '/admin/routes/notes-read', { mode: 'monolith', reason: 'x' });
+      expect([put.status, put.json.code]).toEqual([503, 'control_plane_unavailable']);
+
+      service.reset(() => ({ status: 500 }));
+      for (let i = 0; i < 12; i++) expect((await get()).status).toBe(200); // fell back
+      const route = await waitFor('the local rollback', async () => {
+        const r = (await admin(gw!, 'GET', '/admin/routes/notes-read')).json;
+        return r.mode === 'monolith' && r.guard.lastTrip?.recorded === 'local-only' ? r : undefined;
+      });
+      expect(route.override).toMatchObject({ mode: 'monolith', updatedBy: 'guard' });
+      const before = service.count();
+      expect((await get()).json.who).toBe('monolith');
+      expect(service.count()).toBe(before);
+    } finally {
+      await gw.close();
+      gw = undefined;
+      await own.drop();
+    }
+  });
 });

@@ -148,7 +148,10 @@ async function runLoad(): Promise<void> {
   while (inFlight > 0 && Date.now() < deadline) await sleep(1);
   process.stdout.write('MEASURE-END\n');
   const s = summarize(latencies);
-  process.stdout.write(`${JSON.stringify({ summary: s, errors, statusErrors, expected: Math.round((rate * durationMs) / 1000) })}\n`);
+  const expected = Math.round((rate * durationMs) / 1000);
+  // Requests of the window still unanswered 5 s after it: counted as errors, not as latencies.
+  const unfinished = Math.max(0, expected - latencies.length - errors);
+  process.stdout.write(`${JSON.stringify({ summary: s, errors, statusErrors, unfinished, expected })}\n`);
   await pool.close();
 }
 
@@ -250,6 +253,8 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
   await exited;
   clearTimeout(timer);
 }
+
+const fmt = (n: number, digits = 3) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 
 let nextPort = 20_000 + Math.floor(Math.random() * 20_000);
 const port = () => nextPort++;
@@ -419,7 +424,9 @@ async function measure(target: Target, url: string, pids: () => number[], upstre
   });
   const code = await new Promise<number | null>((r) => load.once('exit', (c) => r(c)));
   if (code !== 0 || !resultLine) throw new Error(`load generator for ${target} failed (exit ${code})`);
-  const out = JSON.parse(resultLine) as { summary: Summary; errors: number; statusErrors: number };
+  const out = JSON.parse(resultLine) as { summary: Summary; errors: number; statusErrors: number; unfinished: number };
+  // JSON has no NaN: an empty window's figures arrive as null.
+  for (const k of Object.keys(out.summary) as Array<keyof Summary>) out.summary[k] = out.summary[k] ?? NaN;
   const completed = out.summary.count;
   const usPerTick = 1e6 / CLK_TCK;
   return {
@@ -428,7 +435,7 @@ async function measure(target: Target, url: string, pids: () => number[], upstre
     cpuUsPerReq: ((after - before) * usPerTick) / Math.max(1, completed),
     upstreamCpuUsPerReq: ((upAfter - upBefore) * usPerTick) / Math.max(1, completed),
     completed,
-    errors: out.errors + out.statusErrors,
+    errors: out.errors + out.statusErrors + out.unfinished,
   };
 }
 
@@ -482,7 +489,7 @@ async function main(): Promise<void> {
         const r = await measure(target, url, proc ? proc.pids : () => [], upstream.pid!, tokensFile);
         if (target === 'direct') r.cpuUsPerReq = 0;
         raw.push(r);
-        log(`  ${target}: p50 ${r.summary.p50.toFixed(3)} ms, p99 ${r.summary.p99.toFixed(3)} ms, ${r.cpuUsPerReq.toFixed(1)} µs CPU/req, ${r.errors} errors`);
+        log(`  ${target}: p50 ${fmt(r.summary.p50)} ms, p99 ${fmt(r.summary.p99)} ms, ${fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${r.errors} errors`);
         if (proc) {
           await proc.stop();
           procs.splice(procs.indexOf(proc), 1);

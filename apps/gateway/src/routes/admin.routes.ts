@@ -249,6 +249,7 @@ function isDatabaseError(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
   return (
     typeof e?.code === 'string' &&
-    (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P03', '08006', '08001', '08003'].includes(e.code) || e.code.startsWith('08'))
+    // refused/reset/unreachable, admin shutdown, cannot connect now, database gone, connection exceptions
+    (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', '57P01', '57P02', '57P03', '3D000'].includes(e.code) || e.code.startsWith('08'))
   ) || /Connection terminated|timeout exceeded when trying to connect/i.test(e?.message ?? '');
 }
