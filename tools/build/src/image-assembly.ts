@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listFiles } from './compile';
@@ -47,13 +47,26 @@ function copyInto(src: string, dest: string, filter: (rel: string) => boolean): 
   }
 }
 
+/** spawn, awaited: two images can run their npm ci at the same time. */
+function runAsync(cmd: string, args: string[], cwd: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', (err) => resolve({ status: null, stdout, stderr: `${stderr}${err.message}` }));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** A copy of a whole tree made of hard links (fast: node_modules from the deps stage); false when unsupported. */
 function hardLinkTree(src: string, dest: string): boolean {
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   return spawnSync('cp', ['-a', '--link', src, dest]).status === 0;
 }
 
-export function assembleImage(df: Dockerfile, contextDir: string, outDir: string): AssembledImage {
+export async function assembleImage(df: Dockerfile, contextDir: string, outDir: string): Promise<AssembledImage> {
   const ignore = readDockerignore(contextDir);
   fs.rmSync(outDir, { recursive: true, force: true });
   const roots = df.stages.map((s) => path.join(outDir, `stage-${s.index}${s.name ? `-${s.name}` : ''}`));
@@ -92,7 +105,7 @@ export function assembleImage(df: Dockerfile, contextDir: string, outDir: string
         if (/\bnpm\s+ci\b/.test(ins.raw)) {
           const args = ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'];
           if (/--omit[= ]dev\b/.test(ins.raw)) args.push('--omit=dev');
-          const run = spawnSync('npm', args, { cwd: hostPath(rootfs, wd), encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
+          const run = await runAsync('npm', args, hostPath(rootfs, wd));
           if (run.status !== 0) {
             throw new BuildToolError(`npm ${args.join(' ')} failed in the ${stage.name ?? stage.index} stage`, 'is the npm cache filled (npm ci at the repository root)?', `${run.stdout}${run.stderr}`.trim());
           }

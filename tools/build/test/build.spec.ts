@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import {
+  type AssembledImage,
   assembleImage,
   buildProject,
   type BuildResult,
@@ -32,6 +33,13 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.cleanup());
 
+// Each project is built once per run of this file, whichever test asks first.
+const builds = new Map<string, Promise<BuildResult>>();
+const built = (project: string): Promise<BuildResult> => {
+  if (!builds.has(project)) builds.set(project, buildProject(project, { workspace: ws, distDir: ctx.distDir }));
+  return builds.get(project)!;
+};
+
 describe('the nx build target', () => {
   it('exists on every deployable (type:app, and carve-cli) and on nothing else', () => {
     const run = spawnSync(path.join(WORKSPACE_ROOT, 'node_modules', '.bin', 'nx'), ['show', 'projects', '--withTarget', 'build', '--json'], {
@@ -49,7 +57,7 @@ describe('the nx build target', () => {
 describe.each([...(app ? [app] : []), 'carve-cli'])('building %s', (project) => {
   let result: BuildResult;
   beforeAll(async () => {
-    result = await buildProject(project, { workspace: ws, distDir: ctx.distDir });
+    result = await built(project);
   });
 
   it('writes only JavaScript and runtime data: no TypeScript, no tests, no dev config', () => {
@@ -116,12 +124,27 @@ describe('the images, assembled from their Dockerfiles without Docker, run with 
     await db?.drop();
   });
 
+  // Both images are assembled at once (their npm ci runs in parallel); each test awaits its own.
+  const images = new Map<string, Promise<AssembledImage>>();
+  const assembled = (project: string, dockerfile: string): Promise<AssembledImage> => {
+    if (!images.has(project)) {
+      images.set(
+        project,
+        built(project).then(() => assembleImage(parseDockerfile(fs.readFileSync(path.join(WORKSPACE_ROOT, dockerfile), 'utf8')), ctx.dir, path.join(ctx.dir, `image-${project}`))),
+      );
+    }
+    return images.get(project)!;
+  };
+  beforeAll(() => {
+    // Start both; errors surface in the test that awaits them.
+    if (app === 'legacy-monolith') assembled('legacy-monolith', 'apps/legacy-monolith/Dockerfile').catch(() => undefined);
+    assembled('carve-cli', 'tools/carve/Dockerfile').catch(() => undefined);
+  });
+
   // Only once the monolith has landed (a skipped test would fail `npm test`).
   const monolithIt = app === 'legacy-monolith' ? it : (): void => undefined;
   monolithIt('legacy-monolith: the init container migrates, then the web process answers /healthz and /readyz and drains on SIGTERM', async () => {
-    await buildProject('legacy-monolith', { workspace: ws, distDir: ctx.distDir });
-    const df = parseDockerfile(fs.readFileSync(path.join(WORKSPACE_ROOT, 'apps/legacy-monolith/Dockerfile'), 'utf8'));
-    const image = assembleImage(df, ctx.dir, path.join(ctx.dir, 'image-legacy-monolith'));
+    const image = await assembled('legacy-monolith', 'apps/legacy-monolith/Dockerfile');
     expect(image.cmd).toEqual(['node', 'apps/legacy-monolith/dist/main.js']);
     expect(fs.existsSync(path.join(image.workdir, 'node_modules', '@nestjs', 'core'))).toBe(true);
     expect(fs.existsSync(path.join(image.workdir, 'node_modules', 'jest'))).toBe(false);
@@ -144,9 +167,7 @@ describe('the images, assembled from their Dockerfiles without Docker, run with 
   });
 
   it('carve-cli: `carve` on PATH (the link the Dockerfile makes) answers --help with the relay command', async () => {
-    await buildProject('carve-cli', { workspace: ws, distDir: ctx.distDir });
-    const df = parseDockerfile(fs.readFileSync(path.join(WORKSPACE_ROOT, 'tools/carve/Dockerfile'), 'utf8'));
-    const image = assembleImage(df, ctx.dir, path.join(ctx.dir, 'image-carve-cli'));
+    const image = await assembled('carve-cli', 'tools/carve/Dockerfile');
     const carve = image.resolve('/usr/local/bin/carve');
     expect(carve).toBe(fs.realpathSync(path.join(image.workdir, 'tools/carve/bin/carve.js')));
     const help = runNode([carve, '--help'], image.workdir, { ...image.env, NODE_OPTIONS: '' });
