@@ -11,6 +11,9 @@ import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import { type MonolithConfig, sslOption } from './config';
 import { migrateLegacy } from './database/legacy-data-source';
+import { installOutboxMetrics } from './events/outbox-metrics';
+import type { ReverseSyncHandlers } from './events/reverse-sync';
+import { installWriteContext } from './events/write-context';
 
 export const SERVICE_NAME = 'legacy-monolith';
 
@@ -31,6 +34,8 @@ class PlatformFastifyAdapter extends FastifyAdapter {
 
 export interface CreateAppOptions {
   logger?: Logger;
+  /** Reverse-sync handlers per topic (used with CARVE_REVERSE_SYNC=true); default the registered ones. */
+  reverseSyncHandlers?: ReverseSyncHandlers;
 }
 
 /**
@@ -59,18 +64,27 @@ export async function createApp(config: MonolithConfig, opts: CreateAppOptions =
         trustProxy: config.trustProxy,
       }),
     );
-    const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot({ ...config, databaseUrl }), adapter, {
-      logger: ['error', 'warn'],
-      abortOnError: false,
-    });
+    const app = await NestFactory.create<NestFastifyApplication>(
+      AppModule.forRoot({ ...config, databaseUrl }, { logger, reverseSyncHandlers: opts.reverseSyncHandlers }),
+      adapter,
+      {
+        logger: ['error', 'warn'],
+        abortOnError: false,
+      },
+    );
     const dataSource = app.get(DataSource);
     await app.register(platformPlugin, {
       service: SERVICE_NAME,
       auth: config.jwt,
+      // The database only: a broker outage never makes the monolith unready (writes go to the
+      // outbox, which the relay drains when the broker is back).
       readiness: async () => {
         await dataSource.query('SELECT 1');
       },
     });
+    const fastify = app.getHttpAdapter().getInstance();
+    installWriteContext(fastify);
+    installOutboxMetrics(fastify, dataSource);
     if (db) {
       // On close, release the embedded server once this process's pool is gone (the server
       // stays up while other clients use it). Nest's own TypeORM shutdown skips a closed pool.

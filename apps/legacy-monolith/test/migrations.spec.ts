@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { appendToOutbox, createEvent } from '@carve/shared-messaging';
+import { deprovisionSchema, provisionSchema } from '@carve/shared-persistence';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { NoteDeleted } from '@carve/legacy-contracts';
 import { Client } from 'pg';
 import { createApp } from '../src/app';
 import { loadMonolithConfig } from '../src/config';
@@ -9,6 +12,7 @@ import { migrateLegacy } from '../src/database/legacy-data-source';
 import { migrate } from '../src/migrate';
 
 const run = promisify(execFile);
+const ALL = ['InitialSchema1730000000000', 'ListIndexes1730000000001', 'OutboxInbox1730000000002'];
 const repo = path.resolve(__dirname, '../../..');
 
 async function tables(url: string): Promise<string[]> {
@@ -35,9 +39,10 @@ describe('legacy migrations', () => {
   it('creates the schema and every table; a second run is a no-op', async () => {
     const db = await fresh();
     const first = await migrateLegacy(db.url);
-    expect(first.applied).toEqual(['InitialSchema1730000000000', 'ListIndexes1730000000001']);
+    expect(first.applied).toEqual(ALL);
     expect(await tables(db.url)).toEqual([
-      'feature_comments', 'features', 'members', 'migrations', 'note_features', 'notes', 'release_features', 'releases', 'workspaces',
+      'aggregate_versions', 'feature_comments', 'features', 'inbox', 'members', 'migrations', 'note_features', 'notes', 'outbox', 'release_features',
+      'releases', 'workspaces',
     ]);
     const second = await migrateLegacy(db.url);
     expect(second.applied).toEqual([]);
@@ -46,11 +51,31 @@ describe('legacy migrations', () => {
   it('lets concurrent runners (parallel init containers) race safely: each migration once, nobody fails', async () => {
     const db = await fresh();
     const reports = await Promise.all([1, 2, 3, 4].map(() => migrateLegacy(db.url)));
-    expect(reports.flatMap((r) => r.applied).sort()).toEqual(['InitialSchema1730000000000', 'ListIndexes1730000000001']);
+    expect(reports.flatMap((r) => r.applied).sort()).toEqual(ALL);
     const c = new Client({ connectionString: db.url });
     await c.connect();
-    expect((await c.query('SELECT count(*)::int AS n FROM legacy.migrations')).rows[0].n).toBe(2);
+    expect((await c.query('SELECT count(*)::int AS n FROM legacy.migrations')).rows[0].n).toBe(ALL.length);
     await c.end();
+  });
+
+  it('runs as the provisioned migrator role (no CREATE on the database), and the app role can append to legacy.outbox', async () => {
+    const db = await fresh();
+    const prefix = `lm_${Date.now().toString(36)}`;
+    const roles = await provisionSchema(db.url, 'legacy', { appPassword: 'app-pass-1', migratorPassword: 'mig-pass-1', rolePrefix: prefix });
+    try {
+      expect((await migrateLegacy(roles.migratorUrl)).applied).toEqual(ALL);
+      const app = new Client({ connectionString: roles.appUrl });
+      await app.connect();
+      try {
+        const id = '00000000-0000-4000-a000-0000000000e1';
+        await appendToOutbox(app, 'legacy', [createEvent(NoteDeleted, { tenantId: id, aggregateId: id, aggregateVersion: 2, data: { id, workspaceId: id } })]);
+        expect((await app.query('SELECT topic FROM legacy.outbox')).rows).toEqual([{ topic: 'legacy.notes.v1' }]);
+      } finally {
+        await app.end();
+      }
+    } finally {
+      await deprovisionSchema(db.url, 'legacy', { rolePrefix: prefix, dropRoles: true });
+    }
   });
 
   it('PLATFORM=kubernetes does not migrate at boot; the migrate entry point does', async () => {
@@ -63,7 +88,7 @@ describe('legacy migrations', () => {
       await app.close();
     }
     const report = await migrate(env);
-    expect(report.applied).toHaveLength(2);
+    expect(report.applied).toEqual(ALL);
     expect(await tables(db.url)).toContain('notes');
   });
 

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { NoteCreated, NoteFeatureLinkCreated, NoteFeatureLinkUpdated, NoteUpdated } from '@carve/legacy-contracts';
 import { type Importance, type ListQuery, type NoteCreate, type NoteLinkCreate, type NotePatch, type Page } from '@carve/legacy-domain';
 import { problems } from '@carve/shared-http';
 import { DataSource, type EntityManager } from 'typeorm';
 import { keysetPage } from '../database/keyset';
 import { isForeignKeyViolation, isUniqueViolation, offendingId } from '../database/pg-errors';
 import { LEGACY_SCHEMA } from '../database/schema';
+import { emitLegacyEvents, type LegacyEvent, noteDeleted, noteEvent, noteFeatureLinkDeleted, noteFeatureLinkEvent } from '../events/legacy-events';
 import { NoteFeature } from './note-feature.entity';
 import { Note } from './note.entity';
 
@@ -45,7 +47,10 @@ export class NotesService {
     return { note, links };
   }
 
-  /** The note and its feature links in one transaction: a link to an unknown feature leaves nothing behind. */
+  /**
+   * The note and its feature links in one transaction: a link to an unknown feature leaves
+   * nothing behind. Emits note.created and a note-feature-link.created per link (version 1).
+   */
   async create(workspaceId: string, input: NoteCreate): Promise<NoteWithLinks> {
     return this.ds.transaction(async (em) => {
       const { features, customer, ...rest } = input;
@@ -63,7 +68,12 @@ export class NotesService {
           throw problems.validation([{ field: bad >= 0 ? `features[${bad}].featureId` : 'features', message: 'is not a feature of this workspace' }]);
         }
       }
-      return this.get(workspaceId, noteId, em);
+      const created = await this.get(workspaceId, noteId, em);
+      await emitLegacyEvents(em, [
+        noteEvent(NoteCreated, created.note),
+        ...created.links.map((l) => noteFeatureLinkEvent(NoteFeatureLinkCreated, l, created.note.version)),
+      ]);
+      return created;
     });
   }
 
@@ -71,13 +81,26 @@ export class NotesService {
     return this.ds.transaction(async (em) => {
       const { customer, ...rest } = patch;
       await this.bump(em, workspaceId, id, { ...rest, ...customerColumns(customer) });
-      return this.get(workspaceId, id, em);
+      const updated = await this.get(workspaceId, id, em);
+      await emitLegacyEvents(em, [noteEvent(NoteUpdated, updated.note)]);
+      return updated;
     });
   }
 
+  /**
+   * Deletes the note and (cascade) its links: note-feature-link.deleted per link, then
+   * note.deleted, all with the version the delete gives the note. The note row is locked first:
+   * every link change bumps the note, so no link can come or go between reading and deleting.
+   */
   async remove(workspaceId: string, id: string): Promise<void> {
-    const res = await this.ds.getRepository(Note).delete({ id, workspaceId });
-    if (!res.affected) throw problems.notFound('The note');
+    await this.ds.transaction(async (em) => {
+      const note = await em.getRepository(Note).findOne({ where: { id, workspaceId }, lock: { mode: 'pessimistic_write' } });
+      if (!note) throw problems.notFound('The note');
+      const links = await em.getRepository(NoteFeature).find({ where: { noteId: id, workspaceId }, order: { createdAt: 'ASC', featureId: 'ASC' } });
+      await em.delete(Note, { id, workspaceId });
+      const version = note.version + 1;
+      await emitLegacyEvents(em, [...links.map((l) => noteFeatureLinkDeleted(l, version)), noteDeleted(note, version)]);
+    });
   }
 
   // --- links to features (part of the note aggregate: each change bumps the note's version)
@@ -110,7 +133,9 @@ export class NotesService {
         if (isUniqueViolation(err)) throw problems.conflict('already_linked', 'The note is already linked to this feature; PATCH the link to change its importance.');
         throw err;
       }
-      return this.getLink(workspaceId, noteId, input.featureId, em);
+      const link = await this.getLink(workspaceId, noteId, input.featureId, em);
+      await this.emitLinkChange(em, workspaceId, noteId, (v) => noteFeatureLinkEvent(NoteFeatureLinkCreated, link, v));
+      return link;
     });
   }
 
@@ -124,7 +149,9 @@ export class NotesService {
         .where('note_id = :noteId AND feature_id = :featureId AND workspace_id = :workspaceId', { noteId, featureId, workspaceId })
         .execute();
       if (!res.affected) throw problems.notFound('The link between this note and feature');
-      return this.getLink(workspaceId, noteId, featureId, em);
+      const link = await this.getLink(workspaceId, noteId, featureId, em);
+      await this.emitLinkChange(em, workspaceId, noteId, (v) => noteFeatureLinkEvent(NoteFeatureLinkUpdated, link, v));
+      return link;
     });
   }
 
@@ -133,7 +160,14 @@ export class NotesService {
       await this.bump(em, workspaceId, noteId);
       const res = await em.delete(NoteFeature, { noteId, featureId, workspaceId });
       if (!res.affected) throw problems.notFound('The link between this note and feature');
+      await this.emitLinkChange(em, workspaceId, noteId, (v) => noteFeatureLinkDeleted({ noteId, featureId, workspaceId }, v));
     });
+  }
+
+  /** A link changed: note.updated (the note's version and updatedAt moved) and the link's own event, with the note's new version. */
+  private async emitLinkChange(em: EntityManager, workspaceId: string, noteId: string, linkEvent: (noteVersion: number) => LegacyEvent): Promise<void> {
+    const note = await em.getRepository(Note).findOneByOrFail({ id: noteId, workspaceId });
+    await emitLegacyEvents(em, [noteEvent(NoteUpdated, note), linkEvent(note.version)]);
   }
 
   private async bump(em: EntityManager, workspaceId: string, id: string, set: Partial<Note> = {}): Promise<void> {

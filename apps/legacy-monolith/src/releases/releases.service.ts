@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
+import { ReleaseCreated, ReleaseUpdated } from '@carve/legacy-contracts';
 import { type ListQuery, type Page, type ReleaseCreate, type ReleasePatch } from '@carve/legacy-domain';
 import { problems } from '@carve/shared-http';
 import { DataSource, type EntityManager } from 'typeorm';
 import { keysetPage } from '../database/keyset';
 import { isForeignKeyViolation, isUniqueViolation, offendingId, pgError } from '../database/pg-errors';
 import { LEGACY_SCHEMA } from '../database/schema';
+import { emitLegacyEvents, releaseDeleted, releaseEvent } from '../events/legacy-events';
 import { ReleaseFeature } from './release-feature.entity';
 import { Release } from './release.entity';
 
@@ -46,7 +48,7 @@ export class ReleasesService {
     return { release, planned };
   }
 
-  /** The release and its planned features in one transaction. */
+  /** The release and its planned features in one transaction; release.created carries the plan. */
   async create(workspaceId: string, input: ReleaseCreate): Promise<ReleaseWithPlan> {
     return this.ds.transaction(async (em) => {
       const { featureIds, timeframe, ...rest } = input;
@@ -61,7 +63,7 @@ export class ReleasesService {
           throw problems.validation([{ field: bad >= 0 ? `featureIds[${bad}]` : 'featureIds', message: 'is not a feature of this workspace' }]);
         }
       }
-      return this.get(workspaceId, releaseId, em);
+      return this.emitted(em, workspaceId, releaseId, ReleaseCreated);
     });
   }
 
@@ -73,13 +75,24 @@ export class ReleasesService {
       } catch (err) {
         throw translateCheck(err);
       }
-      return this.get(workspaceId, id, em);
+      return this.emitted(em, workspaceId, id, ReleaseUpdated);
     });
   }
 
+  /** Deletes the release with its plan (cascade): release.deleted with the version the delete gives it. */
   async remove(workspaceId: string, id: string): Promise<void> {
-    const res = await this.ds.getRepository(Release).delete({ id, workspaceId });
-    if (!res.affected) throw problems.notFound('The release');
+    await this.ds.transaction(async (em) => {
+      const res = await em.createQueryBuilder().delete().from(Release).where({ id, workspaceId }).returning('version').execute();
+      if (!res.affected) throw problems.notFound('The release');
+      await emitLegacyEvents(em, [releaseDeleted({ id, workspaceId }, (res.raw as Array<{ version: number }>)[0].version + 1)]);
+    });
+  }
+
+  /** The release and its plan after a change, with its event (the whole plan in `featureIds`) appended to the outbox. */
+  private async emitted(em: EntityManager, workspaceId: string, id: string, contract: typeof ReleaseCreated | typeof ReleaseUpdated): Promise<ReleaseWithPlan> {
+    const current = await this.get(workspaceId, id, em);
+    await emitLegacyEvents(em, [releaseEvent(contract, current.release, current.planned.map((p) => p.featureId))]);
+    return current;
   }
 
   // --- planned features (part of the release aggregate)
@@ -111,6 +124,7 @@ export class ReleasesService {
         if (isUniqueViolation(err)) throw problems.conflict('already_planned', 'The feature is already planned in this release.');
         throw err;
       }
+      await this.emitted(em, workspaceId, releaseId, ReleaseUpdated);
       return this.getPlanned(workspaceId, releaseId, featureId, em);
     });
   }
@@ -120,6 +134,7 @@ export class ReleasesService {
       await this.bump(em, workspaceId, releaseId);
       const res = await em.delete(ReleaseFeature, { releaseId, featureId, workspaceId });
       if (!res.affected) throw problems.notFound('The feature in this release');
+      await this.emitted(em, workspaceId, releaseId, ReleaseUpdated);
     });
   }
 

@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { FeatureUpdated, MemberCreated, MemberUpdated, WorkspaceUpdated } from '@carve/legacy-contracts';
 import { type ListQuery, type MemberCreate, type MemberPatch, type Page, type WorkspacePatch } from '@carve/legacy-domain';
 import { problems } from '@carve/shared-http';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager, In } from 'typeorm';
 import { keysetPage } from '../database/keyset';
 import { isUniqueViolation } from '../database/pg-errors';
+import { emitLegacyEvents, featureEvent, memberDeleted, memberEvent, workspaceEvent } from '../events/legacy-events';
 import { Feature } from '../features/feature.entity';
 import { FeatureComment } from '../features/feature-comment.entity';
 import { Member } from './member.entity';
@@ -28,7 +30,9 @@ export class WorkspacesService {
         .where('id = :workspaceId', { workspaceId })
         .execute();
       if (!res.affected) throw problems.notFound('The workspace');
-      return em.getRepository(Workspace).findOneByOrFail({ id: workspaceId });
+      const ws = await em.getRepository(Workspace).findOneByOrFail({ id: workspaceId });
+      await emitLegacyEvents(em, [workspaceEvent(WorkspaceUpdated, ws)]);
+      return ws;
     });
   }
 }
@@ -54,7 +58,9 @@ export class MembersService {
     return this.ds.transaction(async (em) => {
       try {
         const { identifiers } = await em.insert(Member, { ...input, workspaceId });
-        return this.get(workspaceId, identifiers[0].id, em);
+        const member = await this.get(workspaceId, identifiers[0].id, em);
+        await emitLegacyEvents(em, [memberEvent(MemberCreated, member)]);
+        return member;
       } catch (err) {
         throw this.translate(err, input.email);
       }
@@ -74,18 +80,24 @@ export class MembersService {
       } catch (err) {
         throw this.translate(err, patch.email);
       }
-      return this.get(workspaceId, id, em);
+      const member = await this.get(workspaceId, id, em);
+      await emitLegacyEvents(em, [memberEvent(MemberUpdated, member)]);
+      return member;
     });
   }
 
-  /** Removes the member; features they owned lose their owner and their comments their author, in the same transaction. */
+  /**
+   * Removes the member; features they owned lose their owner (feature.updated each) and their
+   * comments their author, in the same transaction.
+   */
   async remove(workspaceId: string, id: string): Promise<void> {
     await this.ds.transaction(async (em) => {
-      await em
+      const owned = await em
         .createQueryBuilder()
         .update(Feature)
         .set({ ownerId: null, version: () => 'version + 1', updatedAt: () => 'now()' })
         .where('owner_id = :id AND workspace_id = :workspaceId', { id, workspaceId })
+        .returning('id')
         .execute();
       await em
         .createQueryBuilder()
@@ -93,8 +105,14 @@ export class MembersService {
         .set({ authorId: null })
         .where('author_id = :id AND workspace_id = :workspaceId', { id, workspaceId })
         .execute();
-      const res = await em.delete(Member, { id, workspaceId });
+      const res = await em.createQueryBuilder().delete().from(Member).where({ id, workspaceId }).returning('version').execute();
       if (!res.affected) throw problems.notFound('The member');
+      const featureIds = (owned.raw as Array<{ id: string }>).map((r) => r.id);
+      const features = featureIds.length ? await em.getRepository(Feature).find({ where: { id: In(featureIds), workspaceId }, order: { id: 'ASC' } }) : [];
+      await emitLegacyEvents(em, [
+        ...features.map((f) => featureEvent(FeatureUpdated, f)),
+        memberDeleted({ id, workspaceId }, (res.raw as Array<{ version: number }>)[0].version + 1),
+      ]);
     });
   }
 

@@ -1,0 +1,18 @@
+/** The monolith as an event producer (and, later, a reverse-sync consumer): docs/events.md, "The monolith". */
+export * from './legacy-events';
+export * from './write-context';
+export { EventsModule } from './events.module';
+export { EVENTS_OPTIONS, type EventsOptions } from './events.options';
+export { OutboxRelayService } from './outbox-relay.service';
+export { installOutboxMetrics, readOutboxBacklog } from './outbox-metrics';
+export { ReverseSyncModule } from './reverse-sync.module';
+export {
+  REVERSE_SYNC_GROUP,
+  REVERSE_SYNC_HANDLERS,
+  type ReverseSyncDeps,
+  type ReverseSyncHandler,
+  type ReverseSyncHandlers,
+  reverseSyncHandlers,
+  ReverseSyncService,
+  startReverseSync,
+} from './reverse-sync';
