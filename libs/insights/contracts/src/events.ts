@@ -6,10 +6,12 @@
  * events. Only `source` (insights), the topics and `origin` (insights-service) differ.
  *
  * - note.created|updated carry the note's whole state; `aggregateVersion` is the note's version.
- * - note.deleted carries ids; `aggregateVersion` is the version the delete gave it (last + 1).
+ * - note.deleted carries ids; `aggregateVersion` is the version the delete gave it (last + 1);
+ *   it follows a note-feature-link.deleted per link the note had, at that same version.
  * - note-feature-link.* name the link (`<noteId>:<featureId>`) and carry the note's new version
- *   (a link change bumps the note's version, as in the monolith); each link change also emits
- *   note.updated with that version, so the note's version and updatedAt travel too.
+ *   (a link change bumps the note's version, as in the monolith); each link change emits
+ *   note.updated with that version first, so the note's version and updatedAt travel too.
+ * The order and versions are the monolith's own (apps/legacy-monolith src/events/legacy-events.ts).
  */
 import type { Static } from '@sinclair/typebox';
 import { NoteDeletedData, NoteFeatureLinkDeletedData, NoteFeatureLinkState, NoteState } from '@carve/legacy-contracts';

@@ -258,6 +258,7 @@ export async function updateNote(ex: SqlExecutor, workspaceId: string, id: strin
 export async function deleteNote(ex: SqlExecutor, workspaceId: string, id: string, ctx: WriteContext = {}): Promise<void> {
   const current = await noteRow(ex, workspaceId, id, true);
   const version = current.aggregate_version + 1;
+  const links = await linkRows(ex, workspaceId, id);
   await ex.query(`DELETE FROM ${S}.note_features WHERE note_id = $1`, [id]);
   await ex.query(`DELETE FROM ${S}.notes WHERE id = $1`, [id]);
   await ex.query(
@@ -265,12 +266,18 @@ export async function deleteNote(ex: SqlExecutor, workspaceId: string, id: strin
      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET aggregate_version = GREATEST(tombstones.aggregate_version, EXCLUDED.aggregate_version)`,
     [id, workspaceId, version],
   );
-  await appendToOutbox(ex, S, [createEvent(InsightsNoteDeleted, { ...envelopeArgs(workspaceId, id, version, ctx), data: { id, workspaceId } })]);
+  // As the monolith: each link's deletion, then the note's, all at the version the delete gives it.
+  await appendToOutbox(ex, S, [
+    ...links.map((l) =>
+      createEvent(InsightsNoteLinkDeleted, { ...envelopeArgs(workspaceId, noteLinkAggregateId(id, l.feature_id), version, ctx), data: { noteId: id, featureId: l.feature_id, workspaceId } }),
+    ),
+    createEvent(InsightsNoteDeleted, { ...envelopeArgs(workspaceId, id, version, ctx), data: { id, workspaceId } }),
+  ]);
 }
 
-/** A link change is a change of the note: its version moves, and note.updated goes out with the link's event. */
+/** A link change is a change of the note: its version moves; note.updated goes out, then the link's event (as the monolith emits them). */
 async function linkChanged(ex: SqlExecutor, workspaceId: string, note: NoteRow, linkEvent: OutboxEvent, ctx: WriteContext): Promise<void> {
-  await appendToOutbox(ex, S, [linkEvent, createEvent(InsightsNoteUpdated, { ...envelopeArgs(workspaceId, note.id, note.aggregate_version, ctx), data: noteState(note) })]);
+  await appendToOutbox(ex, S, [createEvent(InsightsNoteUpdated, { ...envelopeArgs(workspaceId, note.id, note.aggregate_version, ctx), data: noteState(note) }), linkEvent]);
 }
 
 export async function linkFeature(ex: SqlExecutor, workspaceId: string, noteId: string, input: NoteLinkCreate, ctx: WriteContext = {}): Promise<NoteLinkView> {

@@ -1,0 +1,101 @@
+/**
+ * Forward sync on the embedded Postgres transport, inside the running service: the monolith's
+ * events (written to legacy.outbox, shipped by a relay) become the service's notes; a
+ * redelivered event applies once; an older version is skipped; an event of the service's own
+ * origin is skipped; a delete removes the note. The service's own writes go out through its
+ * relay on insights.notes.v1.
+ */
+import { appendToOutbox, createPostgresTransport, outboxMigrationSql, pgTransactions, type PostgresTransport, type RelayHandle, startRelay } from '@carve/shared-messaging';
+import { request } from '@carve/insights-notes-contract';
+import { createTestDatabase } from '@carve/shared-testing';
+import { Pool } from 'pg';
+import { monolithView, scenario } from './sync-events';
+import { type ServiceHarness, startServiceHarness, sql, tokenFor, waitFor } from './support';
+
+let h: ServiceHarness;
+let legacyRelay: RelayHandle;
+let transport: PostgresTransport;
+let pool: Pool;
+
+beforeAll(async () => {
+  const db = await createTestDatabase('insights_sync_pg');
+  // The monolith's outbox, as its migration creates it (the monolith itself is not needed here).
+  await sql(db.url, outboxMigrationSql('legacy'));
+  h = await startServiceHarness('insights_sync_pg', { CARVE_FORWARD_SYNC: 'true', CARVE_OUTBOX_RELAY: 'true', CARVE_TRANSPORT: 'postgres' }, { db });
+  pool = new Pool({ connectionString: db.url, max: 2 });
+  transport = createPostgresTransport({ databaseUrl: db.url, pollIntervalMs: 200 });
+  legacyRelay = await startRelay({ databaseUrl: db.url, schema: 'legacy', transport, pollIntervalMs: 200 });
+});
+afterAll(async () => {
+  await legacyRelay?.stop();
+  await transport?.close();
+  await pool?.end();
+  await h?.close();
+});
+
+const write = (events: Parameters<typeof appendToOutbox>[2]) => pgTransactions(pool)((tx) => appendToOutbox(tx, 'legacy', events));
+const stats = () => h.service.sync!.stats();
+
+it('applies the monolith\'s events: the service then answers what the monolith would', async () => {
+  const s = scenario();
+  await write(s.initial);
+  const url = `/api/v1/workspaces/${s.workspaceId}/notes/${s.note.id}`;
+  const token = tokenFor(s.workspaceId, 'viewer');
+  const res = await waitFor('the synced note', async () => {
+    const r = await request(h.url, 'GET', url, { token });
+    return r.status === 200 && r.body.features.length === 1 ? r : undefined;
+  });
+  expect(res!.body).toEqual(monolithView(s.note, 1, [{ featureId: s.features[0], importance: 'high' }]));
+  expect((await request(h.url, 'GET', `/api/v1/workspaces/${s.workspaceId}/notes?customerEmail=sam%40globex.test`, { token })).body.items.map((n: any) => n.id)).toEqual([s.note.id]);
+  expect((await h.admin.query('SELECT title, status FROM insights.feature_titles WHERE workspace_id = $1 ORDER BY title', [s.workspaceId])).rows).toEqual([
+    { title: 'Feature 0', status: 'new' },
+    { title: 'Feature 1', status: 'new' },
+  ]);
+
+  // Newer, then the same event again (a relay retry), then an older one, then the service's own echo.
+  await write([s.updated]);
+  await transport.publish([{ topic: s.updated.topic, key: s.note.id, value: JSON.stringify(s.updated.envelope) }]);
+  await write([s.older, s.ownOrigin]);
+  await waitFor('duplicate, stale and own-origin outcomes', () => {
+    const st = stats();
+    return st.duplicate >= 1 && st.stale >= 1 && st.ownOrigin >= 1;
+  });
+  expect((await request(h.url, 'GET', url, { token })).body).toEqual(monolithView(s.updated.envelope.data, 2, [{ featureId: s.features[0], importance: 'high' }]));
+  const outcomes = await h.admin.query(`SELECT event_id, outcome FROM insights.inbox WHERE aggregate_id = $1 ORDER BY received_at`, [s.note.id]);
+  expect(outcomes.rows.map((r) => [r.event_id, r.outcome])).toEqual([
+    [s.initial[3].envelope.id, 'applied'],
+    [s.updated.envelope.id, 'applied'],
+    [s.older.envelope.id, 'stale'],
+    [s.ownOrigin.envelope.id, 'own-origin'],
+  ]);
+
+  await write([s.deleted]);
+  await waitFor('the note gone', async () => (await request(h.url, 'GET', url, { token })).status === 404);
+  expect((await h.admin.query('SELECT count(*)::int AS n FROM insights.note_features WHERE note_id = $1', [s.note.id])).rows[0].n).toBe(0);
+});
+
+it('ships its own writes through its relay on insights.notes.v1 once it owns writes', async () => {
+  const s = scenario();
+  await write(s.initial.slice(0, 2));
+  await waitFor('the workspace in the read model', async () => (await h.admin.query('SELECT 1 FROM insights.workspaces WHERE id = $1', [s.workspaceId])).rowCount);
+  await h.setStage('writes-switched');
+  const created = await request(h.url, 'POST', `/api/v1/workspaces/${s.workspaceId}/notes`, { token: tokenFor(s.workspaceId), body: { title: 'Written by the service', content: 'c' } });
+  expect(created.status).toBe(201);
+  const seen: any[] = [];
+  const sub = await transport.subscribe({
+    group: 'test-reverse-reader',
+    topics: ['insights.notes.v1'],
+    ephemeral: true,
+    handler: async (m) => {
+      seen.push(JSON.parse(m.value!.toString()));
+      return true;
+    },
+  });
+  try {
+    const event = await waitFor('the service\'s event on insights.notes.v1', () => seen.find((e) => e.aggregateId === created.body.id));
+    expect(event).toMatchObject({ type: 'note.created', source: 'insights', origin: 'insights-service', aggregateVersion: 1, data: { title: 'Written by the service', customerEmail: null } });
+  } finally {
+    await sub.stop();
+    await h.setStage('reads-switched');
+  }
+});
