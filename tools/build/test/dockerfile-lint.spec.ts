@@ -44,6 +44,15 @@ describe('the Dockerfiles of the workspace', () => {
     expect(images).toEqual(expect.arrayContaining(['carve-cli', 'gateway', 'legacy-monolith']));
   });
 
+  it('exist for every app whose chart deploys it (the chart\'s project.json lists the app)', () => {
+    for (const c of DEPLOYABLE_CHARTS) {
+      const project = JSON.parse(read(`charts/${c.chart}/project.json`));
+      if (!project.implicitDependencies.includes(c.app)) continue; // not landed yet: its deploy target skips it
+      const hint = `no Dockerfile for ${c.app}: run node tools/build/bin/carve-build.js dockerfile ${c.app} --write`;
+      expect({ app: c.app, image: images.includes(c.app) ? 'ok' : hint }).toEqual({ app: c.app, image: 'ok' });
+    }
+  });
+
   it('pass every rule, checked against a fresh build output (copied files and the CMD exist)', () => {
     for (const name of images) {
       const project = ws.projects.get(name)!;
