@@ -5,7 +5,7 @@
  * origin is skipped; a delete removes the note. The service's own writes go out through its
  * relay on insights.notes.v1.
  */
-import { appendToOutbox, createPostgresTransport, outboxMigrationSql, pgTransactions, type PostgresTransport, type RelayHandle, startRelay } from '@carve/shared-messaging';
+import { appendToOutbox, createPostgresTransport, outboxMigrationSql, pgTransactions, type PostgresTransport, type RelayHandle, startConsumer, startRelay } from '@carve/shared-messaging';
 import { request } from '@carve/insights-notes-contract';
 import { createTestDatabase } from '@carve/shared-testing';
 import { Pool } from 'pg';
@@ -81,21 +81,26 @@ it('ships its own writes through its relay on insights.notes.v1 once it owns wri
   await h.setStage('writes-switched');
   const created = await request(h.url, 'POST', `/api/v1/workspaces/${s.workspaceId}/notes`, { token: tokenFor(s.workspaceId), body: { title: 'Written by the service', content: 'c' } });
   expect(created.status).toBe(201);
+  // Read back as the monolith's reverse-sync consumer will: a consumer group on insights.notes.v1.
   const seen: any[] = [];
-  const sub = await transport.subscribe({
+  const reader = await startConsumer({
+    transport,
     group: 'test-reverse-reader',
     topics: ['insights.notes.v1'],
-    ephemeral: true,
-    handler: async (m) => {
-      seen.push(JSON.parse(m.value!.toString()));
-      return true;
+    schema: 'insights',
+    pool,
+    handle: async (e) => {
+      seen.push(e);
     },
   });
   try {
     const event = await waitFor('the service\'s event on insights.notes.v1', () => seen.find((e) => e.aggregateId === created.body.id));
     expect(event).toMatchObject({ type: 'note.created', source: 'insights', origin: 'insights-service', aggregateVersion: 1, data: { title: 'Written by the service', customerEmail: null } });
+    const [row] = (await h.admin.query(`SELECT published_at, log_pos FROM insights.outbox WHERE envelope->>'aggregateId' = $1`, [created.body.id])).rows;
+    expect(row.published_at).not.toBeNull();
+    expect(row.log_pos).not.toBeNull();
   } finally {
-    await sub.stop();
+    await reader.stop();
     await h.setStage('reads-switched');
   }
 });
