@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerDb } from './db';
 import { registerDeploy } from './deploy';
 import { registerDev } from './dev';
 import { registerEvents } from './events';
@@ -11,4 +12,4 @@ import { registerToken } from './token';
 /** Each command module exports a `register(program)` function; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDev, registerKafka, registerSeed, registerToken, registerRelay, registerEvents, registerGateway, registerDeploy];
+export const commands: RegisterCommand[] = [registerDev, registerKafka, registerSeed, registerToken, registerRelay, registerEvents, registerGateway, registerDeploy, registerDb];
