@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
@@ -135,18 +136,51 @@ export function chartProjects(root: string): ChartProject[] {
   return out;
 }
 
-/** Root folder of an Nx project, from the workspace's package.json files (`nx.name`). */
-function projectRoot(root: string, name: string): string | undefined {
-  for (const pattern of ['apps', 'tools', 'libs']) {
-    const base = path.join(root, pattern);
-    if (!fs.existsSync(base)) continue;
-    const candidates = fs.readdirSync(base).flatMap((d) => [path.join(pattern, d), ...(pattern === 'libs' && fs.statSync(path.join(base, d)).isDirectory() ? fs.readdirSync(path.join(base, d)).map((e) => path.join(pattern, d, e)) : [])]);
-    for (const rel of candidates) {
-      const pkg = path.join(root, rel, 'package.json');
-      if (fs.existsSync(pkg) && (JSON.parse(fs.readFileSync(pkg, 'utf8')) as { nx?: { name?: string } }).nx?.name === name) return rel;
+interface Graph {
+  roots: Map<string, string>;
+  deps: Map<string, string[]>;
+}
+
+/** The Nx project graph (roots and dependencies between workspace projects), from `nx graph --file`. */
+function projectGraph(root: string): Graph {
+  const file = path.join(os.tmpdir(), `carve-plan-graph-${process.pid}-${Date.now()}.json`);
+  try {
+    nx(root, ['graph', `--file=${file}`]);
+    const { graph } = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      graph: { nodes: Record<string, { data: { root: string } }>; dependencies: Record<string, Array<{ target: string }>> };
+    };
+    const roots = new Map(Object.entries(graph.nodes).map(([name, n]) => [name, n.data.root]));
+    const deps = new Map(Object.entries(graph.dependencies).map(([name, d]) => [name, d.map((x) => x.target).filter((t) => roots.has(t))]));
+    return { roots, deps };
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/** A project and everything it depends on in the graph. */
+function closure(graph: Graph, name: string): Set<string> {
+  const seen = new Set<string>();
+  const queue = [name];
+  while (queue.length > 0) {
+    const next = queue.pop()!;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    queue.push(...(graph.deps.get(next) ?? []));
+  }
+  return seen;
+}
+
+/** The project a file belongs to: the one with the longest root that contains it. */
+function ownerOf(graph: Graph, file: string): string | undefined {
+  let best: string | undefined;
+  let bestLength = -1;
+  for (const [name, root] of graph.roots) {
+    if ((file.startsWith(`${root}/`) || root === '.') && root.length > bestLength) {
+      best = name;
+      bestLength = root.length;
     }
   }
-  return undefined;
+  return best;
 }
 
 function shellQuote(argv: string[]): string {
@@ -188,10 +222,14 @@ export function buildPlan(options: PlanOptions): DeployPlan {
     helmPlan = JSON.parse(r.stdout);
   }
 
+  // A deployable's schema changed when a file under a migrations/ folder changed in the app or in
+  // a library it depends on (insights-service's migrations live in insights-data-access).
+  const migrationFiles = changed.filter((f) => /(^|\/)migrations\//.test(f));
+  const graph = migrationFiles.length > 0 ? projectGraph(root) : undefined;
   const migrationsChanged = (c: ChartProject): string[] => {
-    const appRoot = c.app ? projectRoot(root, c.app) : undefined;
-    if (!c.migrations || !appRoot) return [];
-    return changed.filter((f) => f.startsWith(`${appRoot}/`) && /(^|\/)migrations\//.test(f.slice(appRoot.length + 1)));
+    if (!c.migrations || !c.app || !graph) return [];
+    const mine = closure(graph, c.app);
+    return migrationFiles.filter((f) => mine.has(ownerOf(graph, f) ?? ''));
   };
 
   const byChart = new Map(charts.map((c) => [c.chart, c]));
