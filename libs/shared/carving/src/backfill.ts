@@ -1,0 +1,368 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- pg-copy-streams ships no types; this keeps them wherever this file is compiled
+/// <reference path="./pg-copy-streams.d.ts" />
+/**
+ * The backfill engine: copies what exists on the monolith's side into the service's tables,
+ * source by source, in keyset batches, while forward sync keeps running.
+ *
+ * Per batch:
+ *   source:  COPY (SELECT <columns> FROM <from> WHERE <key> > <last key> ORDER BY <key> LIMIT n) TO STDOUT
+ *   target:  BEGIN; COPY <temp staging table> FROM STDIN; <the descriptor's merge statements>;
+ *            upsert carve.backfill_checkpoints (last key, rows); COMMIT
+ * The merge is guarded by the aggregate version (`WHERE target.aggregate_version <
+ * EXCLUDED.aggregate_version`): a change forward sync applied while the batch was in flight is
+ * newer and wins. The checkpoint commits with the batch, so a killed run resumes after the last
+ * committed batch and a batch is never half applied; running a batch twice changes nothing.
+ *
+ * Fast path: the next batch is read from the source (COPY TO, into memory) while the current
+ * one is merged, on two connections; the target session runs with `synchronous_commit = off`
+ * (a crash loses at most the last batches together with their checkpoint, which is consistent:
+ * they are copied again). Throttle: with `maxRowsPerSecond` a batch is written only once the
+ * budget allows all its rows (and a batch holds at most one second of budget).
+ */
+import { randomUUID } from 'node:crypto';
+import { migrateControlPlane } from '@carve/shared-control-plane';
+import { Client, Pool } from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import type { BackfillSource, CarvableContext } from './context';
+import { ident, literal, parseCopyTextLine } from './sql';
+
+export interface BackfillProgress {
+  readonly context: string;
+  readonly source: string;
+  /** Rows of this source copied so far (including earlier runs, when resumed). */
+  readonly rowsDone: number;
+  /** Rows of this source at the start of this run (count(*)). */
+  readonly total: number;
+  /** Rows written (inserted or updated) by the merge in this run. */
+  readonly rowsWritten: number;
+  readonly batches: number;
+  /** Rows per second over this run. */
+  readonly rate: number;
+  /** Estimated time left for this source, in ms (NaN while unknown). */
+  readonly etaMs: number;
+  readonly elapsedMs: number;
+  /** True on the last call for this source. */
+  readonly done: boolean;
+}
+
+export interface BackfillOptions {
+  readonly context: CarvableContext;
+  /** The monolith's database (read). */
+  readonly sourceUrl: string;
+  /** The service's database (written); it also holds the control plane (schema `carve`) and the checkpoints. */
+  readonly targetUrl: string;
+  /** Rows per batch (default 10,000). */
+  readonly batchSize?: number;
+  /** At most this many rows per second (default unlimited). */
+  readonly maxRowsPerSecond?: number;
+  /** Forget the checkpoints of this context and copy everything again. */
+  readonly restart?: boolean;
+  /** Only these sources (default all, in the descriptor's order). */
+  readonly sources?: readonly string[];
+  readonly onProgress?: (p: BackfillProgress) => void;
+  readonly signal?: AbortSignal;
+  /** Test seam: after each committed batch. */
+  readonly hooks?: { afterBatch?: (info: { source: string; batch: number; rows: number; lastKey: string[] }) => void | Promise<void> };
+}
+
+export interface SourceReport {
+  readonly name: string;
+  /** Rows copied in this run. */
+  readonly rows: number;
+  readonly rowsWritten: number;
+  readonly batches: number;
+  readonly ms: number;
+  /** Rows an earlier run had already copied (resumed from its checkpoint), 0 when fresh. */
+  readonly resumedAfterRows: number;
+  /** Already complete before this run (skipped). */
+  readonly skipped: boolean;
+}
+
+export interface BackfillReport {
+  readonly context: string;
+  readonly runId: string;
+  readonly sources: SourceReport[];
+  readonly rows: number;
+  readonly rowsWritten: number;
+  readonly ms: number;
+  readonly rowsPerSecond: number;
+  /** Every source of the context has been copied to its end (in this run or before). */
+  readonly complete: boolean;
+}
+
+export interface Checkpoint {
+  readonly context: string;
+  readonly source: string;
+  readonly lastKey: string[] | null;
+  readonly rowsDone: number;
+  readonly rowsWritten: number;
+  readonly batches: number;
+  readonly runId: string | null;
+  readonly startedAt: string;
+  readonly updatedAt: string;
+  readonly finishedAt: string | null;
+}
+
+/** Another backfill of the same context is running. */
+export class BackfillBusyError extends Error {
+  constructor(readonly context: string) {
+    super(`a backfill of ${context} is already running`);
+    this.name = 'BackfillBusyError';
+  }
+}
+
+const iso = (d: Date | string | null) => (d ? (d instanceof Date ? d : new Date(d)).toISOString() : null);
+
+function toCheckpoint(row: any): Checkpoint {
+  return {
+    context: row.context,
+    source: row.source,
+    lastKey: row.last_key ?? null,
+    rowsDone: Number(row.rows_done),
+    rowsWritten: Number(row.rows_written),
+    batches: Number(row.batches),
+    runId: row.run_id,
+    startedAt: iso(row.started_at)!,
+    updatedAt: iso(row.updated_at)!,
+    finishedAt: iso(row.finished_at),
+  };
+}
+
+/** The checkpoints of a context (what a run would resume from). */
+export async function readCheckpoints(executor: { query: (sql: string, params?: unknown[]) => Promise<{ rows: any[] }> }, context: string): Promise<Checkpoint[]> {
+  const r = await executor.query('SELECT * FROM carve.backfill_checkpoints WHERE context = $1 ORDER BY started_at, source', [context]);
+  return r.rows.map(toCheckpoint);
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+interface Batch {
+  readonly buf: Buffer;
+  readonly rows: number;
+  readonly lastKey: string[] | null;
+}
+
+const NL = 0x0a;
+
+function countLines(buf: Buffer): number {
+  let n = 0;
+  for (let i = buf.indexOf(NL); i !== -1; i = buf.indexOf(NL, i + 1)) n++;
+  return n;
+}
+
+function lastLine(buf: Buffer): string | null {
+  if (buf.length === 0) return null;
+  const end = buf[buf.length - 1] === NL ? buf.length - 1 : buf.length;
+  const start = buf.lastIndexOf(NL, end - 1) + 1;
+  return buf.subarray(start, end).toString('utf8');
+}
+
+/** The SELECT a batch reads (also used for the count, without paging). */
+function selectSql(s: BackfillSource, after: string[] | null, limit: number): string {
+  const colType = new Map(s.columns.map((c) => [c.name, c.type]));
+  const exprOf = (name: string) => s.columns.find((c) => c.name === name)!.expr ?? name;
+  const keyExprs = s.key.map(exprOf);
+  const conds: string[] = [];
+  if (s.where) conds.push(`(${s.where})`);
+  if (after) conds.push(`(${keyExprs.join(', ')}) > (${after.map((v, i) => `${literal(v)}::${colType.get(s.key[i])}`).join(', ')})`);
+  const cols = s.columns.map((c) => `${c.expr ?? c.name} AS ${ident(c.name, 'column')}`).join(', ');
+  return `SELECT ${cols} FROM ${s.from}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${keyExprs.join(', ')} LIMIT ${Math.floor(limit)}`;
+}
+
+async function readBatch(src: Client, s: BackfillSource, after: string[] | null, limit: number): Promise<Batch> {
+  const stream = src.query(copyTo(`COPY (${selectSql(s, after, limit)}) TO STDOUT`));
+  const chunks: Buffer[] = [];
+  let size = 0;
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', (c: Buffer) => {
+      chunks.push(c);
+      size += c.length;
+    });
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+  const rows = countLines(buf);
+  if (rows === 0) return { buf, rows, lastKey: null };
+  const fields = parseCopyTextLine(lastLine(buf)!);
+  const lastKey = s.key.map((k) => {
+    const v = fields[s.columns.findIndex((c) => c.name === k)];
+    if (v === null || v === undefined) throw new Error(`backfill ${s.name}: key column ${k} is null in the source; a key must be unique and not null`);
+    return v;
+  });
+  return { buf, rows, lastKey };
+}
+
+async function writeCopy(target: Client, table: string, columns: string, buf: Buffer): Promise<void> {
+  const stream = target.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`));
+  await new Promise<void>((resolve, reject) => {
+    stream.on('finish', resolve);
+    stream.on('error', reject);
+    stream.end(buf);
+  });
+}
+
+function connect(url: string, name: string): Client {
+  const c = new Client({ connectionString: url, application_name: name, connectionTimeoutMillis: 10_000 });
+  c.on('error', () => undefined);
+  return c;
+}
+
+export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport> {
+  const ctx = opts.context;
+  const runId = randomUUID();
+  const maxRate = opts.maxRowsPerSecond && opts.maxRowsPerSecond > 0 ? opts.maxRowsPerSecond : undefined;
+  let batchSize = Math.max(1, Math.floor(opts.batchSize ?? 10_000));
+  if (maxRate) batchSize = Math.max(1, Math.min(batchSize, Math.floor(maxRate)));
+  const wanted = opts.sources ?? ctx.backfill.map((s) => s.name);
+  for (const name of wanted) {
+    if (!ctx.backfill.some((s) => s.name === name)) throw new Error(`${ctx.name} has no backfill source ${name} (it has ${ctx.backfill.map((s) => s.name).join(', ')})`);
+  }
+  const sources = ctx.backfill.filter((s) => wanted.includes(s.name));
+
+  // The control plane's tables (checkpoints) exist before anything else happens.
+  const migrator = new Pool({ connectionString: opts.targetUrl, max: 1, application_name: 'carve-backfill-migrate' });
+  try {
+    await migrateControlPlane(migrator);
+  } finally {
+    await migrator.end().catch(() => undefined);
+  }
+
+  const target = connect(opts.targetUrl, `carve-backfill:${ctx.name}`);
+  const source = connect(opts.sourceUrl, `carve-backfill-read:${ctx.name}`);
+  await target.connect();
+  try {
+    await source.connect();
+    const lock = await target.query(`SELECT pg_try_advisory_lock(hashtext('carve.backfill'), hashtext($1)) AS ok`, [ctx.name]);
+    if (lock.rows[0].ok !== true) throw new BackfillBusyError(ctx.name);
+    await target.query('SET synchronous_commit = off');
+    // Read the source as of one moment per batch; never block writers.
+    await source.query('SET default_transaction_isolation = \'read committed\'');
+    if (opts.restart) await target.query('DELETE FROM carve.backfill_checkpoints WHERE context = $1', [ctx.name]);
+
+    const t0 = performance.now();
+    const reports: SourceReport[] = [];
+    for (const s of sources) {
+      if (opts.signal?.aborted) break;
+      reports.push(await backfillSource(s));
+    }
+    const all = await readCheckpoints(target, ctx.name);
+    const complete = ctx.backfill.every((s) => all.some((c) => c.source === s.name && c.finishedAt !== null));
+    const ms = performance.now() - t0;
+    const rows = reports.reduce((a, r) => a + r.rows, 0);
+    return {
+      context: ctx.name,
+      runId,
+      sources: reports,
+      rows,
+      rowsWritten: reports.reduce((a, r) => a + r.rowsWritten, 0),
+      ms,
+      rowsPerSecond: ms > 0 ? Math.round((rows * 1000) / ms) : 0,
+      complete,
+    };
+  } finally {
+    await source.end().catch(() => undefined);
+    await target.end().catch(() => undefined);
+  }
+
+  async function backfillSource(s: BackfillSource): Promise<SourceReport> {
+    const started = performance.now();
+    const cp = (await target.query('SELECT * FROM carve.backfill_checkpoints WHERE context = $1 AND source = $2', [ctx.name, s.name])).rows[0];
+    const checkpoint = cp ? toCheckpoint(cp) : null;
+    if (checkpoint?.finishedAt) {
+      return { name: s.name, rows: 0, rowsWritten: 0, batches: 0, ms: 0, resumedAfterRows: checkpoint.rowsDone, skipped: true };
+    }
+    const staging = `carve_staging_${s.name.replace(/-/g, '_')}`;
+    const columns = s.columns.map((c) => c.name).join(', ');
+    await target.query(`DROP TABLE IF EXISTS pg_temp.${staging}`);
+    await target.query(`CREATE TEMP TABLE ${staging} (${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}) ON COMMIT DELETE ROWS`);
+    const merge = s.merge(staging).map((m) => (typeof m === 'string' ? { sql: m, counts: false } : { sql: m.sql, counts: m.counts ?? false }));
+    const countSql = `SELECT count(*)::bigint AS n FROM ${s.from}${s.where ? ` WHERE ${s.where}` : ''}`;
+    const total = Number((await source.query(countSql)).rows[0].n);
+
+    let after = checkpoint?.lastKey ?? null;
+    const resumedAfterRows = checkpoint?.rowsDone ?? 0;
+    let rowsDone = resumedAfterRows;
+    let rows = 0;
+    let written = 0;
+    let batches = 0;
+    const report = (done: boolean) => {
+      const elapsedMs = performance.now() - started;
+      const rate = elapsedMs > 0 ? (rows * 1000) / elapsedMs : 0;
+      const left = Math.max(0, total - rowsDone);
+      opts.onProgress?.({
+        context: ctx.name,
+        source: s.name,
+        rowsDone,
+        total: Math.max(total, rowsDone),
+        rowsWritten: written,
+        batches,
+        rate,
+        etaMs: done ? 0 : rate > 0 ? (left * 1000) / rate : Number.NaN,
+        elapsedMs,
+        done,
+      });
+    };
+    report(false);
+
+    let next: Promise<Batch> = readBatch(source, s, after, batchSize);
+    for (;;) {
+      const batch = await next;
+      const last = batch.rows < batchSize;
+      // Read ahead while this batch is merged (the key of the next page is known now).
+      if (!last && !opts.signal?.aborted) next = readBatch(source, s, batch.lastKey, batchSize);
+      if (maxRate && batch.rows > 0) {
+        // Budget: a batch is written only once the rate allows all of its rows.
+        await sleep(((rows + batch.rows) * 1000) / maxRate - (performance.now() - started), opts.signal);
+      }
+      await target.query('BEGIN');
+      try {
+        let w = 0;
+        if (batch.rows > 0) {
+          await writeCopy(target, staging, columns, batch.buf);
+          for (const m of merge) {
+            const r = await target.query(m.sql);
+            if (m.counts) w += r.rowCount ?? 0;
+          }
+        }
+        const newKey = batch.lastKey ?? after;
+        await target.query(
+          `INSERT INTO carve.backfill_checkpoints (context, source, last_key, rows_done, rows_written, batches, run_id, started_at, updated_at, finished_at)
+                VALUES ($1, $2, $3, $4, $5, CASE WHEN $8 > 0 THEN 1 ELSE 0 END, $6, now(), now(), CASE WHEN $7 THEN now() END)
+           ON CONFLICT (context, source) DO UPDATE SET
+                last_key = EXCLUDED.last_key, rows_done = carve.backfill_checkpoints.rows_done + $8,
+                rows_written = carve.backfill_checkpoints.rows_written + $5, batches = carve.backfill_checkpoints.batches + EXCLUDED.batches,
+                run_id = EXCLUDED.run_id, updated_at = now(), finished_at = EXCLUDED.finished_at`,
+          [ctx.name, s.name, newKey ? JSON.stringify(newKey) : null, rowsDone + batch.rows, w, runId, last, batch.rows],
+        );
+        await target.query('COMMIT');
+        written += w;
+      } catch (err) {
+        await target.query('ROLLBACK').catch(() => undefined);
+        if (!last) await next.catch(() => undefined);
+        throw err;
+      }
+      after = batch.lastKey ?? after;
+      rows += batch.rows;
+      rowsDone += batch.rows;
+      if (batch.rows > 0) batches += 1;
+      if (batch.lastKey) await opts.hooks?.afterBatch?.({ source: s.name, batch: batches, rows: batch.rows, lastKey: batch.lastKey });
+      if (last) {
+        report(true);
+        break;
+      }
+      report(false);
+      if (opts.signal?.aborted) {
+        await next.catch(() => undefined);
+        break;
+      }
+    }
+    await target.query(`DROP TABLE IF EXISTS pg_temp.${staging}`);
+    return { name: s.name, rows, rowsWritten: written, batches, ms: performance.now() - started, resumedAfterRows, skipped: false };
+  }
+}
