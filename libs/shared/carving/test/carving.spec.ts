@@ -1,0 +1,206 @@
+import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { appendToOutbox, type ConsumerHandle, createEvent, createPostgresTransport, type PostgresTransport, type RelayHandle, startConsumer, startRelay } from '@carve/shared-messaging';
+import { Client, Pool } from 'pg';
+import { Carving, CarvingError, ContextBusyError } from '../src';
+import { createWidgetSchemas, seedWidgets, TENANTS, widgets } from './support/widgets';
+
+const WidgetChanged = { type: 'widget.changed', version: '1.0', source: 'svc', aggregateType: 'widget', topic: 'svc.widgets.v1' };
+
+class NotOwner extends Error {}
+
+describe('carving a context: stages, routes, cutover, rollback (real Postgres, Postgres transport)', () => {
+  let db: TestDatabase;
+  let c: Client;
+  let carving: Carving;
+  let pool: Pool;
+  let transport: PostgresTransport;
+  let relay: RelayHandle | undefined;
+  let consumer: ConsumerHandle | undefined;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('carving_stages');
+    c = new Client({ connectionString: db.url });
+    await c.connect();
+    await createWidgetSchemas(c);
+    await seedWidgets(c, 600);
+    carving = await Carving.connect({ url: db.url, actor: 'alice', transport: 'postgres', ownershipPropagationMs: 300 });
+    pool = new Pool({ connectionString: db.url, max: 4 });
+    transport = createPostgresTransport({ databaseUrl: db.url });
+  });
+
+  afterAll(async () => {
+    await consumer?.stop();
+    await relay?.stop();
+    await transport?.close();
+    await pool?.end();
+    await carving?.close();
+    await c?.end();
+    await db?.drop();
+  });
+
+  /** The monolith's reverse-sync consumer: applies the service's widget events, version-guarded. */
+  const startReverseSync = async () => {
+    consumer = await startConsumer({
+      transport,
+      group: widgets.reverseSync.group,
+      topics: [...widgets.reverseSync.topics],
+      schema: 'mono',
+      pool,
+      skipOrigins: ['mono'],
+      handle: async (e, tx) => {
+        const d = e.data as { id: string; tenant: string; name: string; colour: string };
+        await tx.query(
+          `INSERT INTO mono.widgets (id, tenant, name, colour, version) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, colour = EXCLUDED.colour, version = EXCLUDED.version WHERE widgets.version < EXCLUDED.version`,
+          [d.id, d.tenant, d.name, d.colour, e.aggregateVersion],
+        );
+      },
+    });
+    await consumer.ready;
+  };
+
+  /** A write the service acknowledges: only while it owns writes; its event goes to its outbox in the same transaction. */
+  const serviceWrite = async (id: string, name: string): Promise<number> => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const st = (await client.query(`SELECT stage FROM carve.context_stages WHERE context = 'widgets'`)).rows[0]?.stage;
+      if (st !== 'writes-switched' && st !== 'complete') throw new NotOwner(`not the source of truth at ${st}`);
+      const r = await client.query(
+        `INSERT INTO svc.widgets AS t (id, tenant_id, label, colour_code, aggregate_version) VALUES ($1, $2, upper($3), '#f00', 1)
+         ON CONFLICT (id) DO UPDATE SET label = upper($3), aggregate_version = t.aggregate_version + 1 RETURNING aggregate_version, tenant_id`,
+        [id, TENANTS[0], name],
+      );
+      const version = r.rows[0].aggregate_version as number;
+      await appendToOutbox(client, 'svc', [
+        createEvent(WidgetChanged, { tenantId: r.rows[0].tenant_id, aggregateId: id, aggregateVersion: version, origin: 'widgets-service', data: { id, tenant: r.rows[0].tenant_id, name, colour: 'red' } }),
+      ]);
+      await client.query('COMMIT');
+      return version;
+    } catch (err) {
+      await client.query('ROLLBACK');
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+
+  const overrides = async () => Object.fromEntries((await carving.cp.listOverrides()).map((o) => [o.routeId, o.mode === 'canary' ? `canary ${o.percent}` : o.mode]));
+
+  it('refuses to shadow what was never backfilled or verified, then walks the read stages with their routes', async () => {
+    await expect(carving.moveTo(widgets, 'shadow', { reason: 'too early' })).rejects.toThrow('widgets cannot go from created to shadow: nothing was backfilled yet');
+    const { report, stage } = await carving.backfill(widgets, { reason: 'initial copy' });
+    expect(report.complete).toBe(true);
+    expect(stage).toMatchObject({ stage: 'backfilled', owner: 'monolith', updatedBy: 'alice' });
+    await expect(carving.moveTo(widgets, 'shadow', { reason: 'x' })).rejects.toMatchObject({ message: 'widgets has not been verified since it was backfilled', hint: 'run `carve verify widgets` (it must show no drift)' });
+    expect((await carving.verify(widgets)).ok).toBe(true);
+
+    const shadow = await carving.moveTo(widgets, 'shadow', { reason: 'compare responses' });
+    expect(shadow.change.after).toMatchObject({ stage: 'shadow', previousStage: 'backfilled', reason: 'compare responses' });
+    expect(await overrides()).toEqual({ 'widgets-read': 'shadow', 'widgets-write': 'monolith' });
+    const audit = await carving.cp.audit({ target: 'context:widgets', limit: 10 });
+    expect(audit[0]).toMatchObject({ actor: 'alice', action: 'stage.set', reason: 'compare responses', before: { stage: 'backfilled', owner: 'monolith' }, after: { stage: 'shadow', owner: 'monolith' } });
+    expect((await carving.cp.audit({ target: 'route:widgets-read', limit: 1 }))[0]).toMatchObject({ actor: 'alice', after: { mode: 'shadow' } });
+
+    await expect(carving.moveTo(widgets, 'reads-switched', { reason: 'skip' })).rejects.toThrow('the next stage is canary');
+    await expect(carving.moveTo(widgets, 'canary', { reason: 'no percent' })).rejects.toThrow('a canary needs --percent');
+    await carving.moveTo(widgets, 'canary', { percent: 50, reason: 'half the tenants' });
+    expect(await overrides()).toEqual({ 'widgets-read': 'canary 50', 'widgets-write': 'monolith' });
+    expect(await carving.stage(widgets)).toMatchObject({ stage: 'canary', canaryPercent: 50 });
+    await expect(carving.cutoverWrites(widgets, { reason: 'too early' })).rejects.toThrow('writes can only be cut over from reads-switched');
+    await carving.moveTo(widgets, 'reads-switched', { reason: 'all reads' });
+    expect(await overrides()).toEqual({ 'widgets-read': 'service', 'widgets-write': 'monolith' });
+  });
+
+  it('does not cut writes over while the monolith cannot take the reverse sync', async () => {
+    const err = await carving.cutoverWrites(widgets, { reason: 'go' }).catch((e) => e);
+    expect(err).toBeInstanceOf(CarvingError);
+    expect(err).toMatchObject({ code: 'reverse_sync_down', message: expect.stringContaining('mono-reverse-sync') });
+    expect(await carving.stage(widgets)).toMatchObject({ stage: 'reads-switched', owner: 'monolith' });
+  });
+
+  it('cuts writes over after a fresh verify, and refuses while another command holds the context', async () => {
+    await startReverseSync();
+    relay = await startRelay({ databaseUrl: db.url, schema: 'svc', transport, pollIntervalMs: 200 });
+    const busy = await carving.stages.withContextLock('widgets', () => carving.cutoverWrites(widgets, { reason: 'in parallel' }).catch((e) => e));
+    expect(busy).toBeInstanceOf(ContextBusyError);
+    const r = await carving.cutoverWrites(widgets, { reason: 'the service owns widgets now' });
+    expect(r.verify.ok).toBe(true);
+    expect(r.reverseSync).toBe('live');
+    expect(r.change.after).toMatchObject({ stage: 'writes-switched', owner: 'service' });
+    expect(r.change.after.ownerSince).not.toBeNull();
+    expect(await overrides()).toEqual({ 'widgets-read': 'service', 'widgets-write': 'service' });
+    expect((await carving.cp.audit({ target: 'context:widgets', limit: 1 }))[0]).toMatchObject({ action: 'stage.cutover-writes', after: { stage: 'writes-switched', owner: 'service', verifyRun: r.verify.runId } });
+  });
+
+  it('rolls back from writes-switched without losing a write the service acknowledged, while writes keep coming', async () => {
+    const acked = new Map<string, { name: string; version: number }>();
+    let refused = 0;
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop && i < 2000; i++) {
+        const id = `00000000-0000-4000-8000-${String(i % 40).padStart(12, '0')}`;
+        const name = `write ${i}`;
+        try {
+          const version = await serviceWrite(id, name);
+          acked.set(id, { name, version });
+        } catch (err) {
+          if (!(err instanceof NotOwner)) throw err;
+          refused += 1;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 400));
+    const polls: number[] = [];
+    const result = await carving.rollback(widgets, { reason: 'service misbehaves', drainTimeoutMs: 20_000, onPoll: (l) => polls.push(l.pending) });
+    stop = true;
+    await writer;
+
+    expect(result).toMatchObject({ from: 'writes-switched', change: { after: { stage: 'backfilled', owner: 'monolith' } } });
+    expect(result.drained).toMatchObject({ pending: 0 });
+    expect(acked.size).toBeGreaterThan(10);
+    expect(refused).toBeGreaterThan(0); // writes were refused (not lost) while the monolith caught up
+    expect(await overrides()).toEqual({ 'widgets-read': 'monolith', 'widgets-write': 'monolith' });
+    const mono = new Map((await c.query('SELECT id, name, version FROM mono.widgets WHERE id = ANY($1)', [[...acked.keys()]])).rows.map((r) => [r.id, r]));
+    for (const [id, w] of acked) expect(mono.get(id)).toMatchObject({ name: w.name, version: w.version });
+    const trail = (await carving.cp.audit({ target: 'context:widgets', limit: 3 })).map((a) => a.action);
+    expect(trail).toEqual(['stage.rollback', 'stage.rollback-drain', 'stage.cutover-writes']);
+  });
+
+  it('stops a rollback whose reverse sync does not catch up in time, and gives the service its writes back', async () => {
+    // back to writes-switched
+    expect((await carving.verify(widgets)).ok).toBe(true);
+    await carving.moveTo(widgets, 'shadow', { reason: 'again' });
+    await carving.moveTo(widgets, 'canary', { percent: 100, reason: 'again' });
+    await carving.moveTo(widgets, 'reads-switched', { reason: 'again' });
+    await carving.cutoverWrites(widgets, { reason: 'again' });
+    await consumer!.stop();
+    consumer = undefined;
+    const id = '00000000-0000-4000-8000-00000000abcd';
+    const version = await serviceWrite(id, 'while the monolith sleeps');
+
+    const err = await carving.rollback(widgets, { reason: 'try', drainTimeoutMs: 1200 }).catch((e) => e);
+    expect(err).toBeInstanceOf(CarvingError);
+    expect(err.code).toBe('drain_timeout');
+    expect(err.message).toContain('1 event(s) of svc.outbox have not reached mono.inbox');
+    expect(err.message).toContain('The service owns writes again (stage writes-switched)');
+    expect(err.hint).toContain('CARVE_REVERSE_SYNC=true');
+    expect(await carving.stage(widgets)).toMatchObject({ stage: 'writes-switched', owner: 'service' });
+    expect(await overrides()).toEqual({ 'widgets-read': 'service', 'widgets-write': 'service' });
+
+    const status = await carving.status(widgets);
+    expect(status.lag.reverse).toMatchObject({ pending: 1, group: 'mono-reverse-sync' });
+    expect(status.routes.map((r) => [r.id, r.effective.mode, r.matchesStage])).toEqual([
+      ['widgets-read', 'service', true],
+      ['widgets-write', 'service', true],
+    ]);
+
+    await startReverseSync();
+    const ok = await carving.rollback(widgets, { reason: 'monolith is back', drainTimeoutMs: 20_000 });
+    expect(ok.change.after).toMatchObject({ stage: 'backfilled', owner: 'monolith' });
+    expect((await c.query('SELECT name, version FROM mono.widgets WHERE id = $1', [id])).rows[0]).toEqual({ name: 'while the monolith sleeps', version });
+    const after = await carving.status(widgets);
+    expect(after).toMatchObject({ stage: { stage: 'backfilled' }, lag: { reverse: { pending: 0 } }, lastVerify: { ok: true } });
+  });
+});
