@@ -1,4 +1,4 @@
-import { loadMonolithConfig, sslOption } from '../src/config';
+import { loadMonolithConfig, sslOption, urlWithSsl } from '../src/config';
 
 describe('monolith configuration', () => {
   it('local (default): migrates at boot, loopback, dev JWT secret, embedded Postgres allowed', () => {
@@ -22,5 +22,20 @@ describe('monolith configuration', () => {
     expect(() => loadMonolithConfig({ PLATFORM: 'heroku', DATABASE_URL: 'postgres://h/d' })).toThrow(/CARVE_JWT_SECRET or CARVE_JWT_PUBLIC_KEY is required/);
     expect(() => loadMonolithConfig({ PLATFORM: 'aws' })).toThrow('PLATFORM must be one of local, heroku, kubernetes, got "aws"');
     expect(() => loadMonolithConfig({ BODY_LIMIT_BYTES: '12' })).toThrow(/BODY_LIMIT_BYTES must be an integer/);
+  });
+
+  it('events: embedded relay except on kubernetes, postgres transport unless KAFKA_BROKERS, reverse sync off', () => {
+    expect(loadMonolithConfig({}).events).toEqual({ relay: 'embedded', transport: 'postgres', kafkaBrokers: [], reverseSync: false });
+    const k8s = { PLATFORM: 'kubernetes', DATABASE_URL: 'postgres://app@db/carve', CARVE_JWT_SECRET: 'x'.repeat(20) };
+    expect(loadMonolithConfig(k8s).events.relay).toBe('off');
+    expect(loadMonolithConfig({ ...k8s, CARVE_RELAY: 'embedded' }).events.relay).toBe('embedded');
+    expect(loadMonolithConfig({ KAFKA_BROKERS: 'b1:9092, b2:9092' }).events).toMatchObject({ transport: 'kafka', kafkaBrokers: ['b1:9092', 'b2:9092'] });
+    expect(loadMonolithConfig({ KAFKA_BROKERS: 'b1:9092', CARVE_TRANSPORT: 'postgres' }).events.transport).toBe('postgres');
+    expect(loadMonolithConfig({ CARVE_REVERSE_SYNC: 'true' }).events.reverseSync).toBe(true);
+    expect(() => loadMonolithConfig({ CARVE_TRANSPORT: 'kafka' })).toThrow('Invalid configuration: KAFKA_BROKERS is required with CARVE_TRANSPORT=kafka');
+    expect(() => loadMonolithConfig({ CARVE_RELAY: 'sidecar' })).toThrow('CARVE_RELAY must be one of embedded, off, got "sidecar"');
+    expect(() => loadMonolithConfig({ CARVE_TRANSPORT: 'rabbit' })).toThrow('CARVE_TRANSPORT must be one of postgres, kafka');
+    expect(urlWithSsl('postgres://u:p@h/d', 'no-verify')).toBe('postgres://u:p@h/d?sslmode=no-verify');
+    expect(urlWithSsl('postgres://u:p@h/d', 'off')).toBe('postgres://u:p@h/d');
   });
 });

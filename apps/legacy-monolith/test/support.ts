@@ -9,7 +9,7 @@ import type { MemberRole } from '@carve/legacy-domain';
 import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { DataSource } from 'typeorm';
-import { createApp } from '../src/app';
+import { createApp, type CreateAppOptions } from '../src/app';
 import { loadMonolithConfig } from '../src/config';
 
 export interface TestWorkspace {
@@ -35,11 +35,11 @@ export interface Res {
   headers: Record<string, any>;
 }
 
-export async function startHarness(prefix: string, env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(prefix: string, env: Record<string, string> = {}, appOptions: Omit<CreateAppOptions, 'logger'> = {}): Promise<Harness> {
   const db = await createTestDatabase(prefix);
   let app: NestFastifyApplication | undefined;
   try {
-    app = await createApp(loadMonolithConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'silent', ...env }));
+    app = await createApp(loadMonolithConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'silent', ...env }), appOptions);
     await app.getHttpAdapter().getInstance().ready();
     const ds = app.get(DataSource);
     const a = await workspace(ds, 'Alpha');
