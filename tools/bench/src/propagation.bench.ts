@@ -26,6 +26,7 @@ import {
   type EventContractRef,
   inboxMigrationSql,
   outboxMigrationSql,
+  perMessage,
   startConsumer,
   startRelay,
   type Transport,
@@ -224,13 +225,13 @@ async function rawRoundTrip(rate: number, infra: Infra): Promise<Row> {
     topics: [topic],
     fromBeginning: true,
     ephemeral: true,
-    handler: async (m) => {
+    handler: perMessage(async (m) => {
       const at = nowMs();
       const { i, sentAt } = JSON.parse(m.value!.toString('utf8')) as { i: number; sentAt: number };
       received += 1;
       if (i >= warmupCount) latencies.push(at - sentAt);
       return true;
-    },
+    }),
   });
   await sub.ready;
   const body = 'x'.repeat(300); // about the size of an envelope
@@ -287,7 +288,8 @@ async function main(): Promise<void> {
     if (!k.reused) startedKafka = k.dataDir;
   }
   const infra: Infra = { dbUrl, brokers };
-  log(`postgres ${db.source}, kafka ${brokers.join(',') || '-'}; ${DURATION_S}s per rate after ${WARMUP_S}s warm-up; ${os.cpus().length} CPUs`);
+  const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  log(`postgres ${db.source}, kafka ${brokers.join(',') || '-'}; ${DURATION_S}s per rate after ${WARMUP_S}s warm-up; ${os.cpus().length} CPUs; load average ${load()}`);
   const rows: Row[] = [];
   const peaks: Awaited<ReturnType<typeof relayPeak>>[] = [];
   try {
@@ -324,6 +326,7 @@ async function main(): Promise<void> {
     if (raw && kafka) out.push(`- at ${rate}/s: pipeline p99 / raw p99 = ${(kafka.latency.p99 / raw.latency.p99).toFixed(2)}x, p50 ratio ${(kafka.latency.p50 / raw.latency.p50).toFixed(2)}x`);
   }
   for (const p of peaks) out.push(`- relay peak (${p.transport}): ${p.rows} rows in ${p.seconds.toFixed(2)} s = ${Math.round(p.perSecond)} events/s (batch ${RELAY_BATCH})`);
+  out.push(`- machine: ${os.cpus().length} CPUs, load average at the end ${load()}`);
   process.stdout.write(`${out.join('\n')}\n`);
   process.stdout.write(`${JSON.stringify({ durationS: DURATION_S, warmupS: WARMUP_S, rows, peaks })}\n`);
 }

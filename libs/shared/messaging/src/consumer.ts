@@ -111,6 +111,12 @@ export interface ConsumerOptions<Tx extends SqlExecutor = PoolClient> {
   skipOrigins?: string[];
   /** Handler attempts before the event goes to the DLQ; default 5. */
   maxAttempts?: number;
+  /**
+   * Most events applied in one transaction (group commit: one commit, so one WAL flush, for a
+   * run of events already fetched; each still with its own inbox row and version check).
+   * Default 100; 1 gives one transaction per event.
+   */
+  maxEventsPerTransaction?: number;
   backoff?: Backoff;
   /** A new group starts at the beginning (default) or at the end. */
   fromBeginning?: boolean;
@@ -155,6 +161,7 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
   if (!maybeTx) throw new TypeError('startConsumer needs a pool or a transaction runner');
   const transaction: TransactionRunner<Tx> = maybeTx;
   const maxAttempts = opts.maxAttempts ?? 5;
+  const maxRun = Math.max(1, opts.maxEventsPerTransaction ?? 100);
   const backoff = opts.backoff ?? DEFAULT_BACKOFF;
   const log = opts.logger ?? silentLogger;
   const metrics = opts.registry ? messagingMetrics(opts.registry) : undefined;
@@ -197,54 +204,136 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
     return false;
   }
 
-  async function onMessage(m: DeliveredMessage, ctx: DeliveryContext): Promise<boolean> {
-    let event: Envelope;
+  type Parsed = { ok: true; event: Envelope } | { ok: false; err: unknown; reason: string };
+  const parse = (m: DeliveredMessage): Parsed => {
     try {
-      event = parseEnvelope(m.value);
+      const event = parseEnvelope(m.value);
       const invalid = opts.validate?.(event);
       if (invalid) throw new MalformedMessageError(`data does not match contract ${event.type} ${event.version}: ${invalid}`, 'invalid-data');
+      return { ok: true, event };
     } catch (err) {
-      const reason = err instanceof MalformedMessageError ? err.reason : 'invalid';
-      return deadLetter(m, ctx, err, reason, 0, null);
+      return { ok: false, err, reason: err instanceof MalformedMessageError ? err.reason : 'invalid' };
     }
-    const meta: EventMeta = { topic: m.topic, partition: m.partition, offset: m.offset };
-    let attempts = 0;
+  };
+  const metaOf = (m: DeliveredMessage): EventMeta => ({ topic: m.topic, partition: m.partition, offset: m.offset });
+
+  const counted = async (m: DeliveredMessage, event: Envelope, outcome: ApplyOutcome) => {
+    if (outcome === 'applied') {
+      stats.applied += 1;
+      metrics?.consumerApplied.inc({ group, topic: m.topic });
+    } else {
+      if (outcome === 'duplicate') stats.duplicate += 1;
+      else if (outcome === 'stale') stats.stale += 1;
+      else stats.ownOrigin += 1;
+      metrics?.consumerSkipped.inc({ group, topic: m.topic, reason: outcome });
+    }
+    await opts.hooks?.afterCommit?.(event, outcome);
+  };
+
+  /** A handler failure at `index` of a run (the whole run's transaction was rolled back). */
+  class RunFailure extends Error {
+    constructor(readonly index: number, override readonly cause: unknown) {
+      super(errorMessage(cause));
+    }
+  }
+
+  /** Applies a run of events in one transaction (group commit); throws RunFailure or a connection error. */
+  const applyRun = (run: Array<{ m: DeliveredMessage; event: Envelope }>): Promise<ApplyOutcome[]> =>
+    transaction(async (tx) => {
+      const outcomes: ApplyOutcome[] = [];
+      for (const [index, { m, event }] of run.entries()) {
+        try {
+          outcomes.push(await applyEvent(tx, { schema, consumer: group, event, meta: metaOf(m), handle: opts.handle, skipOrigins: opts.skipOrigins }));
+        } catch (err) {
+          throw isConnectionError(err) ? err : new RunFailure(index, err);
+        }
+      }
+      return outcomes;
+    });
+
+  /** One event on its own, retried with backoff; dead-lettered after maxAttempts. False if stopped first. */
+  async function applyAlone(m: DeliveredMessage, event: Envelope, ctx: DeliveryContext, failed: unknown): Promise<boolean> {
+    let attempts = 1; // the run it was in already failed once
+    let err = failed;
     let outages = 0;
-    while (ctx.isRunning()) {
-      let outcome: ApplyOutcome;
-      try {
-        outcome = await transaction((tx) => applyEvent(tx, { schema, consumer: group, event, meta, handle: opts.handle, skipOrigins: opts.skipOrigins }));
-      } catch (err) {
-        if (isConnectionError(err)) {
+    for (;;) {
+      if (err instanceof NonRetriableError || attempts >= maxAttempts) {
+        return deadLetter(m, ctx, err, err instanceof NonRetriableError ? 'non-retriable' : 'handler-failed', attempts, event.id);
+      }
+      stats.retries += 1;
+      metrics?.consumerRetries.inc({ group, topic: m.topic });
+      log.warn({ group, eventId: event.id, type: event.type, attempt: attempts, err: errorMessage(err) }, 'consumer: handler failed; retrying');
+      await pause(backoffDelay(attempts, backoff), ctx);
+      for (;;) {
+        if (!ctx.isRunning()) return false;
+        try {
+          const [outcome] = await applyRun([{ m, event }]);
+          await counted(m, event, outcome);
+          return true;
+        } catch (e) {
+          if (!isConnectionError(e)) {
+            err = e instanceof RunFailure ? e.cause : e;
+            attempts += 1;
+            break;
+          }
           outages += 1;
-          log.error({ group, err: errorMessage(err) }, 'consumer: database unavailable; waiting');
+          log.error({ group, err: errorMessage(e) }, 'consumer: database unavailable; waiting');
           await pause(backoffDelay(Math.min(outages, 10), backoff), ctx);
-          continue;
         }
-        attempts += 1;
-        if (err instanceof NonRetriableError || attempts >= maxAttempts) {
-          return deadLetter(m, ctx, err, err instanceof NonRetriableError ? 'non-retriable' : 'handler-failed', attempts, event.id);
-        }
-        stats.retries += 1;
-        metrics?.consumerRetries.inc({ group, topic: m.topic });
-        log.warn({ group, eventId: event.id, type: event.type, attempt: attempts, err: errorMessage(err) }, 'consumer: handler failed; retrying');
-        await pause(backoffDelay(attempts, backoff), ctx);
+      }
+    }
+  }
+
+  /**
+   * A batch of one partition: runs of consecutive events are applied in one transaction each
+   * (every event with its own inbox row and version check); a message that is not an event goes
+   * to the DLQ; a run whose handler fails is rolled back, the events before the failing one are
+   * applied again without it, and the failing one is retried on its own.
+   */
+  async function onBatch(messages: DeliveredMessage[], ctx: DeliveryContext): Promise<number> {
+    const parsed = messages.map(parse);
+    let i = 0;
+    let outages = 0;
+    let cap: number | undefined;
+    while (i < messages.length) {
+      if (!ctx.isRunning()) return i;
+      const first = parsed[i];
+      if (!first.ok) {
+        if (!(await deadLetter(messages[i], ctx, first.err, first.reason, 0, null))) return i;
+        i += 1;
         continue;
       }
-      if (outcome === 'applied') {
-        stats.applied += 1;
-        metrics?.consumerApplied.inc({ group, topic: m.topic });
-      } else {
-        if (outcome === 'duplicate') stats.duplicate += 1;
-        else if (outcome === 'stale') stats.stale += 1;
-        else stats.ownOrigin += 1;
-        metrics?.consumerSkipped.inc({ group, topic: m.topic, reason: outcome });
+      const run: Array<{ m: DeliveredMessage; event: Envelope }> = [];
+      const limit = Math.min(maxRun, cap ?? maxRun);
+      cap = undefined;
+      for (let j = i; j < messages.length && run.length < limit; j++) {
+        const p = parsed[j];
+        if (!p.ok) break;
+        run.push({ m: messages[j], event: p.event });
       }
-      await opts.hooks?.afterCommit?.(event, outcome);
-      await pruneInbox();
-      return true;
+      try {
+        const outcomes = await applyRun(run);
+        for (const [k, outcome] of outcomes.entries()) await counted(run[k].m, run[k].event, outcome);
+        i += run.length;
+        outages = 0;
+        await pruneInbox();
+      } catch (err) {
+        if (err instanceof RunFailure) {
+          if (err.index > 0) {
+            cap = err.index; // the events before the failing one, again without it
+            continue;
+          }
+          if (!(await applyAlone(run[0].m, run[0].event, ctx, err.cause))) return i;
+          i += 1;
+          continue;
+        }
+        if (!isConnectionError(err)) throw err;
+        outages += 1;
+        log.error({ group, err: errorMessage(err) }, 'consumer: database unavailable; waiting');
+        await pause(backoffDelay(Math.min(outages, 10), backoff), ctx);
+      }
     }
-    return false;
+    return i;
   }
 
   const inboxRetentionMs = opts.inboxRetentionMs ?? 7 * 86_400_000;
@@ -265,7 +354,7 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
     group,
     topics: opts.topics,
     fromBeginning: opts.fromBeginning ?? true,
-    handler: onMessage,
+    handler: onBatch,
     onLag: metrics ? (topic, partition, lag) => metrics.consumerLag.set({ group, topic, partition: String(partition) }, lag) : undefined,
   });
 

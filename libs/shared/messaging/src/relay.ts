@@ -127,20 +127,25 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     }
     await opts.hooks?.afterPublish?.(batch);
 
-    // Log positions in seq order; one relay at a time, so they follow commit order of the marks.
-    const { rows: pos } = await c.query<{ p: string[] }>(
-      `SELECT array_agg(n ORDER BY n)::text[] AS p FROM (SELECT nextval('${schema}.outbox_log_pos_seq') AS n FROM generate_series(1, $1)) s`,
-      [batch.length],
-    );
-    await c.query(
-      `WITH upd AS (
-         UPDATE ${schema}.outbox o SET published_at = clock_timestamp(), log_pos = v.pos
-           FROM unnest($1::uuid[], $2::bigint[]) AS v(id, pos)
-          WHERE o.id = v.id AND o.published_at IS NULL
-          RETURNING 1)
-       SELECT pg_notify('${outboxLogChannel(schema)}', ''), (SELECT count(*) FROM upd) AS n`,
-      [batch.map((r) => r.id), pos[0].p],
-    );
+    if (transport.outboxIsLog) {
+      // The outbox is the log: positions in seq order, and one relay at a time, so they follow
+      // the commit order of the marks. NOTIFY wakes the consumers.
+      const { rows: pos } = await c.query<{ p: string[] }>(
+        `SELECT array_agg(n ORDER BY n)::text[] AS p FROM (SELECT nextval('${schema}.outbox_log_pos_seq') AS n FROM generate_series(1, $1)) s`,
+        [batch.length],
+      );
+      await c.query(
+        `WITH upd AS (
+           UPDATE ${schema}.outbox o SET published_at = clock_timestamp(), log_pos = v.pos
+             FROM unnest($1::uuid[], $2::bigint[]) AS v(id, pos)
+            WHERE o.id = v.id AND o.published_at IS NULL
+            RETURNING 1)
+         SELECT pg_notify('${outboxLogChannel(schema)}', ''), (SELECT count(*) FROM upd) AS n`,
+        [batch.map((r) => r.id), pos[0].p],
+      );
+    } else {
+      await c.query(`UPDATE ${schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, [batch.map((r) => r.id)]);
+    }
     const ackedAt = Date.now();
     stats.published += batch.length;
     stats.batches += 1;
@@ -194,6 +199,10 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
         await waker.wait(standbyRetryMs);
       }
       await c.query(`LISTEN "${outboxChannel(schema)}"`);
+      // Shipping to a broker, a mark lost in a database crash only means those rows are
+      // published again (duplicates the inbox absorbs): its commits need not wait for the WAL
+      // flush. On the Postgres transport the marks are the log itself, so they stay synchronous.
+      if (!transport.outboxIsLog) await c.query('SET synchronous_commit = off');
       setActive(true);
       log.info({ schema, relay: name }, 'relay: active (holds the outbox lock)');
       let lastCleanup = 0;

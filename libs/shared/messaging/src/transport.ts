@@ -31,12 +31,24 @@ export interface DeliveryContext {
 }
 
 /**
- * Called once per message, in offset order per partition. Resolve `true` when the message is
- * done with (its offset may be committed), `false` to stop before it (the subscription is
- * stopping; the message is delivered again later). A rejection is treated like `false` and the
- * transport retries from the last committed position.
+ * Called with messages of one partition, in offset order. Resolves with how many of them, from
+ * the first, are done with (their offsets may be committed); fewer than all means "stop here"
+ * (the subscription is stopping; the rest is delivered again later). A rejection is treated
+ * like 0 and the transport retries from the last committed position.
  */
-export type MessageHandler = (message: DeliveredMessage, ctx: DeliveryContext) => Promise<boolean>;
+export type BatchHandler = (messages: DeliveredMessage[], ctx: DeliveryContext) => Promise<number>;
+
+/** A one-message-at-a-time handler (true: done; false: stop before it), as a BatchHandler. */
+export function perMessage(fn: (message: DeliveredMessage, ctx: DeliveryContext) => Promise<boolean>): BatchHandler {
+  return async (messages, ctx) => {
+    let done = 0;
+    for (const m of messages) {
+      if (!ctx.isRunning() || !(await fn(m, ctx))) break;
+      done += 1;
+    }
+    return done;
+  };
+}
 
 export interface SubscribeOptions {
   group: string;
@@ -45,8 +57,8 @@ export interface SubscribeOptions {
   fromBeginning?: boolean;
   /** Commit nothing and leave nothing behind (for `carve events tail`, DLQ reads). */
   ephemeral?: boolean;
-  handler: MessageHandler;
-  /** Lag after each message: messages behind the end of that partition. */
+  handler: BatchHandler;
+  /** Lag after each handled batch: messages behind the end of that partition. */
   onLag?: (topic: string, partition: number, lag: number) => void;
 }
 

@@ -119,14 +119,17 @@ describe('faults that must lose nothing (real Kafka)', () => {
     });
     expect(await child.exited).toMatchObject({ signal: 'SIGKILL' });
     const before = await checkApplied(db.url, SINK, group);
-    expect(before.applied).toBe(70); // killed right after the 70th commit, mid-batch
+    // Killed right after the transaction holding the 70th event committed, before its offsets were.
+    expect(before.applied).toBeGreaterThanOrEqual(70);
+    expect(before.applied).toBeLessThan(200);
+    expect(before.distinctEvents).toBe(before.applied);
 
     const c = await consume(src, group); // same group: resumes from the committed offsets
-    await waitFor('the other 130 applied', () => c.stats().applied === 130, 30_000);
+    await waitFor('the rest applied', () => c.stats().applied === 200 - before.applied, 30_000);
     await expectAllAppliedOnce(group, written);
     // What the dead member applied after its last offset commit came again and was skipped by the inbox.
     expect(c.stats().duplicate).toBeGreaterThan(0);
-    expect(c.stats().duplicate).toBeLessThanOrEqual(70);
+    expect(c.stats().duplicate).toBeLessThanOrEqual(before.applied);
   });
 
   it('malformed messages (not JSON, not an envelope, invalid data) go to the DLQ; later messages of the partition are processed', async () => {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createTransport, type DeadLetter, type Transport, type TransportKind, transportKindFromEnv } from '@carve/shared-messaging';
+import { createTransport, type DeadLetter, perMessage, type Transport, type TransportKind, transportKindFromEnv } from '@carve/shared-messaging';
 import { resolveDatabaseUrl } from '@carve/shared-persistence';
 import { CliError } from '../cli-error';
 
@@ -86,7 +86,7 @@ export function registerEvents(program: Command): void {
       topics: [topic],
       ephemeral: true,
       fromBeginning: !!opts.fromBeginning,
-      handler: async (m) => {
+      handler: perMessage(async (m) => {
         if (printed >= max) return false;
         const text = m.value?.toString('utf8') ?? 'null';
         let line: string;
@@ -99,7 +99,7 @@ export function registerEvents(program: Command): void {
         printed += 1;
         if (printed >= max) done();
         return true;
-      },
+      }),
     });
     await sub.ready;
     process.stderr.write(`events: tailing ${topic} (${kind}); Ctrl-C to stop\n`);

@@ -11,6 +11,7 @@ import {
   type EnsureTopicsReport,
   type OutboundMessage,
   type PartitionLag,
+  perMessage,
   REPLAYED_FROM_HEADER,
   type SubscribeOptions,
   type Subscription,
@@ -63,6 +64,9 @@ function delivered(topic: string, partition: number, m: KafkaMessage): Delivered
     timestamp: Number(m.timestamp),
   };
 }
+
+/** Messages handed to the handler at once (one fetch may hold thousands). */
+const HANDLER_CHUNK = 500;
 
 /** The Kafka adapter of the messaging port (kafkajs 2.2.4). */
 export class KafkaTransport implements Transport {
@@ -160,13 +164,18 @@ export class KafkaTransport implements Transport {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const ctx = { heartbeat, isRunning };
-        for (const m of batch.messages) {
-          if (!isRunning() || isStale()) return;
-          const done = await handler(delivered(batch.topic, batch.partition, m), ctx);
-          if (!done) return;
-          resolveOffset(m.offset);
-          opts.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - Number(m.offset) - 1));
+        const ctx = { heartbeat, isRunning: () => isRunning() && !isStale() };
+        const all = batch.messages.map((m) => delivered(batch.topic, batch.partition, m));
+        for (let i = 0; i < all.length; i += HANDLER_CHUNK) {
+          if (!ctx.isRunning()) return;
+          const chunk = all.slice(i, i + HANDLER_CHUNK);
+          const done = await handler(chunk, ctx);
+          if (done > 0) {
+            const last = chunk[done - 1].offset;
+            resolveOffset(last);
+            opts.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+          }
+          if (done < chunk.length) return;
         }
       },
     });
@@ -268,14 +277,14 @@ export class KafkaTransport implements Transport {
       ephemeral: true,
       fromBeginning: true,
       topics: [...new Set([...ends.keys()].map((k) => k.slice(0, k.lastIndexOf(':'))))],
-      handler: async (m) => {
+      handler: perMessage(async (m) => {
         const k = `${m.topic}:${m.partition}`;
         const end = ends.get(k);
         if (end !== undefined && BigInt(m.offset) < end) out.push(m);
         if (end !== undefined && BigInt(m.offset) >= end - 1n) ends.delete(k);
         if (ends.size === 0) finish();
         return true;
-      },
+      }),
     });
     const timer = setTimeout(finish, timeoutMs);
     try {

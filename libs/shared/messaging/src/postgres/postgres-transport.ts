@@ -202,10 +202,13 @@ export class PostgresTransport implements Transport {
       }
     };
 
+    // A position lost in a database crash only means redelivery, which the consumer's inbox
+    // absorbs: the commit need not wait for the WAL flush (one statement, its own transaction).
     const saveOffset = async (t: TopicState) => {
       if (opts.ephemeral || t.position === null) return;
       await this.pool.query(
-        `INSERT INTO ${this.own}.messaging_offsets (group_id, topic, position) VALUES ($1, $2, $3)
+        `WITH s AS (SELECT set_config('synchronous_commit', 'off', true))
+         INSERT INTO ${this.own}.messaging_offsets (group_id, topic, position) SELECT $1, $2, $3 FROM s
          ON CONFLICT (group_id, topic) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
         [group, t.topic, t.position.toString()],
       );
@@ -219,29 +222,21 @@ export class PostgresTransport implements Transport {
         [t.topic, t.position!.toString(), batchSize],
       );
       if (rows.length === 0) return false;
-      let moved = false;
-      try {
-        for (const [i, r] of rows.entries()) {
-          if (!running) break;
-          const done = await opts.handler(
-            {
-              topic: t.topic,
-              partition: 0,
-              offset: r.log_pos,
-              key: r.key,
-              value: Buffer.from(r.envelope, 'utf8'),
-              headers: r.headers ?? {},
-              timestamp: r.published_at.getTime(),
-            },
-            ctx,
-          );
-          if (!done) break;
-          t.position = BigInt(r.log_pos);
-          moved = true;
-          opts.onLag?.(t.topic, 0, rows.length - i - 1);
-        }
-      } finally {
-        if (moved) await saveOffset(t);
+      const messages = rows.map((r) => ({
+        topic: t.topic,
+        partition: 0,
+        offset: r.log_pos,
+        key: r.key,
+        value: Buffer.from(r.envelope, 'utf8'),
+        headers: r.headers ?? {},
+        timestamp: r.published_at.getTime(),
+      }));
+      const done = running ? await opts.handler(messages, ctx) : 0;
+      const moved = done > 0;
+      if (moved) {
+        t.position = BigInt(rows[done - 1].log_pos);
+        await saveOffset(t);
+        opts.onLag?.(t.topic, 0, rows.length - done);
       }
       if (opts.onLag && moved && rows.length === batchSize) {
         const { rows: n } = await this.pool.query<{ n: string }>(
@@ -250,7 +245,7 @@ export class PostgresTransport implements Transport {
         );
         opts.onLag(t.topic, 0, Number(n[0].n));
       }
-      return rows.length === batchSize && running;
+      return rows.length === batchSize && done === rows.length && running;
     };
 
     const runConnected = async () => {
