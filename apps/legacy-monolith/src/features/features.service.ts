@@ -69,11 +69,15 @@ export class FeaturesService {
    * Deletes the feature with its comments, note links and release plans; the notes and releases
    * that pointed at it change too, so their versions go up in the same transaction, and each
    * gets its event: note-feature-link.deleted and note.updated per linked note, release.updated
-   * (the plan without the feature) per release, then feature.deleted.
+   * (the plan without the feature) per release, then feature.deleted. The feature row is locked
+   * first: a link or plan being added concurrently (its foreign key check locks the feature row)
+   * either commits before the lock (and is seen, bumped and evented here) or fails after.
    */
   async remove(workspaceId: string, id: string): Promise<void> {
     await this.ds.transaction(async (em) => {
       const params = [id, workspaceId];
+      const locked = await em.query(`SELECT 1 FROM ${LEGACY_SCHEMA}.features WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, params);
+      if (locked.length === 0) throw problems.notFound('The feature');
       const notes = await em.query(
         `UPDATE ${LEGACY_SCHEMA}.notes SET version = version + 1, updated_at = now()
           WHERE workspace_id = $2 AND id IN (SELECT note_id FROM ${LEGACY_SCHEMA}.note_features WHERE feature_id = $1)

@@ -5,6 +5,7 @@ import { problems } from '@carve/shared-http';
 import { DataSource, type EntityManager, In } from 'typeorm';
 import { keysetPage } from '../database/keyset';
 import { isUniqueViolation } from '../database/pg-errors';
+import { LEGACY_SCHEMA } from '../database/schema';
 import { emitLegacyEvents, featureEvent, memberDeleted, memberEvent, workspaceEvent } from '../events/legacy-events';
 import { Feature } from '../features/feature.entity';
 import { FeatureComment } from '../features/feature-comment.entity';
@@ -88,10 +89,13 @@ export class MembersService {
 
   /**
    * Removes the member; features they owned lose their owner (feature.updated each) and their
-   * comments their author, in the same transaction.
+   * comments their author, in the same transaction. The member row is locked first, so a feature
+   * being given this owner concurrently either commits before (and is seen here) or fails after.
    */
   async remove(workspaceId: string, id: string): Promise<void> {
     await this.ds.transaction(async (em) => {
+      const locked = await em.query(`SELECT 1 FROM ${LEGACY_SCHEMA}.members WHERE id = $1 AND workspace_id = $2 FOR UPDATE`, [id, workspaceId]);
+      if (locked.length === 0) throw problems.notFound('The member');
       const owned = await em
         .createQueryBuilder()
         .update(Feature)
