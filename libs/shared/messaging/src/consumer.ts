@@ -294,7 +294,7 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
     const parsed = messages.map(parse);
     let i = 0;
     let outages = 0;
-    let cap: number | undefined;
+    let failed: { index: number; err: unknown } | undefined;
     while (i < messages.length) {
       if (!ctx.isRunning()) return i;
       const first = parsed[i];
@@ -303,9 +303,16 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
         i += 1;
         continue;
       }
+      if (failed?.index === i) {
+        // It failed inside a run already: straight to its own retries, not run again with others.
+        const err = failed.err;
+        failed = undefined;
+        if (!(await applyAlone(messages[i], first.event, ctx, err))) return i;
+        i += 1;
+        continue;
+      }
       const run: Array<{ m: DeliveredMessage; event: Envelope }> = [];
-      const limit = Math.min(maxRun, cap ?? maxRun);
-      cap = undefined;
+      const limit = failed ? Math.min(maxRun, failed.index - i) : maxRun;
       for (let j = i; j < messages.length && run.length < limit; j++) {
         const p = parsed[j];
         if (!p.ok) break;
@@ -319,12 +326,7 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
         await pruneInbox();
       } catch (err) {
         if (err instanceof RunFailure) {
-          if (err.index > 0) {
-            cap = err.index; // the events before the failing one, again without it
-            continue;
-          }
-          if (!(await applyAlone(run[0].m, run[0].event, ctx, err.cause))) return i;
-          i += 1;
+          failed = { index: i + err.index, err: err.cause }; // the events before it run again without it
           continue;
         }
         if (!isConnectionError(err)) throw err;

@@ -5,7 +5,7 @@
  * aggregate in application order), its inbox, and the transport's DLQ listing.
  */
 import { Pool } from 'pg';
-import { type ConsumerHandle, type ConsumerOptions, type RelayHandle, startConsumer, startRelay, type TopicDeclaration, type Transport } from '../src';
+import { type ConsumerHandle, type ConsumerOptions, NonRetriableError, type RelayHandle, startConsumer, startRelay, type TopicDeclaration, type Transport } from '../src';
 import { checkApplied, migrate, noteEvent, sinkHandler, type TestSource, testSource, writeEvents } from './support/events';
 import { createTestDatabase, sql, type TestDatabase, uniqueName, waitFor } from './support/infra';
 
@@ -150,6 +150,27 @@ export function transportContract(kind: 'kafka' | 'postgres', fixture: Transport
       expect(replayed.map((d) => d.eventId)).toEqual([ev.id]);
       await waitFor('the replayed event applied', async () => (await checkApplied(db.url, sink, group)).versions['flaky-1']);
       expect((await checkApplied(db.url, sink, group)).versions['flaky-1']).toEqual([1]);
+    });
+
+    it('applies a batch as runs in one transaction; an event failing inside a run does not take the others down', async () => {
+      const group = uniqueName('g');
+      const calls: number[] = [];
+      const handle = sinkHandler(sink, group);
+      const c = await consume(group, {
+        handle: async (e, tx, meta) => {
+          if (e.aggregateId !== 'run-1') return handle(e, tx, meta);
+          calls.push(e.aggregateVersion);
+          if (e.aggregateVersion === 2) throw new NonRetriableError('version 2 cannot be applied');
+          await handle(e, tx, meta);
+        },
+      });
+      await writeEvents(db.url, src, ['run-1'], 3, 3); // v1, v2, v3 in one transaction: one batch
+      await waitFor('v3 applied', async () => (await checkApplied(db.url, sink, group)).versions['run-1']?.includes(3));
+      expect((await checkApplied(db.url, sink, group)).versions['run-1']).toEqual([1, 3]); // each once, v2 left out
+      expect(c.stats()).toMatchObject({ applied: 2, deadLettered: 1 });
+      expect(calls.filter((v) => v === 2)).toHaveLength(1); // non-retriable: not retried
+      const dead = (await transport.listDeadLetters({ topic: src.topic })).filter((d) => d.group === group);
+      expect(dead.map((d) => d.reason)).toEqual(['non-retriable']);
     });
 
     it('retries a transient failure and applies the event once', async () => {
