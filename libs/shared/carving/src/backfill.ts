@@ -284,6 +284,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     const merge = s.merge(staging).map((m) => (typeof m === 'string' ? { sql: m, counts: false } : { sql: m.sql, counts: m.counts ?? false }));
     const countSql = `SELECT count(*)::bigint AS n FROM ${s.from}${s.where ? ` WHERE ${s.where}` : ''}`;
     const total = Number((await source.query(countSql)).rows[0].n);
+    // CARVE_BACKFILL_TRACE=1: where the time of a source goes (COPY into staging, each merge statement, commit).
+    const trace = process.env.CARVE_BACKFILL_TRACE === '1' ? new Array<number>(merge.length + 2).fill(0) : null;
 
     let after = checkpoint?.lastKey ?? null;
     const resumedAfterRows = checkpoint?.rowsDone ?? 0;
@@ -324,9 +326,13 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       try {
         let w = 0;
         if (batch.rows > 0) {
+          let t = performance.now();
           await writeCopy(target, staging, columns, batch.buf);
-          for (const m of merge) {
+          if (trace) trace[0] += performance.now() - t;
+          for (const [i, m] of merge.entries()) {
+            t = performance.now();
             const r = await target.query(m.sql);
+            if (trace) trace[i + 1] += performance.now() - t;
             if (m.counts) w += r.rowCount ?? 0;
           }
         }
@@ -340,7 +346,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
                 run_id = EXCLUDED.run_id, updated_at = now(), finished_at = EXCLUDED.finished_at`,
           [ctx.name, s.name, newKey ? JSON.stringify(newKey) : null, rowsDone + batch.rows, w, runId, last, batch.rows],
         );
+        const tc = performance.now();
         await target.query('COMMIT');
+        if (trace) trace[merge.length + 1] += performance.now() - tc;
         written += w;
       } catch (err) {
         await target.query('ROLLBACK').catch(() => undefined);
@@ -363,6 +371,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       }
     }
     await target.query(`DROP TABLE IF EXISTS pg_temp.${staging}`);
+    if (trace) process.stderr.write(`trace ${s.name}: ${['copy', ...merge.map((_, i) => `merge${i + 1}`), 'commit'].map((k, i) => `${k} ${Math.round(trace[i])} ms`).join(', ')}; total ${Math.round(performance.now() - started)} ms\n`);
     return { name: s.name, rows, rowsWritten: written, batches, ms: performance.now() - started, resumedAfterRows, skipped: false };
   }
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerCarving } from './carving';
 import { registerDb } from './db';
 import { registerDeploy } from './deploy';
 import { registerDev } from './dev';
@@ -12,4 +13,4 @@ import { registerToken } from './token';
 /** Each command module exports a `register(program)` function; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDev, registerKafka, registerSeed, registerToken, registerRelay, registerEvents, registerGateway, registerDeploy, registerDb];
+export const commands: RegisterCommand[] = [registerDev, registerKafka, registerSeed, registerToken, registerRelay, registerEvents, registerGateway, registerDeploy, registerDb, registerCarving];

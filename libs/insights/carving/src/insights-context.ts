@@ -1,0 +1,256 @@
+/**
+ * Insights as a carvable context: what the generic machinery of @carve/shared-carving needs to
+ * carve it, and nothing else. The monolith's tables are read by SQL over the CLI's admin
+ * connection (no monolith code is imported); the service's tables are the reshaped model of
+ * @carve/insights-data-access:
+ *
+ *   legacy.workspaces                 → insights.workspaces        (read model)
+ *   legacy.features                   → insights.feature_titles    (read model: title, status)
+ *   legacy.notes (customer inline)    → insights.customers (one per workspace + lower(email); name
+ *                                        and company of the newest note with that email)
+ *                                      + insights.notes (customer_id)
+ *   legacy.note_features (+ the note's version) → insights.note_features
+ *
+ * Every merge is guarded by the aggregate version (`WHERE t.aggregate_version <
+ * EXCLUDED.aggregate_version`) and by the service's tombstones (a deletion forward sync applied
+ * wins over an older backfilled row), so it can run while forward sync runs, and again.
+ */
+import { FeatureCreated, NoteCreated, NoteFeatureLinkCreated, WorkspaceCreated } from '@carve/legacy-contracts';
+import { INSIGHTS_TOPICS } from '@carve/insights-contracts';
+import { defineCarvableContext, type StagingColumn } from '@carve/shared-carving';
+
+/** The service's consumer group of the monolith's events (insights-service: CARVE_SYNC_GROUP, default). */
+export const INSIGHTS_FORWARD_SYNC_GROUP = 'insights-service';
+/** The monolith's reverse-sync consumer group (apps/legacy-monolith, REVERSE_SYNC_GROUP). */
+export const LEGACY_REVERSE_SYNC_GROUP = 'legacy-reverse-sync';
+
+const col = (name: string, type: string, expr: string): StagingColumn => ({ name, type, expr });
+
+/** No workspace tombstone for `ws` (a deleted workspace takes everything of it along). */
+const wsAlive = (ws: string) =>
+  `NOT EXISTS (SELECT 1 FROM insights.tombstones x WHERE x.aggregate_type = 'workspace' AND x.aggregate_id = ${ws}::text)`;
+/** No tombstone of (type, id) at `version` or later. */
+const notBuried = (type: string, id: string, version: string) =>
+  `NOT EXISTS (SELECT 1 FROM insights.tombstones x WHERE x.aggregate_type = '${type}' AND x.aggregate_id = ${id} AND x.aggregate_version >= ${version})`;
+
+// ---- the canonical note, one query per side ----------------------------------------------------
+
+const sortedTags = (t: string) => `ARRAY(SELECT tag FROM unnest(${t}) tag ORDER BY tag COLLATE "C")`;
+const links = (table: string) =>
+  `coalesce((SELECT jsonb_agg(jsonb_build_array(l.feature_id, l.importance) ORDER BY l.feature_id) FROM ${table} l WHERE l.note_id = n.id), '[]'::jsonb)`;
+
+/**
+ * The monolith's notes as the service shapes them: the customer of a note is the one of its
+ * (workspace, lower(email)), named after the newest note written with that email.
+ */
+export const MONOLITH_CANONICAL_NOTES = `
+  SELECT n.workspace_id, n.id, n.title, n.content, n.source,
+         lower(n.customer_email) AS customer_email,
+         CASE WHEN n.customer_email IS NULL THEN NULL ELSE first_value(n.customer_name) OVER newest END AS customer_name,
+         CASE WHEN n.customer_email IS NULL THEN NULL ELSE first_value(n.customer_company) OVER newest END AS customer_company,
+         ${sortedTags('n.tags')} AS tags,
+         n.state,
+         ${links('legacy.note_features')} AS links
+    FROM legacy.notes n
+  WINDOW newest AS (PARTITION BY n.workspace_id, lower(n.customer_email) ORDER BY n.updated_at DESC, n.id DESC)`;
+
+export const SERVICE_CANONICAL_NOTES = `
+  SELECT n.workspace_id, n.id, n.title, n.content, n.source,
+         c.email AS customer_email, c.name AS customer_name, c.company AS customer_company,
+         ${sortedTags('n.tags')} AS tags,
+         n.state,
+         ${links('insights.note_features')} AS links
+    FROM insights.notes n
+    LEFT JOIN insights.customers c ON c.id = n.customer_id`;
+
+export const insightsCarving = defineCarvableContext({
+  name: 'insights',
+  description: 'customer notes, their customers and their links to features (apps/insights-service)',
+  schema: 'insights',
+  service: 'insights',
+  routes: [
+    { id: 'notes-read', kind: 'read' },
+    { id: 'notes-write', kind: 'write' },
+  ],
+  forwardSync: {
+    group: INSIGHTS_FORWARD_SYNC_GROUP,
+    inboxSchema: 'insights',
+    outboxSchema: 'legacy',
+    topics: [WorkspaceCreated.topic, FeatureCreated.topic, NoteCreated.topic, NoteFeatureLinkCreated.topic],
+  },
+  reverseSync: {
+    group: LEGACY_REVERSE_SYNC_GROUP,
+    inboxSchema: 'legacy',
+    outboxSchema: 'insights',
+    topics: [...INSIGHTS_TOPICS],
+  },
+  backfill: [
+    {
+      name: 'workspaces',
+      description: 'legacy.workspaces → insights.workspaces',
+      from: 'legacy.workspaces w',
+      key: ['id'],
+      columns: [
+        col('id', 'uuid', 'w.id'),
+        col('name', 'text', 'w.name'),
+        col('slug', 'text', 'w.slug'),
+        col('version', 'integer', 'w.version'),
+        col('created_at', 'timestamptz', 'w.created_at'),
+        col('updated_at', 'timestamptz', 'w.updated_at'),
+      ],
+      merge: (st) => [
+        {
+          counts: true,
+          sql: `INSERT INTO insights.workspaces AS t (id, name, slug, aggregate_version, created_at, updated_at)
+                SELECT s.id, s.name, s.slug, s.version, s.created_at, s.updated_at FROM ${st} s
+                 WHERE ${wsAlive('s.id')}
+                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, slug = EXCLUDED.slug, aggregate_version = EXCLUDED.aggregate_version,
+                       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+                 WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+        },
+      ],
+    },
+    {
+      name: 'features',
+      description: 'legacy.features → insights.feature_titles (title and status)',
+      from: 'legacy.features f',
+      key: ['id'],
+      columns: [
+        col('id', 'uuid', 'f.id'),
+        col('workspace_id', 'uuid', 'f.workspace_id'),
+        col('title', 'text', 'f.title'),
+        col('status', 'text', 'f.status'),
+        col('version', 'integer', 'f.version'),
+      ],
+      merge: (st) => [
+        {
+          counts: true,
+          sql: `INSERT INTO insights.feature_titles AS t (feature_id, workspace_id, title, status, aggregate_version)
+                SELECT s.id, s.workspace_id, s.title, s.status, s.version FROM ${st} s
+                 WHERE ${wsAlive('s.workspace_id')} AND ${notBuried('feature', 's.id::text', 's.version')}
+                ON CONFLICT (feature_id) DO UPDATE SET title = EXCLUDED.title, status = EXCLUDED.status, aggregate_version = EXCLUDED.aggregate_version
+                 WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+        },
+      ],
+    },
+    {
+      name: 'notes',
+      description: 'legacy.notes → insights.customers (deduplicated by workspace + lower(email)) + insights.notes',
+      from: 'legacy.notes n',
+      key: ['id'],
+      columns: [
+        col('id', 'uuid', 'n.id'),
+        col('workspace_id', 'uuid', 'n.workspace_id'),
+        col('title', 'text', 'n.title'),
+        col('content', 'text', 'n.content'),
+        col('source', 'text', 'n.source'),
+        col('customer_email', 'text', 'n.customer_email'),
+        col('customer_name', 'text', 'n.customer_name'),
+        col('customer_company', 'text', 'n.customer_company'),
+        col('tags', 'text[]', 'n.tags'),
+        col('state', 'text', 'n.state'),
+        col('version', 'integer', 'n.version'),
+        col('created_at', 'timestamptz', 'n.created_at'),
+        col('updated_at', 'timestamptz', 'n.updated_at'),
+      ],
+      merge: (st) => [
+        // notes.customer_id comes from the customer row joined just below, in this transaction:
+        // its foreign-key check is redundant, and skipped where the admin role may (a third of
+        // the cost of a batch). Without the privilege, the check runs.
+        `DO $$ BEGIN SET LOCAL session_replication_role = replica; EXCEPTION WHEN insufficient_privilege THEN NULL; END $$`,
+        // Customers of the notes that will be written (not older than what the service holds),
+        // one per (workspace, lower(email)): the newest note of the batch names it, and it only
+        // replaces a customer named by an older note.
+        `INSERT INTO insights.customers AS c (workspace_id, email, name, company, source_note_id, source_updated_at, aggregate_version)
+         SELECT DISTINCT ON (s.workspace_id, lower(s.customer_email))
+                s.workspace_id, lower(s.customer_email), s.customer_name, s.customer_company, s.id, s.updated_at, s.version
+           FROM ${st} s
+           LEFT JOIN insights.notes n ON n.id = s.id
+           LEFT JOIN insights.customers k ON k.workspace_id = s.workspace_id AND lower(k.email) = lower(s.customer_email)
+          WHERE s.customer_email IS NOT NULL
+            AND (n.id IS NULL OR n.aggregate_version < s.version)
+            AND (k.id IS NULL OR (k.source_updated_at, k.source_note_id) < (s.updated_at, s.id))
+            AND ${wsAlive('s.workspace_id')} AND ${notBuried('note', 's.id::text', 's.version')}
+          ORDER BY s.workspace_id, lower(s.customer_email), s.updated_at DESC, s.id DESC
+         ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name, company = EXCLUDED.company,
+                source_note_id = EXCLUDED.source_note_id, source_updated_at = EXCLUDED.source_updated_at,
+                aggregate_version = EXCLUDED.aggregate_version, updated_at = now()
+          WHERE (c.source_updated_at, c.source_note_id) < (EXCLUDED.source_updated_at, EXCLUDED.source_note_id)`,
+        {
+          counts: true,
+          sql: `INSERT INTO insights.notes AS t (id, workspace_id, title, content, source, customer_id, tags, state, aggregate_version, created_at, updated_at)
+                SELECT s.id, s.workspace_id, s.title, s.content, s.source, c.id, s.tags, s.state, s.version, s.created_at, s.updated_at
+                  FROM ${st} s
+                  LEFT JOIN insights.customers c ON c.workspace_id = s.workspace_id AND lower(c.email) = lower(s.customer_email)
+                 WHERE ${wsAlive('s.workspace_id')} AND ${notBuried('note', 's.id::text', 's.version')}
+                ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, content = EXCLUDED.content, source = EXCLUDED.source,
+                       customer_id = EXCLUDED.customer_id, tags = EXCLUDED.tags, state = EXCLUDED.state,
+                       aggregate_version = EXCLUDED.aggregate_version, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+                 WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+        },
+        // A delete forward sync committed while this batch was being written: its tombstone wins.
+        `DELETE FROM insights.notes t USING insights.tombstones x, ${st} s
+          WHERE x.aggregate_type = 'note' AND x.aggregate_id = s.id::text AND t.id = s.id AND x.aggregate_version >= t.aggregate_version`,
+        `WITH dead AS MATERIALIZED (SELECT aggregate_id::uuid AS id FROM insights.tombstones WHERE aggregate_type = 'workspace')
+         DELETE FROM insights.notes t USING dead d, ${st} s WHERE t.workspace_id = d.id AND t.id = s.id`,
+      ],
+    },
+    {
+      name: 'note-features',
+      description: "legacy.note_features (at their note's version) → insights.note_features",
+      from: 'legacy.note_features nf JOIN legacy.notes n ON n.id = nf.note_id',
+      key: ['note_id', 'feature_id'],
+      columns: [
+        col('note_id', 'uuid', 'nf.note_id'),
+        col('feature_id', 'uuid', 'nf.feature_id'),
+        col('workspace_id', 'uuid', 'nf.workspace_id'),
+        col('importance', 'text', 'nf.importance'),
+        col('version', 'integer', 'n.version'),
+        col('created_at', 'timestamptz', 'nf.created_at'),
+        col('updated_at', 'timestamptz', 'nf.updated_at'),
+      ],
+      merge: (st) => [
+        {
+          counts: true,
+          sql: `INSERT INTO insights.note_features AS t (note_id, feature_id, workspace_id, importance, aggregate_version, created_at, updated_at)
+                SELECT s.note_id, s.feature_id, s.workspace_id, s.importance, s.version, s.created_at, s.updated_at
+                  FROM ${st} s
+                 WHERE ${wsAlive('s.workspace_id')}
+                   AND ${notBuried('note', 's.note_id::text', 's.version')}
+                   AND ${notBuried('note-feature-link', "s.note_id::text || ':' || s.feature_id::text", 's.version')}
+                   AND NOT EXISTS (SELECT 1 FROM insights.tombstones x WHERE x.aggregate_type = 'feature' AND x.aggregate_id = s.feature_id::text)
+                ON CONFLICT (note_id, feature_id) DO UPDATE SET importance = EXCLUDED.importance, aggregate_version = EXCLUDED.aggregate_version,
+                       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+                 WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+        },
+        `DELETE FROM insights.note_features t USING insights.tombstones x, ${st} s
+          WHERE x.aggregate_type = 'note-feature-link' AND x.aggregate_id = s.note_id::text || ':' || s.feature_id::text
+            AND t.note_id = s.note_id AND t.feature_id = s.feature_id AND x.aggregate_version >= t.aggregate_version`,
+      ],
+    },
+  ],
+  verify: [
+    {
+      name: 'workspaces',
+      description: 'id, name, slug',
+      monolith: 'SELECT w.id AS workspace_id, w.id, w.name, w.slug FROM legacy.workspaces w',
+      service: 'SELECT w.id AS workspace_id, w.id, w.name, w.slug FROM insights.workspaces w',
+    },
+    {
+      name: 'features',
+      description: 'the feature titles the service keeps: id, title, status',
+      monolith: 'SELECT f.workspace_id, f.id, f.title, f.status FROM legacy.features f',
+      service: 'SELECT f.workspace_id, f.feature_id AS id, f.title, f.status FROM insights.feature_titles f',
+    },
+    {
+      name: 'notes',
+      description: 'id, workspace, title, content, source, lower(customer email), customer name and company, sorted tags, state, links (feature, importance)',
+      monolith: MONOLITH_CANONICAL_NOTES,
+      service: SERVICE_CANONICAL_NOTES,
+    },
+  ],
+  workspaces: {
+    monolith: 'SELECT id AS workspace_id FROM legacy.workspaces',
+    service: 'SELECT id AS workspace_id FROM insights.workspaces UNION SELECT DISTINCT workspace_id FROM insights.notes',
+  },
+});
