@@ -4,8 +4,9 @@
  * Fastify instance before Nest initialises.
  */
 import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createLogger, type Logger, platformPlugin, platformServerOptions } from '@carve/shared-http';
+import { PlatformFastifyAdapter } from '@carve/shared-nest';
 import { type ResolvedDatabase, resolveDatabase } from '@carve/shared-persistence';
 import { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
@@ -16,21 +17,6 @@ import type { ReverseSyncHandlers } from './events/reverse-sync';
 import { installWriteContext } from './events/write-context';
 
 export const SERVICE_NAME = 'legacy-monolith';
-
-/**
- * The platform plugin owns the Fastify instance's 404 and error handlers (problem+json,
- * `route_not_found`, body limit → 413, bad JSON → 400). Nest would install its own on init,
- * which Fastify refuses for 404 ("Not found handler already set"); errors raised inside Nest's
- * pipeline still go through Nest's filters (ProblemFilter), which answer the same way.
- */
-class PlatformFastifyAdapter extends FastifyAdapter {
-  override setNotFoundHandler() {
-    return this.getInstance();
-  }
-  override setErrorHandler() {
-    return this.getInstance();
-  }
-}
 
 export interface CreateAppOptions {
   logger?: Logger;
@@ -57,6 +43,7 @@ export async function createApp(config: MonolithConfig, opts: CreateAppOptions =
     if (config.migrateOnBoot) {
       await migrateLegacy(databaseUrl, { ssl: sslOption(config.databaseSsl), log: logger });
     }
+    // The platform plugin owns the 404 and error handlers; the adapter leaves them to it (@carve/shared-nest).
     const adapter = new PlatformFastifyAdapter(
       platformServerOptions({
         loggerInstance: logger,
