@@ -12,7 +12,7 @@ import { migrateLegacy } from '../src/database/legacy-data-source';
 import { migrate } from '../src/migrate';
 
 const run = promisify(execFile);
-const ALL = ['InitialSchema1730000000000', 'ListIndexes1730000000001', 'OutboxInbox1730000000002'];
+const ALL = ['InitialSchema1730000000000', 'ListIndexes1730000000001', 'OutboxInbox1730000000002', 'ReverseSyncParking1730000000003'];
 const repo = path.resolve(__dirname, '../../..');
 
 async function tables(url: string): Promise<string[]> {
@@ -42,7 +42,7 @@ describe('legacy migrations', () => {
     expect(first.applied).toEqual(ALL);
     expect(await tables(db.url)).toEqual([
       'aggregate_versions', 'feature_comments', 'features', 'inbox', 'members', 'migrations', 'note_features', 'notes', 'outbox', 'release_features',
-      'releases', 'workspaces',
+      'releases', 'reverse_sync_parked', 'workspaces',
     ]);
     const second = await migrateLegacy(db.url);
     expect(second.applied).toEqual([]);

@@ -21,6 +21,7 @@ import { causedBy, type ConsumerHandle, type Envelope, type EventMeta, startCons
 import type { FastifyInstance } from 'fastify';
 import { DataSource, type EntityManager } from 'typeorm';
 import { LEGACY_SCHEMA } from '../database/schema';
+import { insightsReverseSyncHandlers } from '../reverse-sync/insights/insights-reverse-sync';
 import { EVENTS_OPTIONS, type EventsOptions } from './events.options';
 import { LEGACY_ORIGIN } from './legacy-events';
 import { monolithTransport } from './transport';
@@ -36,10 +37,10 @@ export const REVERSE_SYNC_HANDLERS = Symbol('REVERSE_SYNC_HANDLERS');
 export const REVERSE_SYNC_GROUP = 'legacy-reverse-sync';
 
 /**
- * The handlers the monolith runs when reverse sync is on. Empty until a context is carved: the
- * Insights carving adds `insights.<aggregate>.v1` handlers here.
+ * The handlers the monolith runs when reverse sync is on, one set per carved context:
+ * Insights (`insights.notes.v1`, `insights.note-features.v1`: src/reverse-sync/insights/).
  */
-export const reverseSyncHandlers: ReverseSyncHandlers = {};
+export const reverseSyncHandlers: ReverseSyncHandlers = { ...insightsReverseSyncHandlers };
 
 export interface ReverseSyncDeps {
   transport: Transport;

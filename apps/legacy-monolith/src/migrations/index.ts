@@ -10,5 +10,6 @@
 import { InitialSchema1730000000000 } from './1730000000000-initial-schema';
 import { ListIndexes1730000000001 } from './1730000000001-list-indexes';
 import { OutboxInbox1730000000002 } from './1730000000002-outbox-inbox';
+import { ReverseSyncParking1730000000003 } from './1730000000003-reverse-sync-parking';
 
-export const legacyMigrations = [InitialSchema1730000000000, ListIndexes1730000000001, OutboxInbox1730000000002];
+export const legacyMigrations = [InitialSchema1730000000000, ListIndexes1730000000001, OutboxInbox1730000000002, ReverseSyncParking1730000000003];
