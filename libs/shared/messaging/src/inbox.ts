@@ -7,10 +7,9 @@ import { ident } from './executor';
  * - `<schema>.aggregate_versions(consumer, aggregate_type, aggregate_id, version)`: the newest
  *   aggregateVersion applied per aggregate; anything not newer is skipped.
  */
-export function inboxMigrationSql(schema: string): string {
+export function inboxMigrationSql(schema: string, opts: { createSchema?: boolean } = {}): string {
   const s = ident(schema);
-  return `
-CREATE SCHEMA IF NOT EXISTS ${s};
+  return `${opts.createSchema === false ? '' : `\nCREATE SCHEMA IF NOT EXISTS ${s};`}
 CREATE TABLE IF NOT EXISTS ${s}.inbox (
   consumer text NOT NULL,
   event_id uuid NOT NULL,

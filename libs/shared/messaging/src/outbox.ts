@@ -16,10 +16,9 @@ export const outboxLogChannel = (schema: string) => `${ident(schema)}_outbox_log
  *   a row published, so it follows commit order (seq does not): the Postgres transport's offset.
  * A statement trigger NOTIFYs `<schema>_outbox` so the relay wakes at commit.
  */
-export function outboxMigrationSql(schema: string): string {
+export function outboxMigrationSql(schema: string, opts: { createSchema?: boolean } = {}): string {
   const s = ident(schema);
-  return `
-CREATE SCHEMA IF NOT EXISTS ${s};
+  return `${opts.createSchema === false ? '' : `\nCREATE SCHEMA IF NOT EXISTS ${s};`}
 CREATE TABLE IF NOT EXISTS ${s}.outbox (
   id uuid PRIMARY KEY,
   seq bigserial NOT NULL,
