@@ -58,8 +58,8 @@ describe('reverse sync of insights (service events applied to the legacy tables)
 
   const at = (s: number) => new Date(Date.UTC(2025, 0, 1, 0, 0, s)).toISOString();
   const noteState = (id: string, v: number, extra: Record<string, unknown> = {}) => ({
-    id, workspaceId: ws, title: `note v${v}`, content: 'body', source: 'email', customerEmail: 'Ann@Example.com', customerName: 'Ann', customerCompany: 'Acme',
-    tags: ['b', 'a'], state: 'unprocessed', createdAt: at(0), updatedAt: at(v), ...extra,
+    id, workspaceId: ws, title: `note v${v}`, content: 'body', source: 'email' as const, customerEmail: 'Ann@Example.com', customerName: 'Ann', customerCompany: 'Acme',
+    tags: ['b', 'a'], state: 'unprocessed' as const, createdAt: at(0), updatedAt: at(v), ...extra,
   });
   const args = (aggregateId: string, version: number) => ({ tenantId: ws, aggregateId, aggregateVersion: version, origin: INSIGHTS_ORIGIN });
   /** The service's write: its events in one outbox transaction. */

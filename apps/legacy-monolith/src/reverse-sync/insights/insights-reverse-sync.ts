@@ -38,6 +38,15 @@ type LinkIds = { noteId: string; featureId: string; workspaceId: string };
 
 const waitsForNote = (noteId: string) => `note:${noteId}`;
 
+/**
+ * Events of one note (its state, its links) may be applied by concurrent transactions (Kafka
+ * hands partitions over in parallel): each takes the note's lock first, so a link either sees
+ * its note committed, or is parked before the note's handler looks for parked links.
+ */
+async function lockNote(em: EntityManager, noteId: string): Promise<void> {
+  await em.query(`SELECT pg_advisory_xact_lock(hashtext('carve.reverse-sync.note'), hashtext($1))`, [noteId]);
+}
+
 async function rows<T = any>(em: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   const r = await em.query(sql, params);
   // TypeORM returns [rows, affected] for UPDATE/DELETE ... RETURNING, rows otherwise.
@@ -48,6 +57,7 @@ async function rows<T = any>(em: EntityManager, sql: string, params: unknown[]):
 
 async function applyNoteState(event: Envelope, em: EntityManager): Promise<void> {
   const n = event.data as NoteStateV1;
+  await lockNote(em, n.id);
   const written = await rows(
     em,
     `INSERT INTO ${S}.notes AS t (id, workspace_id, title, content, source, customer_email, customer_name, customer_company, tags, state, version, created_at, updated_at)
@@ -77,6 +87,7 @@ async function applyNoteState(event: Envelope, em: EntityManager): Promise<void>
 
 async function applyNoteDeleted(event: Envelope, em: EntityManager): Promise<void> {
   const d = event.data as { id: string; workspaceId: string };
+  await lockNote(em, d.id);
   const links = await em.getRepository(NoteFeature).find({ where: { noteId: d.id, workspaceId: d.workspaceId }, order: { createdAt: 'ASC', featureId: 'ASC' } });
   const gone = await rows(em, `DELETE FROM ${S}.notes WHERE id = $1 AND workspace_id = $2 AND version < $3 RETURNING id`, [d.id, d.workspaceId, event.aggregateVersion]);
   await em.query(`DELETE FROM ${S}.reverse_sync_parked WHERE consumer = $1 AND waits_for = $2`, [CONSUMER, waitsForNote(d.id)]);
@@ -148,7 +159,9 @@ const onNote: ReverseSyncHandler = async (event, em) => {
 };
 
 const onLink: ReverseSyncHandler = async (event, em) => {
-  if (event.type.startsWith('note-feature-link.')) await applyLink(event, em);
+  if (!event.type.startsWith('note-feature-link.')) return;
+  await lockNote(em, (event.data as LinkIds).noteId);
+  await applyLink(event, em);
 };
 
 /** The topics of the insights service and what the monolith does with them. */
