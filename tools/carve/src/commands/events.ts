@@ -29,6 +29,18 @@ export async function openTransport(flags: TransportFlags, clientId: string): Pr
   return { transport: createTransport({ kind, databaseUrl, kafkaBrokers: brokers, clientId }), kind, databaseUrl };
 }
 
+const ENVELOPE_ORDER = ['id', 'type', 'version', 'source', 'origin', 'tenantId', 'aggregateType', 'aggregateId', 'aggregateVersion', 'occurredAt', 'correlationId', 'causationId', 'data'];
+
+/** An envelope with its fields in the documented order (jsonb storage reorders keys); anything else as is. */
+function readable(value: unknown): unknown {
+  if (!value || typeof value !== 'object' || Array.isArray(value) || !('aggregateId' in value)) return value;
+  const v = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of ENVELOPE_ORDER) if (k in v) out[k] = v[k];
+  for (const k of Object.keys(v)) if (!(k in out)) out[k] = v[k];
+  return out;
+}
+
 /** Resolves when SIGINT or SIGTERM arrives. */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -91,7 +103,7 @@ export function registerEvents(program: Command): void {
         const text = m.value?.toString('utf8') ?? 'null';
         let line: string;
         try {
-          line = JSON.stringify(JSON.parse(text));
+          line = JSON.stringify(readable(JSON.parse(text)));
         } catch {
           line = JSON.stringify({ malformed: text, topic: m.topic, partition: m.partition, offset: m.offset });
         }
