@@ -12,6 +12,7 @@ import path from 'node:path';
 import { type CarvableContext, carvableContexts, findCarvableContext } from '@carve/shared-carving';
 import { repoRoot } from '../paths';
 import '@carve/insights-carving';
+import '@carve/roadmaps-carving';
 
 let discovered = false;
 
