@@ -1,17 +1,17 @@
 /**
- * What the HTTP layer needs whatever the framework: tenancy (the token's workspace must be the
- * path's; a path workspace that is no UUID is not found), writes only for makers and admins and
- * only once the service owns writes, page parameters, and the reads of the state tables.
+ * What the controllers share: tenancy and roles in the monolith's order (its TenancyGuard): the
+ * token's workspace must be the path's (403 workspace_mismatch), a path workspace that is no UUID
+ * is not found (404), viewers cannot write (403 forbidden_role); then, for writes only, the
+ * service must be the source of truth (409 not_source_of_truth). Plus ids from the path, checked
+ * list queries and bodies, and the data-access layer's expected failures as problems.
  */
-import { isUuid, permissions } from '@carve/roadmaps-domain';
-import { findState, listStates, type RoadmapsAggregateType, type StatePage } from '@carve/roadmaps-data-access';
+import { RoadmapsRejection } from '@carve/roadmaps-data-access';
+import { isUuid, type ListQuery, type ListSpec, parseListQuery, permissions, type QueryFilters, type Result } from '@carve/roadmaps-domain';
 import { type Identity, ProblemError, problems } from '@carve/shared-http';
-import type { Pool } from 'pg';
 import type { StageReader } from './stage-reader';
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** Throws the problem a request gets when its identity may not do `method` in `workspaceId`. */
 export async function checkTenancy(identity: Identity, method: string, workspaceId: string | undefined, stageReader: StageReader): Promise<void> {
   if (workspaceId !== undefined) {
     if (workspaceId.toLowerCase() !== identity.workspaceId.toLowerCase()) {
@@ -22,37 +22,43 @@ export async function checkTenancy(identity: Identity, method: string, workspace
   if (READS.has(method)) return;
   if (!permissions.write(identity.role)) throw problems.forbidden('forbidden_role', `The role ${identity.role} can read but not change anything.`);
   if (!(await stageReader.ownsWrites())) {
-    throw new ProblemError(409, 'not_source_of_truth', 'The monolith owns these writes at this carving stage; send them to it (the gateway does).', { stage: await stageReader.stage() });
+    throw new ProblemError(409, 'not_source_of_truth', 'The monolith owns writes of releases at this carving stage; send writes to it (the gateway does).', {
+      stage: await stageReader.stage(),
+    });
   }
 }
 
-/** `?limit` (1-100, default 50) and `?after` (an id). */
-export function pageParams(query: unknown): { limit: number; after?: string } {
-  const q = (query ?? {}) as Record<string, unknown>;
-  const errors: Array<{ field: string; message: string }> = [];
-  let limit = 50;
-  if (q.limit !== undefined) {
-    limit = Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) errors.push({ field: 'limit', message: 'must be a whole number from 1 to 100' });
+/** The value of a validation result, or a 400 validation_failed with the field errors. */
+export function valid<T>(result: Result<T>): T {
+  if (!result.ok) throw problems.validation(result.errors);
+  return result.value;
+}
+
+export function listQuery<F extends QueryFilters>(spec: ListSpec<F>, query: unknown): ListQuery<any> {
+  return valid(parseListQuery(spec, (query ?? {}) as Record<string, unknown>));
+}
+
+/** A path id; anything that is not a UUID cannot name a row, so it is a 404 like a missing one. */
+export function pathId(value: string, what: string): string {
+  if (!isUuid(value)) throw problems.notFound(what);
+  return value.toLowerCase();
+}
+
+/** Runs a read or write of the data-access layer, turning its expected failures into problems. */
+export async function edge<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toProblemError(err);
   }
-  const after = q.after === undefined ? undefined : String(q.after);
-  if (after !== undefined && !isUuid(after)) errors.push({ field: 'after', message: 'must be an id from a previous page' });
-  if (errors.length) throw problems.validation(errors);
-  return { limit, after: after?.toLowerCase() };
 }
 
-export async function readOne(pool: Pool, type: RoadmapsAggregateType, what: string, workspaceId: string, id: string): Promise<Record<string, unknown>> {
-  if (!isUuid(id)) throw problems.notFound(what);
-  const state = await findState(pool, type, workspaceId.toLowerCase(), id.toLowerCase());
-  if (!state) throw problems.notFound(what);
-  return state;
+export function toProblemError(err: unknown): unknown {
+  if (!(err instanceof RoadmapsRejection)) return err;
+  const f = err.failure;
+  if (f.kind === 'not_found') return problems.notFound(f.what);
+  if (f.kind === 'validation') return problems.validation(f.errors);
+  return new ProblemError(409, f.code, f.detail);
 }
 
-export function readPage(pool: Pool, type: RoadmapsAggregateType, workspaceId: string, query: unknown): Promise<StatePage> {
-  return listStates(pool, type, workspaceId.toLowerCase(), pageParams(query));
-}
-
-/** The aggregates the API serves: path segment, aggregate type, and how a missing one is named. */
-export const RESOURCES: ReadonlyArray<{ plural: string; type: RoadmapsAggregateType; what: string }> = [
-  { plural: 'releases', type: 'release', what: 'The release' },
-];
+export const workspacePath = (workspaceId: string) => `/api/v1/workspaces/${workspaceId}`;

@@ -1,10 +1,10 @@
 /**
- * Forward sync: the monolith's events of the aggregates this context keeps, consumed through the
+ * Forward sync: the monolith's workspace, feature and release events, consumed through the
  * messaging port (idempotent: inbox + aggregate versions; the version-guarded apply functions of
  * @carve/roadmaps-data-access). Events whose origin is this service are recorded and skipped:
  * they are its own changes coming back through the monolith (reverse sync).
  */
-import { ReleaseCreated, validateLegacyEvent } from '@carve/legacy-contracts';
+import { FeatureCreated, ReleaseCreated, validateLegacyEvent, WorkspaceCreated } from '@carve/legacy-contracts';
 import { ROADMAPS_ORIGIN } from '@carve/roadmaps-contracts';
 import { applyLegacyEvent, ROADMAPS_SCHEMA } from '@carve/roadmaps-data-access';
 import { type ApplyOutcome, type ConsumerHandle, type Envelope, type MessagingLogger, startConsumer, type Transport } from '@carve/shared-messaging';
@@ -14,8 +14,12 @@ import type { Registry } from 'prom-client';
 /** The consumer group (and the consumer's name in `roadmaps.inbox`). */
 export const FORWARD_SYNC_GROUP = 'roadmaps-service';
 
-/** The monolith's topics forward sync reads (declared in libs/shared/messaging/topics.yaml). */
-export const FORWARD_SYNC_TOPICS = [ReleaseCreated.topic];
+/**
+ * The monolith's topics forward sync reads (declared in libs/shared/messaging/topics.yaml):
+ * releases with their plans, and the read models' sources (features: titles and statuses, which
+ * planned features must be; workspaces: which exist, and their deletion cascades).
+ */
+export const FORWARD_SYNC_TOPICS = [WorkspaceCreated.topic, FeatureCreated.topic, ReleaseCreated.topic];
 
 export interface ForwardSyncOptions {
   pool: Pool;

@@ -1,47 +1,46 @@
 /**
- * The roadmaps-service as generated, on real Postgres: health, readiness (and its drain on
- * shutdown), metrics, JWT and tenancy, problem+json; configuration refusals; and forward sync on
- * the embedded Postgres transport: the monolith's events written to legacy.outbox (shipped by a
- * relay, as the monolith's runs) become the service's state, older versions are skipped, and a
- * deletion removes it.
+ * The roadmaps service on real Postgres: the platform (health, readiness and its drain, metrics,
+ * JWT, problem+json), configuration refusals, ownership (writes refused with 409 until the stage
+ * says writes-switched), forward sync on the embedded Postgres transport (the monolith's
+ * workspace, feature and release events written to legacy.outbox and shipped by a relay, as the
+ * monolith's runs, become what the API answers; redelivery, an older version and the service's
+ * own origin change nothing; a deletion removes the release), and its own writes going out
+ * through its relay on roadmaps.releases.v1.
  */
 import { randomUUID } from 'node:crypto';
-import { createEvent, createPostgresTransport, outboxMigrationSql, pgTransactions, appendToOutbox, type OutboxEvent, type PostgresTransport, type RelayHandle, startRelay } from '@carve/shared-messaging';
+import { FeatureCreated, ReleaseCreated, ReleaseDeleted, type ReleaseStateV1, ReleaseUpdated, WorkspaceCreated } from '@carve/legacy-contracts';
+import { request } from '@carve/roadmaps-releases-contract';
 import { ConfigError } from '@carve/shared-config';
-import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
-import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
-import { ReleaseCreated, ReleaseDeleted, ReleaseUpdated } from '@carve/legacy-contracts';
-import { Client, Pool } from 'pg';
-import { loadRoadmapsConfig, type RunningRoadmapsService, startRoadmapsService } from '../src';
+import {
+  appendToOutbox,
+  createEvent,
+  createPostgresTransport,
+  type Envelope,
+  type OutboxEvent,
+  outboxMigrationSql,
+  pgTransactions,
+  type PostgresTransport,
+  type RelayHandle,
+  startConsumer,
+  startRelay,
+} from '@carve/shared-messaging';
+import { createTestDatabase } from '@carve/shared-testing';
+import { Pool } from 'pg';
+import { loadRoadmapsConfig } from '../src';
+import { type ServiceHarness, startServiceHarness, tokenFor, waitFor } from './support';
 
-const token = (workspaceId: string, role: 'admin' | 'maker' | 'viewer' = 'viewer') => signToken({ sub: randomUUID(), tid: workspaceId, role }, DEV_JWT_SECRET);
-
-async function waitFor<T>(what: string, probe: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-let db: TestDatabase;
-let service: RunningRoadmapsService;
+let h: ServiceHarness;
 let legacyRelay: RelayHandle;
 let transport: PostgresTransport;
 let pool: Pool;
 
 beforeAll(async () => {
-  db = await createTestDatabase('roadmaps_service');
+  const db = await createTestDatabase('roadmaps_service');
   // The monolith's outbox, as its migration creates it (the monolith itself is not needed here).
-  const c = new Client({ connectionString: db.url });
-  await c.connect();
-  await c.query(outboxMigrationSql('legacy'));
-  await c.end();
-  service = await startRoadmapsService(
-    loadRoadmapsConfig({ DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'silent', CARVE_TRANSPORT: 'postgres', CARVE_STAGE_CACHE_MS: '0' }),
-  );
+  const p = new Pool({ connectionString: db.url, max: 1 });
+  await p.query(outboxMigrationSql('legacy'));
+  await p.end();
+  h = await startServiceHarness('roadmaps_service', { CARVE_FORWARD_SYNC: 'true', CARVE_OUTBOX_RELAY: 'true', CARVE_TRANSPORT: 'postgres' }, { db });
   pool = new Pool({ connectionString: db.url, max: 2 });
   transport = createPostgresTransport({ databaseUrl: db.url, pollIntervalMs: 100 });
   legacyRelay = await startRelay({ databaseUrl: db.url, schema: 'legacy', transport, pollIntervalMs: 100 });
@@ -50,81 +49,125 @@ afterAll(async () => {
   await legacyRelay?.stop();
   await transport?.close();
   await pool?.end();
-  await service?.close();
-  await db?.drop();
+  await h?.close();
 });
 
-const get = (path: string, headers: Record<string, string> = {}) => fetch(`${service.url}${path}`, { headers });
+const get = (path: string, token?: string) => request(h.url, 'GET', path, { token });
 const write = (events: OutboxEvent[]) => pgTransactions(pool)((tx) => appendToOutbox(tx, 'legacy', events));
+const legacy = <T>(contract: Parameters<typeof createEvent<T>>[0], args: Omit<Parameters<typeof createEvent<T>>[1], 'origin'> & { origin?: string }) => createEvent(contract, { origin: 'legacy', ...args });
 
 describe('the platform', () => {
   it('answers health, readiness and metrics without a token', async () => {
-    expect(await (await get('/healthz')).json()).toEqual({ status: 'ok', service: 'roadmaps-service' });
+    expect((await get('/healthz')).body).toEqual({ status: 'ok', service: 'roadmaps-service' });
     expect((await get('/readyz')).status).toBe(200);
-    expect(await (await get('/metrics')).text()).toContain('http_server_request_duration_seconds');
-  });
-
-  it('wants a token for the path\'s workspace, and answers problems', async () => {
-    const ws = randomUUID();
-    const none = await get(`/api/v1/workspaces/${ws}/releases`);
-    expect(none.status).toBe(401);
-    expect(none.headers.get('content-type')).toContain('application/problem+json');
-    const other = await get(`/api/v1/workspaces/${ws}/releases`, { authorization: `Bearer ${token(randomUUID())}` });
-    expect(other.status).toBe(403);
-    expect(await other.json()).toMatchObject({ code: 'workspace_mismatch' });
-    const missing = await get(`/api/v1/workspaces/${ws}/releases/${randomUUID()}`, { authorization: `Bearer ${token(ws)}` });
-    expect(missing.status).toBe(404);
-    expect(await missing.json()).toMatchObject({ code: 'not_found' });
-    const badPage = await get(`/api/v1/workspaces/${ws}/releases?limit=0`, { authorization: `Bearer ${token(ws)}` });
-    expect(badPage.status).toBe(400);
-    expect(await badPage.json()).toMatchObject({ code: 'validation_failed', errors: [{ field: 'limit' }] });
-    const nowhere = await get('/nowhere', { authorization: `Bearer ${token(ws)}` });
-    expect(nowhere.status).toBe(404);
-    expect(await nowhere.json()).toMatchObject({ code: 'route_not_found' });
+    expect(String((await get('/metrics')).body)).toContain('http_server_request_duration_seconds');
   });
 
   it('refuses bad configuration with the variable\'s name', () => {
     expect(() => loadRoadmapsConfig({ PORT: 'eighty' })).toThrow(ConfigError);
-    expect(() => loadRoadmapsConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadRoadmapsConfig({ LEGACY_DATABASE_URL: 'postgres://x@y/z' })).toThrow(/LEGACY_DATABASE_URL/);
     expect(() => loadRoadmapsConfig({ PLATFORM: 'kubernetes' })).toThrow(/DATABASE_URL/);
+    expect(() => loadRoadmapsConfig({ CARVE_TRANSPORT: 'kafka' })).toThrow(/KAFKA_BROKERS/);
     expect(loadRoadmapsConfig({}).port).toBe(3102);
+  });
+
+  it('refuses writes while the monolith owns them (409 not_source_of_truth, with the stage)', async () => {
+    const ws = await h.workspace();
+    await h.setStage('reads-switched');
+    const res = await request(h.url, 'POST', `/api/v1/workspaces/${ws.id}/releases`, { token: ws.token(), body: { name: 'x', timeframe: { start: '2025-01-01', end: '2025-01-02' } } });
+    expect({ status: res.status, code: res.body.code, stage: res.body.stage }).toEqual({ status: 409, code: 'not_source_of_truth', stage: 'reads-switched' });
+    // Tenancy and roles still come first, as in the monolith.
+    expect((await request(h.url, 'POST', `/api/v1/workspaces/${ws.id}/releases`, { token: ws.token('viewer'), body: {} })).body.code).toBe('forbidden_role');
   });
 });
 
 describe('forward sync (postgres transport)', () => {
-
-  it('keeps the monolith\'s releases: created, an older version skipped, updated, deleted', async () => {
-    const id = randomUUID();
-    const workspaceId = randomUUID();
+  it("keeps the monolith's releases, their plans and the feature titles they plan", async () => {
+    const ws = randomUUID();
     const at = '2025-03-01T10:00:00.000Z';
-    const title = 'First';
-    const v1 = { id, workspaceId, name: title, description: '', startsOn: '2025-04-01', endsOn: '2025-06-30', state: 'planned' as const, featureIds: [], createdAt: at, updatedAt: at };
-    const v2 = { ...v1, updatedAt: '2025-03-02T10:00:00.000Z' };
-    const t = { tenantId: workspaceId, aggregateId: id, origin: 'legacy' };
-    const auth = { authorization: `Bearer ${token(workspaceId)}` };
-    const url = `/api/v1/workspaces/${workspaceId}/releases/${id}`;
+    const f = [randomUUID(), randomUUID()];
+    const r: ReleaseStateV1 = { id: randomUUID(), workspaceId: ws, name: 'Q2', description: '', startsOn: '2025-04-01', endsOn: '2025-06-30', state: 'planned', featureIds: [f[0]], createdAt: at, updatedAt: at };
+    const t = (id: string) => ({ tenantId: ws, aggregateId: id });
+    await write([
+      legacy(WorkspaceCreated, { ...t(ws), aggregateVersion: 1, data: { id: ws, name: 'W', slug: `w-${ws.slice(0, 8)}`, createdAt: at, updatedAt: at } }),
+      ...f.map((id, i) => legacy(FeatureCreated, { ...t(id), aggregateVersion: 1, data: { id, workspaceId: ws, title: `Feature ${i}`, description: '', status: 'new' as const, priority: 3, ownerId: null, tags: [], createdAt: at, updatedAt: at } })),
+      legacy(ReleaseCreated, { ...t(r.id), aggregateVersion: 1, data: r }),
+    ]);
+    const token = tokenFor(ws, 'viewer');
+    const url = `/api/v1/workspaces/${ws}/releases/${r.id}`;
+    const synced = await waitFor('the synced release', async () => {
+      const res = await get(url, token);
+      return res.status === 200 ? res : undefined;
+    });
+    expect(synced!.body).toEqual({ id: r.id, workspaceId: ws, name: 'Q2', description: '', timeframe: { start: '2025-04-01', end: '2025-06-30' }, state: 'planned', version: 1, createdAt: at, updatedAt: at, featureIds: [f[0]] });
+    expect((await h.admin.query('SELECT title, status FROM roadmaps.feature_titles WHERE workspace_id = $1 ORDER BY title', [ws])).rows).toEqual([
+      { title: 'Feature 0', status: 'new' },
+      { title: 'Feature 1', status: 'new' },
+    ]);
 
-    await write([createEvent(ReleaseCreated, { ...t, aggregateVersion: 1, data: v1 })]);
-    expect(await waitFor('the synced release', async () => ((await get(url, auth)).status === 200 ? true : undefined))).toBe(true);
-    expect(await (await get(url, auth)).json()).toEqual(v1);
+    const v2 = { ...r, featureIds: [f[0], f[1]], updatedAt: '2025-03-02T10:00:00.000Z' };
+    const updated = legacy(ReleaseUpdated, { ...t(r.id), aggregateVersion: 2, data: v2 });
+    await write([updated]);
+    await transport.publish([{ topic: updated.topic, key: r.id, value: JSON.stringify(updated.envelope) }]); // a relay retry
+    await write([
+      legacy(ReleaseUpdated, { ...t(r.id), aggregateVersion: 1, data: { ...r, name: 'older' } }),
+      legacy(ReleaseUpdated, { ...t(r.id), aggregateVersion: 3, data: { ...v2, name: 'mine, coming back' }, origin: 'roadmaps-service' }),
+    ]);
+    await waitFor('duplicate, stale and own-origin outcomes', () => {
+      const s = h.service.sync!.stats();
+      return s.duplicate >= 1 && s.stale >= 1 && s.ownOrigin >= 1;
+    });
+    expect((await get(url, token)).body).toMatchObject({ name: 'Q2', version: 2, featureIds: [f[0], f[1]] });
+    expect((await get(`${url}/features/${f[1]}`, token)).body).toEqual({ releaseId: r.id, featureId: f[1], createdAt: v2.updatedAt });
 
-    await write([createEvent(ReleaseUpdated, { ...t, aggregateVersion: 2, data: v2 }), createEvent(ReleaseUpdated, { ...t, aggregateVersion: 1, data: v1 })]);
-    await waitFor('the update', async () => (((await (await get(url, auth)).json()) as { updatedAt?: string }).updatedAt === v2.updatedAt ? true : undefined));
-    const list = await (await get(`/api/v1/workspaces/${workspaceId}/releases`, auth)).json();
-    expect(list).toEqual({ items: [v2], nextCursor: null });
-
-    await write([createEvent(ReleaseDeleted, { ...t, aggregateVersion: 3, data: { id, workspaceId } })]);
-    await waitFor('the deletion', async () => ((await get(url, auth)).status === 404 ? true : undefined));
-    const outcomes = await pool.query(`SELECT outcome FROM roadmaps.inbox WHERE aggregate_id = $1 ORDER BY received_at`, [id]);
-    expect(outcomes.rows.map((r) => r.outcome)).toEqual(['applied', 'applied', 'stale', 'applied']);
+    await write([legacy(ReleaseDeleted, { ...t(r.id), aggregateVersion: 4, data: { id: r.id, workspaceId: ws } })]);
+    await waitFor('the release gone', async () => (await get(url, token)).status === 404);
+    expect((await h.admin.query('SELECT count(*)::int AS n FROM roadmaps.release_features WHERE release_id = $1', [r.id])).rows[0].n).toBe(0);
   });
 
+  it('ships its own writes through its relay on roadmaps.releases.v1 once it owns writes', async () => {
+    const ws = await h.workspace();
+    const [feature] = await h.features(ws, ['Planned']);
+    await h.setStage('writes-switched');
+    const seen: Envelope[] = [];
+    const reader = await startConsumer({
+      transport,
+      group: 'test-reverse-reader',
+      topics: ['roadmaps.releases.v1'],
+      schema: 'roadmaps',
+      pool,
+      handle: async (e) => {
+        seen.push(e);
+      },
+    });
+    try {
+      const created = await request(h.url, 'POST', `/api/v1/workspaces/${ws.id}/releases`, {
+        token: ws.token(),
+        headers: { 'x-request-id': 'req-roadmaps-1' },
+        body: { name: 'Written by the service', timeframe: { start: '2025-01-01', end: '2025-01-31' }, featureIds: [feature] },
+      });
+      expect(created.status).toBe(201);
+      const event = await waitFor("the service's event on roadmaps.releases.v1", () => seen.find((e) => e.aggregateId === created.body.id));
+      expect(event).toMatchObject({
+        type: 'release.created',
+        source: 'roadmaps',
+        origin: 'roadmaps-service',
+        aggregateVersion: 1,
+        correlationId: 'req-roadmaps-1',
+        data: { name: 'Written by the service', startsOn: '2025-01-01', endsOn: '2025-01-31', featureIds: [feature] },
+      });
+      const [row] = (await h.admin.query(`SELECT published_at FROM roadmaps.outbox WHERE key = $1`, [created.body.id])).rows;
+      expect(row.published_at).not.toBeNull();
+    } finally {
+      await reader.stop();
+      await h.setStage('reads-switched');
+    }
+  });
 });
 
 describe('shutdown', () => {
   it('turns readiness off as soon as draining begins', async () => {
-    service.http.beginDrain();
+    h.service.http.beginDrain();
     expect((await get('/readyz')).status).toBe(503);
   });
 });

@@ -1,11 +1,13 @@
 /**
- * @carve/roadmaps-data-access: schema `roadmaps`. Migrations (`migrateRoadmaps`), the
- * version-guarded apply functions forward sync and the backfill share (`sync`), the reads of the
- * service's API (`state.repository`), and its own events (`outbox`).
+ * @carve/roadmaps-data-access: schema `roadmaps`. Migrations (`migrateRoadmaps`), the releases
+ * API's reads and owner-mode writes (`releases.repository`, with their events in the outbox), and
+ * the version-guarded apply functions forward sync shares with tests and tools (`sync`).
  */
 export * from './schema';
 export * from './migrations';
 export * from './migrate';
+export * from './errors';
+export * from './views';
 export * from './sync';
-export * from './state.repository';
 export * from './outbox';
+export * from './releases.repository';

@@ -1,69 +1,167 @@
 /**
- * Applying the monolith's state to schema `roadmaps`, version-guarded. Safe in any order and
- * any number of times:
- * - a state is only written when its `aggregate_version` is not older than the stored one (`<=`:
- *   the same version again rewrites the same state);
- * - a deletion removes the row and leaves a tombstone (type, id, version): an older state (a late
- *   event, a backfilled row read before the delete) never brings it back.
+ * Applying the monolith's state to schema `roadmaps`, version-guarded. One function per kind of
+ * change, each safe in any order and any number of times:
  *
- * The forward-sync consumer calls `applyLegacyEvent` inside its inbox transaction (which has
- * already skipped redeliveries and versions not newer than the last applied); the backfill merges
- * rows with the same guard. `ex` is any executor of the caller's transaction (pg client, TypeORM
- * manager).
+ * - a row is only written when the incoming `aggregate_version` is not older than the stored one
+ *   (`<=`: the same version again rewrites the same state);
+ * - deletions leave a tombstone (type, id, version): an older state (a late event, a backfilled
+ *   row read before the delete) never brings the row back; a workspace tombstone stops
+ *   everything of that workspace;
+ * - a release carries its whole plan (`featureIds`): the plan is replaced with it. A planned
+ *   feature that is new at this version was planned at this version's `updatedAt` (the monolith
+ *   plans and bumps the release in one transaction), so that is its `createdAt`; one that stays
+ *   keeps its own. That holds while forward sync sees every version; if one were skipped (a
+ *   compacted topic), `carve verify roadmaps` names the release and `carve backfill roadmaps
+ *   --restart` rewrites its plan from the monolith (it does where both sides hold one version).
+ *
+ * The forward-sync consumer calls `applyLegacyEvent` inside its inbox transaction; tests and
+ * tools call the per-kind functions. `ex` is any executor of the caller's transaction.
  */
+import type { FeatureStateV1, ReleaseStateV1 } from '@carve/legacy-contracts';
 import { type Envelope, queryRows, type SqlExecutor } from '@carve/shared-messaging';
-import { ROADMAPS_SCHEMA as S, ROADMAPS_STATE_TABLES, type RoadmapsAggregateType, isRoadmapsAggregateType } from './schema';
+import { ROADMAPS_SCHEMA as S } from './schema';
 
 export type ApplyResult = 'applied' | 'stale' | 'ignored';
 
-/** Any state of the monolith's aggregates: what the guard needs of it. */
-export interface AggregateState {
-  id: string;
-  workspaceId: string;
-  [field: string]: unknown;
+type TombstoneType = 'workspace' | 'feature' | 'release';
+
+async function one<R>(ex: SqlExecutor, sql: string, params: unknown[]): Promise<R | undefined> {
+  return (await queryRows<R>(ex, sql, params))[0];
 }
 
-async function buried(ex: SqlExecutor, type: string, id: string, version: number): Promise<boolean> {
-  const rows = await queryRows(ex, `SELECT 1 FROM ${S}.tombstones WHERE aggregate_type = $1 AND aggregate_id = $2 AND aggregate_version >= $3`, [type, id, version]);
-  return rows.length > 0;
+/** True if the workspace is deleted (at any version) or the aggregate at `version` or later. */
+async function buried(ex: SqlExecutor, workspaceId: string, type: TombstoneType, id: string, version: number): Promise<boolean> {
+  const row = await one<{ dead: boolean }>(
+    ex,
+    `SELECT EXISTS (
+       SELECT 1 FROM ${S}.tombstones t
+        WHERE (t.aggregate_type = 'workspace' AND t.aggregate_id = $1)
+           OR (t.aggregate_type = $2 AND t.aggregate_id = $3 AND t.aggregate_version >= $4)
+     ) AS dead`,
+    [workspaceId, type, id, version],
+  );
+  return row?.dead === true;
 }
 
-/** The aggregate's whole state at `version` (a created or updated event's data). */
-export async function applyState(ex: SqlExecutor, type: RoadmapsAggregateType, state: AggregateState, version: number): Promise<ApplyResult> {
-  if (await buried(ex, type, state.id, version)) return 'stale';
-  const table = ROADMAPS_STATE_TABLES[type];
+export async function bury(ex: SqlExecutor, type: TombstoneType, id: string, workspaceId: string, version: number): Promise<void> {
+  await ex.query(
+    `INSERT INTO ${S}.tombstones (aggregate_type, aggregate_id, workspace_id, aggregate_version) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET aggregate_version = GREATEST(tombstones.aggregate_version, EXCLUDED.aggregate_version), deleted_at = now()`,
+    [type, id, workspaceId, version],
+  );
+}
+
+// ---- workspaces ------------------------------------------------------------------------------------
+
+export async function applyWorkspaceState(ex: SqlExecutor, w: { id: string }, version: number): Promise<ApplyResult> {
+  if (await buried(ex, w.id, 'workspace', w.id, version)) return 'stale';
   const rows = await queryRows(
     ex,
-    `INSERT INTO ${table} AS t (id, workspace_id, state, aggregate_version) VALUES ($1, $2, $3::jsonb, $4)
-     ON CONFLICT (id) DO UPDATE SET workspace_id = EXCLUDED.workspace_id, state = EXCLUDED.state,
-       aggregate_version = EXCLUDED.aggregate_version, synced_at = now()
-     WHERE t.aggregate_version <= EXCLUDED.aggregate_version
+    `INSERT INTO ${S}.workspaces AS t (id, aggregate_version) VALUES ($1, $2)
+     ON CONFLICT (id) DO UPDATE SET aggregate_version = EXCLUDED.aggregate_version WHERE t.aggregate_version <= EXCLUDED.aggregate_version
      RETURNING 1`,
-    [state.id, state.workspaceId, JSON.stringify(state), version],
+    [w.id, version],
   );
   return rows.length ? 'applied' : 'stale';
 }
 
-/** The aggregate is gone at `version` (the version the delete gave it). */
-export async function applyDeleted(ex: SqlExecutor, type: RoadmapsAggregateType, d: { id: string; workspaceId: string }, version: number): Promise<ApplyResult> {
-  const table = ROADMAPS_STATE_TABLES[type];
-  const current = await queryRows<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${table} WHERE id = $1 FOR UPDATE`, [d.id]);
-  if (current[0] && current[0].v > version) return 'stale';
-  await ex.query(`DELETE FROM ${table} WHERE id = $1`, [d.id]);
-  await ex.query(
-    `INSERT INTO ${S}.tombstones (aggregate_type, aggregate_id, workspace_id, aggregate_version) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET aggregate_version = GREATEST(tombstones.aggregate_version, EXCLUDED.aggregate_version), deleted_at = now()`,
-    [type, d.id, d.workspaceId, version],
-  );
+/** A deleted workspace takes everything of it along (the monolith cascades the same way). */
+export async function applyWorkspaceDeleted(ex: SqlExecutor, d: { id: string }, version: number): Promise<ApplyResult> {
+  for (const t of ['release_features', 'releases', 'feature_titles']) await ex.query(`DELETE FROM ${S}.${t} WHERE workspace_id = $1`, [d.id]);
+  await ex.query(`DELETE FROM ${S}.workspaces WHERE id = $1`, [d.id]);
+  await bury(ex, 'workspace', d.id, d.id, version);
   return 'applied';
 }
 
+// ---- features (read model: title and status) ------------------------------------------------------
+
+export async function applyFeatureState(ex: SqlExecutor, f: Pick<FeatureStateV1, 'id' | 'workspaceId' | 'title' | 'status'>, version: number): Promise<ApplyResult> {
+  if (await buried(ex, f.workspaceId, 'feature', f.id, version)) return 'stale';
+  const rows = await queryRows(
+    ex,
+    `INSERT INTO ${S}.feature_titles AS t (feature_id, workspace_id, title, status, aggregate_version) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (feature_id) DO UPDATE SET title = EXCLUDED.title, status = EXCLUDED.status, aggregate_version = EXCLUDED.aggregate_version
+     WHERE t.aggregate_version <= EXCLUDED.aggregate_version
+     RETURNING 1`,
+    [f.id, f.workspaceId, f.title, f.status, version],
+  );
+  return rows.length ? 'applied' : 'stale';
+}
+
+/**
+ * The feature leaves the read model. Plans are not touched here: the monolith removes a deleted
+ * feature from every plan in the same transaction and emits release.updated for each release,
+ * which carries the new plan (and a newer version).
+ */
+export async function applyFeatureDeleted(ex: SqlExecutor, d: { id: string; workspaceId: string }, version: number): Promise<ApplyResult> {
+  await ex.query(`DELETE FROM ${S}.feature_titles WHERE feature_id = $1 AND aggregate_version <= $2`, [d.id, version]);
+  await bury(ex, 'feature', d.id, d.workspaceId, version);
+  return 'applied';
+}
+
+// ---- releases and their plans ----------------------------------------------------------------------
+
+/** A release's whole state (its plan included) at `version`. */
+export async function applyReleaseState(ex: SqlExecutor, r: ReleaseStateV1, version: number): Promise<ApplyResult> {
+  if (await buried(ex, r.workspaceId, 'release', r.id, version)) return 'stale';
+  const current = await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.releases WHERE id = $1 FOR UPDATE`, [r.id]);
+  if (current && current.v > version) return 'stale';
+  await ex.query(
+    `INSERT INTO ${S}.releases AS t (id, workspace_id, name, description, starts_on, ends_on, state, aggregate_version, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, starts_on = EXCLUDED.starts_on, ends_on = EXCLUDED.ends_on,
+       state = EXCLUDED.state, aggregate_version = EXCLUDED.aggregate_version, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+    [r.id, r.workspaceId, r.name, r.description, r.startsOn, r.endsOn, r.state, version, r.createdAt, r.updatedAt],
+  );
+  await replacePlan(ex, r.id, r.workspaceId, r.featureIds, r.updatedAt);
+  return 'applied';
+}
+
+/** Makes the release's plan exactly `featureIds`: entries that stay keep their createdAt; new ones get `at`. */
+export async function replacePlan(ex: SqlExecutor, releaseId: string, workspaceId: string, featureIds: readonly string[], at: string | Date): Promise<void> {
+  await ex.query(`DELETE FROM ${S}.release_features WHERE release_id = $1 AND NOT (feature_id = ANY($2::uuid[]))`, [releaseId, featureIds]);
+  if (featureIds.length) {
+    await ex.query(
+      `INSERT INTO ${S}.release_features (release_id, feature_id, workspace_id, created_at)
+       SELECT $1, f, $2, $4 FROM unnest($3::uuid[]) f
+       ON CONFLICT (release_id, feature_id) DO NOTHING`,
+      [releaseId, workspaceId, featureIds, at],
+    );
+  }
+}
+
+/** The release and its plan go; `version` is the one the delete gave it. */
+export async function applyReleaseDeleted(ex: SqlExecutor, d: { id: string; workspaceId: string }, version: number): Promise<ApplyResult> {
+  const current = await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.releases WHERE id = $1 FOR UPDATE`, [d.id]);
+  if (current && current.v > version) return 'stale';
+  await ex.query(`DELETE FROM ${S}.releases WHERE id = $1`, [d.id]);
+  await bury(ex, 'release', d.id, d.workspaceId, version);
+  return 'applied';
+}
+
+// ---- events -------------------------------------------------------------------------------------------
+
 /** One of the monolith's events (validated against @carve/legacy-contracts by the consumer). */
-export async function applyLegacyEvent(ex: SqlExecutor, event: Envelope): Promise<ApplyResult> {
-  if (!isRoadmapsAggregateType(event.aggregateType)) return 'ignored';
-  const action = event.type.slice(event.aggregateType.length + 1);
-  const data = event.data as AggregateState;
-  if (action === 'deleted') return applyDeleted(ex, event.aggregateType, { id: data.id, workspaceId: data.workspaceId ?? event.tenantId }, event.aggregateVersion);
-  if (action === 'created' || action === 'updated') return applyState(ex, event.aggregateType, data, event.aggregateVersion);
-  return 'ignored';
+export async function applyLegacyEvent(ex: SqlExecutor, event: Pick<Envelope, 'type' | 'aggregateVersion' | 'data'>): Promise<ApplyResult> {
+  const v = event.aggregateVersion;
+  const data = event.data as any;
+  switch (event.type) {
+    case 'workspace.created':
+    case 'workspace.updated':
+      return applyWorkspaceState(ex, data, v);
+    case 'workspace.deleted':
+      return applyWorkspaceDeleted(ex, data, v);
+    case 'feature.created':
+    case 'feature.updated':
+      return applyFeatureState(ex, data, v);
+    case 'feature.deleted':
+      return applyFeatureDeleted(ex, data, v);
+    case 'release.created':
+    case 'release.updated':
+      return applyReleaseState(ex, data, v);
+    case 'release.deleted':
+      return applyReleaseDeleted(ex, data, v);
+    default:
+      return 'ignored';
+  }
 }
