@@ -22,6 +22,7 @@ import type { FastifyInstance } from 'fastify';
 import { DataSource, type EntityManager } from 'typeorm';
 import { LEGACY_SCHEMA } from '../database/schema';
 import { insightsReverseSyncHandlers } from '../reverse-sync/insights/insights-reverse-sync';
+import { roadmapsReverseSyncHandlers } from '../reverse-sync/roadmaps/roadmaps-reverse-sync';
 import { EVENTS_OPTIONS, type EventsOptions } from './events.options';
 import { LEGACY_ORIGIN } from './legacy-events';
 import { monolithTransport } from './transport';
@@ -38,9 +39,10 @@ export const REVERSE_SYNC_GROUP = 'legacy-reverse-sync';
 
 /**
  * The handlers the monolith runs when reverse sync is on, one set per carved context:
- * Insights (`insights.notes.v1`, `insights.note-features.v1`: src/reverse-sync/insights/).
+ * Insights (`insights.notes.v1`, `insights.note-features.v1`: src/reverse-sync/insights/),
+ * Roadmaps (`roadmaps.releases.v1`: src/reverse-sync/roadmaps/).
  */
-export const reverseSyncHandlers: ReverseSyncHandlers = { ...insightsReverseSyncHandlers };
+export const reverseSyncHandlers: ReverseSyncHandlers = { ...insightsReverseSyncHandlers, ...roadmapsReverseSyncHandlers };
 
 export interface ReverseSyncDeps {
   transport: Transport;
