@@ -198,14 +198,15 @@ export const insightsCarving = defineCarvableContext({
     {
       name: 'note-features',
       description: "legacy.note_features (at their note's version) → insights.note_features",
-      from: 'legacy.note_features nf JOIN legacy.notes n ON n.id = nf.note_id',
+      from: 'legacy.note_features nf',
       key: ['note_id', 'feature_id'],
       columns: [
         col('note_id', 'uuid', 'nf.note_id'),
         col('feature_id', 'uuid', 'nf.feature_id'),
         col('workspace_id', 'uuid', 'nf.workspace_id'),
         col('importance', 'text', 'nf.importance'),
-        col('version', 'integer', 'n.version'),
+        // the note's version, looked up per row (a join would merge-scan the notes from the start on every page)
+        col('version', 'integer', '(SELECT x.version FROM legacy.notes x WHERE x.id = nf.note_id)'),
         col('created_at', 'timestamptz', 'nf.created_at'),
         col('updated_at', 'timestamptz', 'nf.updated_at'),
       ],

@@ -61,6 +61,12 @@ export interface BackfillOptions {
   readonly sources?: readonly string[];
   readonly onProgress?: (p: BackfillProgress) => void;
   readonly signal?: AbortSignal;
+  /**
+   * Fill the staging table with `INSERT ... SELECT` from the source instead of a COPY round trip
+   * (default: when source and target are the same database; the COPY path reads ahead on a
+   * second connection and works across databases).
+   */
+  readonly direct?: boolean;
   /** Test seam: after each committed batch. */
   readonly hooks?: { afterBatch?: (info: { source: string; batch: number; rows: number; lastKey: string[] }) => void | Promise<void> };
 }
@@ -207,6 +213,17 @@ async function writeCopy(target: Client, table: string, columns: string, buf: Bu
   });
 }
 
+/** Same server, port, database and user: one database, whatever the other parameters say. */
+export function sameDatabase(a: string, b: string): boolean {
+  try {
+    const x = new URL(a);
+    const y = new URL(b);
+    return x.hostname === y.hostname && (x.port || '5432') === (y.port || '5432') && x.pathname === y.pathname && x.username === y.username;
+  } catch {
+    return a === b;
+  }
+}
+
 function connect(url: string, name: string): Client {
   const c = new Client({ connectionString: url, application_name: name, connectionTimeoutMillis: 10_000 });
   c.on('error', () => undefined);
@@ -241,6 +258,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     const lock = await target.query(`SELECT pg_try_advisory_lock(hashtext('carve.backfill'), hashtext($1)) AS ok`, [ctx.name]);
     if (lock.rows[0].ok !== true) throw new BackfillBusyError(ctx.name);
     await target.query('SET synchronous_commit = off');
+    await target.query(`SET temp_buffers = '128MB'`); // before the first temporary table of this session
     // Read the source as of one moment per batch; never block writers.
     await source.query('SET default_transaction_isolation = \'read committed\'');
     if (opts.restart) await target.query('DELETE FROM carve.backfill_checkpoints WHERE context = $1', [ctx.name]);
@@ -281,6 +299,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     const columns = s.columns.map((c) => c.name).join(', ');
     await target.query(`DROP TABLE IF EXISTS pg_temp.${staging}`);
     await target.query(`CREATE TEMP TABLE ${staging} (${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}) ON COMMIT DELETE ROWS`);
+    const direct = opts.direct ?? sameDatabase(opts.sourceUrl, opts.targetUrl);
     const merge = s.merge(staging).map((m) => (typeof m === 'string' ? { sql: m, counts: false } : { sql: m.sql, counts: m.counts ?? false }));
     const countSql = `SELECT count(*)::bigint AS n FROM ${s.from}${s.where ? ` WHERE ${s.where}` : ''}`;
     const total = Number((await source.query(countSql)).rows[0].n);
@@ -312,23 +331,35 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     };
     report(false);
 
-    let next: Promise<Batch> = readBatch(source, s, after, batchSize);
+    const keyOrder = (dir: 'ASC' | 'DESC') => s.key.map((k) => `${k} ${dir}`).join(', ');
+    const empty: Promise<Batch> = Promise.resolve({ buf: Buffer.alloc(0), rows: 0, lastKey: null });
+    let next: Promise<Batch> = direct ? empty : readBatch(source, s, after, batchSize);
     for (;;) {
-      const batch = await next;
-      const last = batch.rows < batchSize;
+      let batch = await next;
+      let last = batch.rows < batchSize;
       // Read ahead while this batch is merged (the key of the next page is known now).
-      if (!last && !opts.signal?.aborted) next = readBatch(source, s, batch.lastKey, batchSize);
-      if (maxRate && batch.rows > 0) {
+      if (!direct && !last && !opts.signal?.aborted) next = readBatch(source, s, batch.lastKey, batchSize);
+      if (maxRate) {
         // Budget: a batch is written only once the rate allows all of its rows.
-        await sleep(((rows + batch.rows) * 1000) / maxRate - (performance.now() - started), opts.signal);
+        const coming = direct ? batchSize : batch.rows;
+        if (coming > 0) await sleep(((rows + coming) * 1000) / maxRate - (performance.now() - started), opts.signal);
       }
       await target.query('BEGIN');
       try {
         let w = 0;
-        if (batch.rows > 0) {
-          let t = performance.now();
+        let t = performance.now();
+        if (direct) {
+          // Same database: the page goes straight from the source table into staging, no text round trip.
+          const r = await target.query(`INSERT INTO ${staging} (${columns}) ${selectSql(s, after, batchSize)}`);
+          const n = r.rowCount ?? 0;
+          const lastKey = n > 0 ? Object.values((await target.query(`SELECT ${s.key.map((k) => `${k}::text`).join(', ')} FROM ${staging} ORDER BY ${keyOrder('DESC')} LIMIT 1`)).rows[0]).map(String) : null;
+          batch = { buf: batch.buf, rows: n, lastKey };
+          last = n < batchSize;
+        } else if (batch.rows > 0) {
           await writeCopy(target, staging, columns, batch.buf);
-          if (trace) trace[0] += performance.now() - t;
+        }
+        if (trace) trace[0] += performance.now() - t;
+        if (batch.rows > 0) {
           for (const [i, m] of merge.entries()) {
             t = performance.now();
             const r = await target.query(m.sql);
@@ -352,7 +383,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
         written += w;
       } catch (err) {
         await target.query('ROLLBACK').catch(() => undefined);
-        if (!last) await next.catch(() => undefined);
+        await next.catch(() => undefined);
         throw err;
       }
       after = batch.lastKey ?? after;
@@ -371,7 +402,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       }
     }
     await target.query(`DROP TABLE IF EXISTS pg_temp.${staging}`);
-    if (trace) process.stderr.write(`trace ${s.name}: ${['copy', ...merge.map((_, i) => `merge${i + 1}`), 'commit'].map((k, i) => `${k} ${Math.round(trace[i])} ms`).join(', ')}; total ${Math.round(performance.now() - started)} ms\n`);
+    if (trace) process.stderr.write(`trace ${s.name}${direct ? ' (direct)' : ''}: ${['fill staging', ...merge.map((_, i) => `merge${i + 1}`), 'commit'].map((k, i) => `${k} ${Math.round(trace[i])} ms`).join(', ')}; total ${Math.round(performance.now() - started)} ms\n`);
     return { name: s.name, rows, rowsWritten: written, batches, ms: performance.now() - started, resumedAfterRows, skipped: false };
   }
 }

@@ -47,6 +47,16 @@ describe('backfill (real Postgres)', () => {
     expect((await c.query('SELECT count(*)::int AS n FROM svc.widgets')).rows[0].n).toBe(2500);
   });
 
+  it('takes the COPY path (read ahead on a second connection, text round trip) when told the source is elsewhere, with the same result', async () => {
+    await seedWidgets(c, 1234);
+    const report = await runBackfill({ context: widgets, sourceUrl: db.url, targetUrl: db.url, batchSize: 100, direct: false });
+    expect(report).toMatchObject({ rows: 1234, rowsWritten: 1234, complete: true });
+    expect(report.sources[0].batches).toBe(13);
+    expect(await mismatches()).toBe(0);
+    const [cp] = await readCheckpoints(c, 'widgets');
+    expect(cp.lastKey).toEqual([(await c.query('SELECT id::text AS k FROM mono.widgets ORDER BY id DESC LIMIT 1')).rows[0].k]);
+  });
+
   it('never overwrites a newer state that forward sync applied before or during the run', async () => {
     await seedWidgets(c, 900);
     // Before the run: an event for a row far down the key order made it newer already.
