@@ -17,7 +17,7 @@
  * one is merged, on two connections; the target session runs with `synchronous_commit = off`
  * (a crash loses at most the last batches together with their checkpoint, which is consistent:
  * they are copied again). Throttle: with `maxRowsPerSecond` a batch is written only once the
- * budget allows all its rows (and a batch holds at most one second of budget).
+ * budget allows all its rows, and a batch holds at most 50 ms of budget.
  */
 import { randomUUID } from 'node:crypto';
 import { migrateControlPlane } from '@carve/shared-control-plane';
@@ -235,7 +235,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
   const runId = randomUUID();
   const maxRate = opts.maxRowsPerSecond && opts.maxRowsPerSecond > 0 ? opts.maxRowsPerSecond : undefined;
   let batchSize = Math.max(1, Math.floor(opts.batchSize ?? 10_000));
-  if (maxRate) batchSize = Math.max(1, Math.min(batchSize, Math.floor(maxRate)));
+  // Under a throttle a batch holds at most 50 ms of budget: the database's work comes in small
+  // bursts, which is what keeps the latency of everything else on it flat.
+  if (maxRate) batchSize = Math.max(1, Math.min(batchSize, Math.floor(maxRate / 20)));
   const wanted = opts.sources ?? ctx.backfill.map((s) => s.name);
   for (const name of wanted) {
     if (!ctx.backfill.some((s) => s.name === name)) throw new Error(`${ctx.name} has no backfill source ${name} (it has ${ctx.backfill.map((s) => s.name).join(', ')})`);
