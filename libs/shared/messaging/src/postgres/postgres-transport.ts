@@ -1,4 +1,4 @@
-import { Client, Pool, type PoolClient } from 'pg';
+import { Client, Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { isDlqTopic, dlqTopicFor, sourceOfTopic } from '../envelope';
 import { ident } from '../executor';
 import { postgresTransportMigrationSql } from '../inbox';
@@ -197,8 +197,26 @@ export class PostgresTransport implements Transport {
       }
       if (opts.fromBeginning ?? true) t.position = 0n;
       else {
-        const { rows } = await this.pool.query<{ m: string | null }>(`SELECT max(log_pos) AS m FROM ${t.schema}.outbox WHERE topic = $1`, [t.topic]);
-        t.position = BigInt(rows[0].m ?? 0);
+        const rows = await absentAsEmpty(t, () => this.pool.query<{ m: string | null }>(`SELECT max(log_pos) AS m FROM ${t.schema}.outbox WHERE topic = $1`, [t.topic]));
+        t.position = BigInt(rows[0]?.m ?? 0);
+      }
+    };
+
+    // A source outbox that does not exist yet (its owner's migration has not run: a service not
+    // deployed yet) is an empty topic, as a declared Kafka topic nobody wrote to: the other topics
+    // of the group go on, and this one is read once the table appears.
+    const missing = new Set<string>();
+    const absentAsEmpty = async <R extends QueryResultRow>(t: TopicState, query: () => Promise<{ rows: R[] }>): Promise<R[]> => {
+      try {
+        const { rows } = await query();
+        missing.delete(t.topic);
+        return rows;
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code !== '42P01' && code !== '3F000') throw err;
+        if (!missing.has(t.topic)) this.log.warn({ group, topic: t.topic, schema: t.schema }, `postgres transport: ${t.schema}.outbox does not exist yet; reading ${t.topic} once it does`);
+        missing.add(t.topic);
+        return [];
       }
     };
 
@@ -216,10 +234,12 @@ export class PostgresTransport implements Transport {
 
     /** Reads and hands over one batch of `t`; true if the batch was full (more may be waiting). */
     const pump = async (t: TopicState): Promise<boolean> => {
-      const { rows } = await this.pool.query<{ log_pos: string; key: string; envelope: string; headers: Record<string, string> | null; published_at: Date }>(
-        `SELECT log_pos, key, envelope::text AS envelope, headers, published_at FROM ${t.schema}.outbox
-          WHERE topic = $1 AND log_pos > $2 ORDER BY log_pos LIMIT $3`,
-        [t.topic, t.position!.toString(), batchSize],
+      const rows = await absentAsEmpty(t, () =>
+        this.pool.query<{ log_pos: string; key: string; envelope: string; headers: Record<string, string> | null; published_at: Date }>(
+          `SELECT log_pos, key, envelope::text AS envelope, headers, published_at FROM ${t.schema}.outbox
+            WHERE topic = $1 AND log_pos > $2 ORDER BY log_pos LIMIT $3`,
+          [t.topic, t.position!.toString(), batchSize],
+        ),
       );
       if (rows.length === 0) return false;
       const messages = rows.map((r) => ({
