@@ -30,9 +30,7 @@ describe('reverse sync of roadmaps (service events applied to the legacy tables)
     db = await createTestDatabase('legacy_reverse_roadmaps');
     c = new Client({ connectionString: db.url });
     await c.connect();
-    // What the services' migrations create: the reverse-sync consumer reads every carved context's outbox.
-    await c.query(outboxMigrationSql('roadmaps'));
-    await c.query(outboxMigrationSql('insights'));
+    await c.query(outboxMigrationSql('roadmaps')); // what the roadmaps service's migrations create
     app = await createApp(loadMonolithConfig({ DATABASE_URL: db.url, LOG_LEVEL: 'silent', CARVE_REVERSE_SYNC: 'true', CARVE_TRANSPORT: 'postgres' }));
     await app.getHttpAdapter().getInstance().ready();
     ds = app.get(DataSource);

@@ -18,7 +18,7 @@ import { startKafka, stopKafka } from '@carve/kafka-broker';
 import { migrateRoadmaps } from '@carve/roadmaps-data-access';
 import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
 import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
-import { createKafkaTransport, loadTopicDeclarations, outboxMigrationSql } from '@carve/shared-messaging';
+import { createKafkaTransport, loadTopicDeclarations } from '@carve/shared-messaging';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
 // The Insights scenario's harness, reused as is (generic: processes, ports, polling, the CLI).
@@ -53,8 +53,6 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
     await migrateRoadmaps(db.url);
     c = new Client({ connectionString: db.url });
     await c.connect();
-    // The monolith's reverse sync reads every carved context's outbox; Insights' (not started here) as its migrations create it.
-    await c.query(outboxMigrationSql('insights'));
     step('seeded');
 
     const base = await freePorts(6);
