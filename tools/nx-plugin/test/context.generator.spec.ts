@@ -19,6 +19,7 @@ describe('context generator: refusals leave the workspace untouched', () => {
     ['a reserved name', { name: 'legacy', aggregates: 'features' }, /"legacy" is reserved in this workspace/],
     ['a name ending in -service', { name: 'billing-service', aggregates: 'features' }, /leave out "-service"/],
     ['an existing context', { name: 'insights', aggregates: 'features' }, /the context "insights" exists already: apps\/insights-service is there/],
+    ['the context generated before', { name: 'roadmaps', framework: 'nest', aggregates: 'releases' }, /the context "roadmaps" exists already/],
     ['an unknown framework', { name: 'billing', framework: 'express', aggregates: 'features' }, /--framework must be fastify or nest, got "express"/],
     ['no aggregate', { name: 'billing', aggregates: '' }, /--aggregates needs at least one of: members, features, notes, releases/],
     ['an aggregate the monolith does not have', { name: 'billing', aggregates: 'invoices' }, /--aggregates invoices: the monolith has no such aggregate/],
