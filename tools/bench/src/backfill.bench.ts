@@ -3,7 +3,7 @@
  * backfill does to the latency of the product, side by side in one run (issue 5).
  *
  *   npm run bench:backfill -w @carve/bench -- --notes 1000000
- *   (options: --workspaces 20 --rounds 2 --rate 100 --idle 15 --batch-size N --throttle auto|off|N --window 20)
+ *   (options: --workspaces 20 --rounds 2 --rate 100 --batch-size N --throttle auto|off|N --window 40 --slice 3)
  *
  * 1. A fresh database (on DATABASE_URL's server, else embedded Postgres); `carve seed
  *    --workspaces 20 --notes N` (the real CLI, a child process); the insights schema migrated.
@@ -14,10 +14,13 @@
  * 3. Latency: the monolith and the gateway as processes (notes routes on the monolith, as at
  *    stages created/backfilled); a load generator (its own process, pinned to its own CPU with
  *    taskset when there are two) sends GET /notes/:id at a fixed rate, open loop, through the
- *    gateway and straight to the monolith, p50/p99 from the time each request was due: idle,
- *    during an unthrottled backfill, and during a backfill at --max-rows-per-second (default a
- *    quarter of the unthrottled rate) for `--window` seconds (goal: p99 through the gateway at
- *    most 1.5x idle), with the p99 the gateway adds (through it minus straight) in each window.
+ *    gateway and straight to the monolith; p50/p99 from the time each request was due. A backfill
+ *    from scratch runs in slices: `--slice` seconds running, `--slice` seconds paused (SIGSTOP),
+ *    for `--window` seconds, so the running and the paused phases are measured interleaved, under
+ *    the same background load of a shared machine (the first 300 ms after each switch are not
+ *    counted). Once unthrottled, once at --max-rows-per-second (default a quarter of the
+ *    unthrottled rate). Goal: p99 through the gateway while the backfill runs at most 1.5x the
+ *    p99 while it is paused; also the p99 the gateway adds (through it minus straight).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -45,25 +48,40 @@ const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)} ms` : '-');
 // The load generator (this file with --role load): fixed rate, open loop, until SIGTERM.
 // ---------------------------------------------------------------------------------------------
 
+/** Latencies per target, per phase (`idle`: the backfill paused or not running; `busy`: running). */
 interface LoadResult {
-  [target: string]: { summary: Summary; errors: number; statusErrors: number };
+  [target: string]: Record<'idle' | 'busy', { summary: Summary; errors: number; statusErrors: number }>;
 }
 
+/**
+ * Requests due from SIGUSR1 on are measured, until SIGTERM; SIGUSR2 switches the phase they are
+ * counted in (idle ↔ busy; it starts idle). Requests due in the first `--settle` ms after a
+ * switch are not counted (what was in flight belongs to neither phase).
+ */
 async function runLoad(): Promise<void> {
   const { Pool } = await import('undici');
   const plan: Array<{ path: string; token: string }> = JSON.parse(fs.readFileSync(args.plan, 'utf8'));
+  type Bucket = { latencies: number[]; errors: number; statusErrors: number };
+  const bucket = (): Bucket => ({ latencies: [], errors: 0, statusErrors: 0 });
   const targets = args.urls.split(',').map((pair) => {
     const [name, url] = pair.split('=');
-    return { name, pool: new Pool(new URL(url).origin, { connections: 32, pipelining: 1, keepAliveTimeout: 60_000 }), latencies: [] as number[], errors: 0, statusErrors: 0 };
+    return { name, pool: new Pool(new URL(url).origin, { connections: 32, pipelining: 1, keepAliveTimeout: 60_000 }), idle: bucket(), busy: bucket() };
   });
   const rate = Number(args.rate); // per target
+  const settleMs = Number(args.settle ?? 300);
   const intervalMs = 1000 / (rate * targets.length);
   const t0 = performance.now();
   let stopping = false;
-  let measureFrom = Infinity; // requests due from SIGUSR1 on are measured, until SIGTERM
+  let measureFrom = Infinity;
+  let phase: 'idle' | 'busy' = 'idle';
+  let switchedAt = -Infinity;
   let inFlight = 0;
   let n = 0;
   process.on('SIGUSR1', () => (measureFrom = performance.now()));
+  process.on('SIGUSR2', () => {
+    phase = phase === 'idle' ? 'busy' : 'idle';
+    switchedAt = performance.now();
+  });
   process.on('SIGTERM', () => (stopping = true));
   process.stdout.write('LOAD-READY\n');
   await new Promise<void>((resolve) => {
@@ -73,19 +91,19 @@ async function runLoad(): Promise<void> {
         const due = t0 + n * intervalMs;
         const t = targets[n % targets.length];
         const p = plan[Math.floor(n / targets.length) % plan.length];
-        const measured = due >= measureFrom;
+        const b = due >= measureFrom && due >= switchedAt + settleMs ? t[phase] : null;
         n += 1;
         inFlight += 1;
         t.pool
           .request({ path: p.path, method: 'GET', headers: { authorization: `Bearer ${p.token}`, accept: 'application/json' } })
           .then(async (res) => {
             await res.body.dump();
-            if (!measured) return;
-            if (res.statusCode !== 200) t.statusErrors++;
-            t.latencies.push(performance.now() - due);
+            if (!b) return;
+            if (res.statusCode !== 200) b.statusErrors++;
+            b.latencies.push(performance.now() - due);
           })
           .catch(() => {
-            if (measured) t.errors++;
+            if (b) b.errors++;
           })
           .finally(() => (inFlight -= 1));
       }
@@ -98,7 +116,12 @@ async function runLoad(): Promise<void> {
   const deadline = Date.now() + 5000;
   while (inFlight > 0 && Date.now() < deadline) await sleep(5);
   const out: LoadResult = {};
-  for (const t of targets) out[t.name] = { summary: summarize(t.latencies), errors: t.errors, statusErrors: t.statusErrors };
+  for (const t of targets) {
+    out[t.name] = {
+      idle: { summary: summarize(t.idle.latencies), errors: t.idle.errors, statusErrors: t.idle.statusErrors },
+      busy: { summary: summarize(t.busy.latencies), errors: t.busy.errors, statusErrors: t.busy.statusErrors },
+    };
+  }
   process.stdout.write(`${JSON.stringify(out)}\n`);
   await Promise.all(targets.map((t) => t.pool.close()));
 }
@@ -166,9 +189,16 @@ async function waitHttp(url: string, timeoutMs = 90_000): Promise<void> {
 
 /**
  * One load window: the generator starts and warms up (WARMUP_S, not measured); `before()` runs
- * (e.g. a backfill booting); then requests are measured until `during()` resolves.
+ * (e.g. a backfill booting); then requests are measured until `during(toggle)` resolves, where
+ * `toggle()` switches the phase the requests are counted in (idle ↔ busy).
  */
-async function loadWindow(urls: string, planFile: string, rate: number, during: () => Promise<void>, before: () => Promise<void> = async () => undefined): Promise<LoadResult> {
+async function loadWindow(
+  urls: string,
+  planFile: string,
+  rate: number,
+  during: (toggle: () => void) => Promise<void>,
+  before: () => Promise<void> = async () => undefined,
+): Promise<LoadResult> {
   const load = start('load', ['-r', REGISTER, __filename, '--role', 'load', '--urls', urls, '--plan', planFile, '--rate', String(rate)], {}, 1);
   const deadline = Date.now() + 60_000;
   while (!load.out.includes('LOAD-READY')) {
@@ -178,13 +208,37 @@ async function loadWindow(urls: string, planFile: string, rate: number, during: 
   await sleep(WARMUP_S * 1000);
   await before();
   process.kill(load.child.pid!, 'SIGUSR1');
-  await during();
+  await during(() => process.kill(load.child.pid!, 'SIGUSR2'));
   const exited = new Promise((r) => load.child.once('exit', r));
   process.kill(load.child.pid!, 'SIGTERM');
   await exited;
   const line = [...load.out].reverse().find((l) => l.startsWith('{'));
   if (!line) throw new Error(`the load generator printed no result:\n${load.out.slice(-10).join('\n')}`);
   return JSON.parse(line);
+}
+
+/**
+ * Runs a started backfill in alternating slices: `sliceS` seconds running (phase busy), then
+ * `sliceS` seconds paused with SIGSTOP (phase idle), until it exits or `maxS` have passed.
+ * Idle and busy are measured interleaved, under the same background load of the machine.
+ */
+async function interleave(child: ChildProcess, exited: Promise<void>, toggle: () => void, sliceS: number, maxS: number): Promise<void> {
+  let done = false;
+  void exited.then(() => (done = true));
+  const until = Date.now() + maxS * 1000;
+  let busy = false;
+  process.kill(child.pid!, 'SIGSTOP');
+  try {
+    while (!done && Date.now() < until) {
+      busy = !busy;
+      process.kill(child.pid!, busy ? 'SIGCONT' : 'SIGSTOP');
+      toggle();
+      await Promise.race([sleep(sliceS * 1000), exited]);
+    }
+  } finally {
+    if (!done) process.kill(child.pid!, 'SIGCONT');
+  }
+  if (busy) toggle(); // end in the idle phase
 }
 
 /** Empties the service's side and forgets the carving of insights (a backfill from scratch again). */
@@ -231,7 +285,6 @@ async function main(): Promise<void> {
   const notes = Number(args.notes ?? 1_000_000);
   const workspaces = Number(args.workspaces ?? 20);
   const rate = Number(args.rate ?? 100); // per target (gateway, direct)
-  const idleSeconds = Number(args.idle ?? 15);
   const rounds = Number(args.rounds ?? 2);
   const batch = args['batch-size'] ? ['--batch-size', args['batch-size']] : [];
   if (spawnSync('psql', ['--version']).status !== 0) throw new Error('psql is not on PATH (Debian: apt-get install postgresql-client); it is the peer this benchmark compares against');
@@ -289,9 +342,6 @@ async function main(): Promise<void> {
     fs.writeFileSync(planFile, JSON.stringify(plan));
     const urls = `gateway=http://127.0.0.1:${gatewayPort},direct=http://127.0.0.1:${monolithPort}`;
 
-    log(`== idle: GET /notes/:id at ${rate} req/s through the gateway and ${rate} req/s straight to the monolith, ${idleSeconds} s`);
-    const idle = await loadWindow(urls, planFile, rate, () => sleep(idleSeconds * 1000));
-
     /**
      * A backfill as a child process whose start-up (node and the TypeScript hook compiling the CLI)
      * is over before the load window opens: the window measures the copying, not the CLI booting.
@@ -303,47 +353,38 @@ async function main(): Promise<void> {
       while (!b.out.some((l) => l.startsWith('backfill ')) && b.child.exitCode === null && Date.now() < deadline) await sleep(50);
       return { ...b, exited };
     };
+    const rowsDone = async () => Number((await c.query(`SELECT coalesce(sum(rows_done), 0)::bigint AS n FROM carve.backfill_checkpoints WHERE context = 'insights'`)).rows[0].n);
 
-    await resetInsights(c);
-    log('== during: carve backfill insights (unthrottled), same load');
-    let unthrottled!: Awaited<ReturnType<typeof startBackfill>>;
-    const during = await loadWindow(urls, planFile, rate, () => unthrottled.exited, async () => {
-      unthrottled = await startBackfill(batch);
-    });
-    const m = /^notes: ([\d,]+) rows in \S+ \(([\d,]+) rows\/s\)/m.exec(unthrottled.out.join('\n'));
-    const loaded = { rate: m ? Number(m[2].replace(/,/g, '')) : NaN };
-
-    // A throttled backfill (the operator's knob) for a fixed window, from scratch again.
-    const throttleArg = args.throttle ?? 'auto';
-    let throttled: { limit: number; rowsPerSecond: number; load: LoadResult } | undefined;
-    if (throttleArg !== 'off') {
-      const best = Math.max(...rates.map((r) => r.backfill));
-      const limit = throttleArg === 'auto' ? Math.max(1000, Math.round(best / 4 / 1000) * 1000) : Number(throttleArg);
-      const windowS = Number(args.window ?? 20);
+    /** A backfill from scratch, interleaved with pauses (SIGSTOP) in `slice`-second steps, under the load. */
+    const interleavedWindow = async (label: string, extra: string[], maxS: number) => {
       await resetInsights(c);
-      log(`== during: carve backfill insights --max-rows-per-second ${limit}, same load, ${windowS} s`);
-      let slow!: Awaited<ReturnType<typeof startBackfill>>;
-      let started = 0;
+      log(`== ${label}: GET /notes/:id at ${rate} req/s through the gateway and ${rate} req/s straight to the monolith; the backfill runs and pauses every ${slice} s`);
+      let b!: Awaited<ReturnType<typeof startBackfill>>;
+      let busyMs = 0;
       let before = 0;
-      const rowsDone = async () => Number((await c.query(`SELECT coalesce(sum(rows_done), 0)::bigint AS n FROM carve.backfill_checkpoints WHERE context = 'insights'`)).rows[0].n);
       const load = await loadWindow(
         urls,
         planFile,
         rate,
-        async () => {
-          await Promise.race([sleep(windowS * 1000), slow.exited]);
-          await stop(slow.child); // resumable: the batch in flight rolls back, the checkpoint says where it was
+        async (toggle) => {
+          const t0 = performance.now();
+          await interleave(b.child, b.exited, toggle, slice, maxS);
+          busyMs = (performance.now() - t0) / 2; // half of the time it ran
+          await stop(b.child); // resumable: the batch in flight rolls back, the checkpoint says where it was
         },
         async () => {
-          slow = await startBackfill(['--max-rows-per-second', String(limit)]);
-          started = performance.now();
+          b = await startBackfill(extra);
           before = await rowsDone();
         },
       );
-      const elapsed = (performance.now() - started) / 1000;
-      const done = (await rowsDone()) - before;
-      throttled = { limit, rowsPerSecond: Number(done) / elapsed, load };
-    }
+      return { load, rowsPerSecond: ((await rowsDone()) - before) / (busyMs / 1000) };
+    };
+    const slice = Number(args.slice ?? 3);
+    const unthrottled = await interleavedWindow('latency, unthrottled backfill', batch, Number(args.window ?? 40));
+    const throttleArg = args.throttle ?? 'auto';
+    const best = Math.max(...rates.map((r) => r.backfill));
+    const limit = throttleArg === 'auto' ? Math.max(1000, Math.round(best / 4 / 1000) * 1000) : Number(throttleArg);
+    const throttled = throttleArg === 'off' ? undefined : { limit, ...(await interleavedWindow(`latency, backfill at --max-rows-per-second ${limit}`, ['--max-rows-per-second', String(limit)], Number(args.window ?? 40))) };
 
     const load1 = os.loadavg()[0];
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -355,23 +396,26 @@ async function main(): Promise<void> {
     console.log(`ratio backfill / psql pipe (mean of ${rounds} rounds): ${(mean(rates.map((r) => r.backfill)) / mean(rates.map((r) => r.pipe))).toFixed(2)}  (goal >= 0.5)`);
     console.log(`(${fmt(notes)} notes, ~${bytes}/row, into LIKE legacy.notes INCLUDING ALL for the pipe; the backfill's notes source writes insights.customers + insights.notes; it also copied ${fmt(links)} links)`);
     console.log('');
-    console.log(`| GET /notes/:id, ${rate} req/s each, open loop | p50 | p99 | requests | errors |`);
-    console.log('| --- | ---: | ---: | ---: | ---: |');
-    const windows: Array<[string, LoadResult]> = [['idle', idle], [`during the backfill, unthrottled (${fmt(loaded.rate)} rows/s)`, during]];
-    if (throttled) windows.push([`during a backfill at --max-rows-per-second ${fmt(throttled.limit)} (${fmt(throttled.rowsPerSecond)} rows/s)`, throttled.load]);
+    console.log(`| GET /notes/:id, ${rate} req/s each, open loop | phase | p50 | p99 | requests | errors |`);
+    console.log('| --- | --- | ---: | ---: | ---: | ---: |');
+    const windows: Array<[string, LoadResult]> = [[`unthrottled backfill (${fmt(unthrottled.rowsPerSecond)} rows/s while running)`, unthrottled.load]];
+    if (throttled) windows.push([`backfill at --max-rows-per-second ${fmt(throttled.limit)} (${fmt(throttled.rowsPerSecond)} rows/s while running)`, throttled.load]);
     for (const [label, r] of windows) {
-      for (const t of ['gateway', 'direct'] as const) {
-        const st = r[t].summary;
-        console.log(`| ${label}, ${t === 'gateway' ? 'through the gateway' : 'straight to the monolith'} | ${ms(st.p50)} | ${ms(st.p99)} | ${st.count} | ${r[t].errors + r[t].statusErrors} |`);
+      for (const phase of ['idle', 'busy'] as const) {
+        for (const t of ['gateway', 'direct'] as const) {
+          const st = r[t][phase].summary;
+          console.log(`| ${label}, ${t === 'gateway' ? 'through the gateway' : 'straight to the monolith'} | ${phase === 'idle' ? 'paused' : 'running'} | ${ms(st.p50)} | ${ms(st.p99)} | ${st.count} | ${r[t][phase].errors + r[t][phase].statusErrors} |`);
+        }
       }
     }
-    const added = (r: LoadResult) => r.gateway.summary.p99 - r.direct.summary.p99;
+    const ratio = (r: LoadResult) => r.gateway.busy.summary.p99 / r.gateway.idle.summary.p99;
+    const added = (r: LoadResult, ph: 'idle' | 'busy') => r.gateway[ph].summary.p99 - r.direct[ph].summary.p99;
     console.log('');
+    console.log(`p99 through the gateway, running / paused: ${ratio(unthrottled.load).toFixed(2)} unthrottled${throttled ? `, ${ratio(throttled.load).toFixed(2)} at --max-rows-per-second ${fmt(throttled.limit)}` : ''}  (goal <= 1.5)`);
     console.log(
-      `p99 through the gateway, during / idle: ${(during.gateway.summary.p99 / idle.gateway.summary.p99).toFixed(2)} unthrottled` +
-        `${throttled ? `, ${(throttled.load.gateway.summary.p99 / idle.gateway.summary.p99).toFixed(2)} at --max-rows-per-second ${fmt(throttled.limit)}` : ''}  (goal <= 1.5)`,
+      `added by the gateway (p99 through it - p99 straight), paused / running: unthrottled ${ms(added(unthrottled.load, 'idle'))} / ${ms(added(unthrottled.load, 'busy'))}` +
+        (throttled ? `; throttled ${ms(added(throttled.load, 'idle'))} / ${ms(added(throttled.load, 'busy'))}` : ''),
     );
-    console.log(`added by the gateway (p99 through it - p99 straight): idle ${ms(added(idle))}, unthrottled ${ms(added(during))}${throttled ? `, throttled ${ms(added(throttled.load))}` : ''}`);
     console.log(`machine: ${os.cpus().length} CPU, ${os.cpus()[0]?.model ?? '?'}; load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; load generator ${hasTaskset ? 'pinned to CPU 1, monolith and gateway to CPU 0' : 'not pinned'}`);
   } finally {
     for (const p of procs) await stop(p).catch(() => undefined);

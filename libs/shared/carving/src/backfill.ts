@@ -17,7 +17,8 @@
  * one is merged, on two connections; the target session runs with `synchronous_commit = off`
  * (a crash loses at most the last batches together with their checkpoint, which is consistent:
  * they are copied again). Throttle: with `maxRowsPerSecond` a batch is written only once the
- * budget allows all its rows, and a batch holds at most 50 ms of budget.
+ * budget allows all its rows (a token bucket keeping at most 100 ms of credit), and a batch
+ * holds at most 50 ms of budget.
  */
 import { randomUUID } from 'node:crypto';
 import { migrateControlPlane } from '@carve/shared-control-plane';
@@ -333,6 +334,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     };
     report(false);
 
+    let allowedAt = performance.now() - 1000 / 20; // the first batch may start at once
     const keyOrder = (dir: 'ASC' | 'DESC') => s.key.map((k) => `${k} ${dir}`).join(', ');
     const empty: Promise<Batch> = Promise.resolve({ buf: Buffer.alloc(0), rows: 0, lastKey: null });
     let next: Promise<Batch> = direct ? empty : readBatch(source, s, after, batchSize);
@@ -342,9 +344,14 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       // Read ahead while this batch is merged (the key of the next page is known now).
       if (!direct && !last && !opts.signal?.aborted) next = readBatch(source, s, batch.lastKey, batchSize);
       if (maxRate) {
-        // Budget: a batch is written only once the rate allows all of its rows.
+        // A token bucket: a batch is written only once the rate allows all of its rows, and at
+        // most 100 ms of unused budget is kept (a stall or a pause is not followed by a burst).
         const coming = direct ? batchSize : batch.rows;
-        if (coming > 0) await sleep(((rows + coming) * 1000) / maxRate - (performance.now() - started), opts.signal);
+        if (coming > 0) {
+          const now = performance.now();
+          allowedAt = Math.max(allowedAt, now - 100) + (coming * 1000) / maxRate;
+          await sleep(allowedAt - now, opts.signal);
+        }
       }
       await target.query('BEGIN');
       try {
