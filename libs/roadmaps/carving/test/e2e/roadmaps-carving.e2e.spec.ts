@@ -41,6 +41,7 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
   let kafkaDir: string | undefined;
   let env: NodeJS.ProcessEnv;
   let gatewayUrl: string;
+  let routesFile: string | undefined;
   let workspaces: Array<{ id: string; token: string; seeded: string[]; features: string[] }>;
   const log: string[] = [];
   const t0 = Date.now();
@@ -75,7 +76,7 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
       .readFileSync(path.join(ROOT, 'apps/gateway/routes/dev.yaml'), 'utf8')
       .replace('http://127.0.0.1:3000', `http://127.0.0.1:${monolithPort}`)
       .replace('http://127.0.0.1:3102', `http://127.0.0.1:${servicePort}`);
-    const routesFile = path.join(os.tmpdir(), `carve-e2e-roadmaps-routes-${process.pid}-${transport}.yaml`);
+    routesFile = path.join(os.tmpdir(), `carve-e2e-roadmaps-routes-${process.pid}-${transport}.yaml`);
     fs.writeFileSync(routesFile, routes.replace(/^# yaml-language-server.*$/m, ''));
 
     const monolith = startProcess('legacy-monolith', 'apps/legacy-monolith/src/main.ts', { ...env, PORT: String(monolithPort), CARVE_REVERSE_SYNC: 'true' });
@@ -113,6 +114,7 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
       await stopKafka({ dataDir: kafkaDir, log: () => undefined }).catch(() => undefined);
       fs.rmSync(kafkaDir, { recursive: true, force: true });
     }
+    if (routesFile) fs.rmSync(routesFile, { force: true });
     await c?.end();
     if (process.env.CARVE_E2E_KEEP_DB) process.stderr.write(`kept database ${db?.url}\n`);
     else await db?.drop();
