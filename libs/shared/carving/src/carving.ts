@@ -266,6 +266,12 @@ export class Carving {
         try {
           drained = await waitForDrain(this.db, ctx.reverseSync, { timeoutMs: opts.drainTimeoutMs ?? 60_000, onPoll: opts.onPoll });
         } catch (err) {
+          // Nothing to wait for where the service's tables do not exist yet (a context never carved).
+          const missing = !(err instanceof DrainTimeoutError) && /cannot measure/.test((err as Error).message);
+          if (missing && current.owner === 'monolith') {
+            this.log(`${ctx.name}: ${(err as Error).message}; nothing to drain`);
+            return this.finishRollback(ctx, from, target, opts, stepped, null, started);
+          }
           if (stepped) {
             await this.stages.set(ctx.name, { stage: from }, { actor: this.opts.actor, reason: `rollback aborted: ${(err as Error).message}`, action: 'stage.rollback-aborted' });
           }
@@ -281,17 +287,29 @@ export class Carving {
           throw err;
         }
       }
-      // 3. Everything to the monolith.
-      const routes = await this.stages.applyRoutes(ctx, target, { actor: this.opts.actor, reason: `rollback: ${opts.reason}`, action: 'route.rollback' });
-      const change = await this.stages.set(ctx.name, { stage: target }, {
-        actor: this.opts.actor,
-        reason: opts.reason,
-        action: 'stage.rollback',
-        details: { from, ...(opts.force ? { forced: true } : {}) },
-      });
-      this.log(`${ctx.name}: rolled back from ${from} to ${target}`);
-      return { context: ctx.name, change: { ...change, before: stepped?.before ?? change.before }, routes, drained, waitedMs: Date.now() - started, from };
+      return this.finishRollback(ctx, from, target, opts, stepped, drained, started);
     });
+  }
+
+  /** Rollback step 3: every route to the monolith, the stage to backfilled (or created). */
+  private async finishRollback(
+    ctx: CarvableContext,
+    from: Stage,
+    target: Stage,
+    opts: { reason: string; force?: boolean },
+    stepped: StageChange | null,
+    drained: SyncLag | null,
+    started: number,
+  ): Promise<RollbackResult> {
+    const routes = await this.stages.applyRoutes(ctx, target, { actor: this.opts.actor, reason: `rollback: ${opts.reason}`, action: 'route.rollback' });
+    const change = await this.stages.set(ctx.name, { stage: target }, {
+      actor: this.opts.actor,
+      reason: opts.reason,
+      action: 'stage.rollback',
+      details: { from, ...(opts.force ? { forced: true } : {}) },
+    });
+    this.log(`${ctx.name}: rolled back from ${from} to ${target}`);
+    return { context: ctx.name, change: { ...change, before: stepped?.before ?? change.before }, routes, drained, waitedMs: Date.now() - started, from };
   }
 
   // ---- status ---------------------------------------------------------------------------------------

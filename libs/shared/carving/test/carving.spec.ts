@@ -1,7 +1,7 @@
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { appendToOutbox, type ConsumerHandle, createEvent, createPostgresTransport, type PostgresTransport, type RelayHandle, startConsumer, startRelay } from '@carve/shared-messaging';
 import { Client, Pool } from 'pg';
-import { Carving, CarvingError, ContextBusyError } from '../src';
+import { Carving, CarvingError, ContextBusyError, defineCarvableContext } from '../src';
 import { createWidgetSchemas, seedWidgets, TENANTS, widgets } from './support/widgets';
 
 const WidgetChanged = { type: 'widget.changed', version: '1.0', source: 'svc', aggregateType: 'widget', topic: 'svc.widgets.v1' };
@@ -85,7 +85,20 @@ describe('carving a context: stages, routes, cutover, rollback (real Postgres, P
     }
   };
 
-  const overrides = async () => Object.fromEntries((await carving.cp.listOverrides()).map((o) => [o.routeId, o.mode === 'canary' ? `canary ${o.percent}` : o.mode]));
+  const overrides = async () =>
+    Object.fromEntries((await carving.cp.listOverrides()).filter((o) => o.routeId.startsWith('widgets-')).map((o) => [o.routeId, o.mode === 'canary' ? `canary ${o.percent}` : o.mode]));
+
+  it('rolls back a context that was never carved (no service tables yet): routes to the monolith, nothing to drain', async () => {
+    const ghost = defineCarvableContext({
+      ...widgets,
+      name: 'ghost',
+      routes: [{ id: 'ghost-read', kind: 'read' }],
+      reverseSync: { ...widgets.reverseSync, outboxSchema: 'nowhere' },
+    });
+    const r = await carving.rollback(ghost, { reason: 'just in case' });
+    expect(r).toMatchObject({ from: 'created', drained: null, change: { after: { stage: 'created', owner: 'monolith' } } });
+    expect((await carving.cp.getOverride('ghost-read'))?.mode).toBe('monolith');
+  });
 
   it('refuses to shadow what was never backfilled or verified, then walks the read stages with their routes', async () => {
     await expect(carving.moveTo(widgets, 'shadow', { reason: 'too early' })).rejects.toThrow('widgets cannot go from created to shadow: nothing was backfilled yet');
