@@ -73,6 +73,26 @@ const CASES: Case[] = [
     forbidden: true,
     message: /typeorm/,
   },
+  {
+    name: "a context's domain importing the shared kernel",
+    project: 'libs/roadmaps/domain',
+    source: "import { validate } from '@carve/shared-kernel';\nexport const x = validate;\n",
+    forbidden: false,
+  },
+  {
+    name: 'the shared kernel importing a framework',
+    project: 'libs/shared/kernel',
+    source: "import fastify from 'fastify';\nexport const x = fastify;\n",
+    forbidden: true,
+    message: /fastify/,
+  },
+  {
+    name: 'the shared kernel importing a context (even its contracts)',
+    project: 'libs/shared/kernel',
+    source: "import * as c from '@carve/legacy-contracts';\nexport const x = c;\n",
+    forbidden: true,
+    message: /scope:shared" can only depend on libs tagged with/,
+  },
 ];
 
 const present = CASES;

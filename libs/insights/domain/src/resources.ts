@@ -4,8 +4,8 @@
  * messages, so a bad body gets the same 400 from either side.
  */
 import { IMPORTANCES, NOTE_SOURCES, NOTE_STATES } from './enums';
-import type { ListSpec } from './list-query';
-import { arrayOf, email, nullable, object, oneOf, partial, required, type Rule, str, tags, uuid, validate, withDefault } from './validation';
+import type { ListSpec } from '@carve/shared-kernel';
+import { arrayOf, email, nullable, object, oneOf, partial, required, type Rule, str, tags, uuid, validate, withDefault } from '@carve/shared-kernel';
 
 /** Limits on text fields (characters). */
 export const LIMITS = {

@@ -1,6 +1,9 @@
+/**
+ * @carve/legacy-domain: the monolith's framework-free rules. Validation and list queries come
+ * from @carve/shared-kernel (shared with every carved context) and are re-exported here.
+ */
 export * from './enums';
 export * from './ids';
-export * from './list-query';
 export * from './resources';
 export * from './roles';
-export * from './validation';
+export * from '@carve/shared-kernel';

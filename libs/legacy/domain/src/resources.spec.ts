@@ -1,4 +1,4 @@
-import { encodeCursor, parseListQuery, toPage } from './list-query';
+import { encodeCursor, parseListQuery, toPage } from '@carve/shared-kernel';
 import {
   featureList,
   noteList,

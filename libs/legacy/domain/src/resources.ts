@@ -14,7 +14,7 @@ import {
   PRIORITY_MIN,
   RELEASE_STATES,
 } from './enums';
-import type { ListSpec } from './list-query';
+import type { ListSpec } from '@carve/shared-kernel';
 import {
   arrayOf,
   date,
@@ -32,7 +32,7 @@ import {
   uuid,
   validate,
   withDefault,
-} from './validation';
+} from '@carve/shared-kernel';
 
 /** Limits on text fields (characters). */
 export const LIMITS = {

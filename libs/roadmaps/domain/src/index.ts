@@ -1,10 +1,9 @@
 /**
  * @carve/roadmaps-domain: the roadmaps context's framework-free rules. Validation and list
- * queries are byte-compatible with the monolith's (@carve/legacy-domain), so bodies get the same
- * errors and cursors page on across the two sides.
+ * queries come from @carve/shared-kernel, the same code the monolith uses, so bodies get the same
+ * errors and cursors page on across the two sides; they are re-exported here.
  */
 export * from './context';
 export * from './enums';
-export * from './validation';
-export * from './list-query';
+export * from '@carve/shared-kernel';
 export * from './resources';

@@ -4,8 +4,8 @@
  * messages, which the releases contract suite holds both sides to.
  */
 import { RELEASE_STATES } from './enums';
-import type { ListSpec } from './list-query';
-import { arrayOf, date, object, oneOf, partial, required, str, uuid, validate, withDefault } from './validation';
+import type { ListSpec } from '@carve/shared-kernel';
+import { arrayOf, date, object, oneOf, partial, required, str, uuid, validate, withDefault } from '@carve/shared-kernel';
 
 /** Limits on text fields (characters), as the monolith's. */
 export const LIMITS = { name: 200, description: 20_000, plannedFeatures: 500 } as const;
