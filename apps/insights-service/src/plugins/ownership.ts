@@ -1,28 +1,17 @@
 /**
- * Who owns the notes' writes: the carving stage of `insights` in the control plane
- * (`carve.context_stages`), read through a tiny cache. From `writes-switched` on the service is
- * the source of truth; before that a write that reaches it (the gateway should not send one) is
- * refused with 409 `not_source_of_truth`.
- *
- * The cache trusts a read for `ttlMs`; concurrent requests share one query. If the control plane
- * cannot be read, the last known stage is kept for `graceMs`, then writes get 503
- * `control_plane_unavailable` (refusing is safe; guessing is not). No table or no row means the
- * context is not being carved yet: stage `created`.
+ * Who owns the notes' writes: the carving stage of `insights` in the control plane, read through
+ * the shared cached reader (`ContextStageReader` of @carve/shared-control-plane: TTL, one query
+ * for concurrent requests, the last known stage for `graceMs` when the control plane cannot be
+ * read, then 503 `control_plane_unavailable`; no table or no row is stage `created`). From
+ * `writes-switched` on the service is the source of truth; before that a write that reaches it
+ * (the gateway should not send one) is refused with 409 `not_source_of_truth`.
  */
 import { INSIGHTS_CONTEXT, serviceOwnsWrites } from '@carve/insights-domain';
-import { ProblemError } from '@carve/shared-http';
+import { ContextStageReader, type StageReader } from '@carve/shared-control-plane';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { Pool } from 'pg';
 
-export interface StageReader {
-  /** The current stage (cached), `created` when none is recorded. */
-  stage(): Promise<string>;
-  ownsWrites(): Promise<boolean>;
-  /** Forget the cached value (tests, or after a change this process made). */
-  invalidate(): void;
-  close(): Promise<void>;
-}
+export type { StageReader };
 
 export interface StageReaderOptions {
   url: string;
@@ -33,47 +22,8 @@ export interface StageReaderOptions {
 }
 
 export function createStageReader(opts: StageReaderOptions): StageReader {
-  const pool = new Pool({ connectionString: opts.url, max: 2, application_name: 'insights-service-stage', connectionTimeoutMillis: 3000, idleTimeoutMillis: 30_000 });
-  pool.on('error', () => undefined);
-  const context = opts.context ?? INSIGHTS_CONTEXT;
-  const ttlMs = opts.ttlMs ?? 1000;
-  const graceMs = opts.graceMs ?? 30_000;
-  const now = opts.now ?? Date.now;
-  let cached: { stage: string; at: number } | undefined;
-  let inFlight: Promise<string> | undefined;
-
-  const read = async (): Promise<string> => {
-    try {
-      const { rows } = await pool.query<{ stage: string }>('SELECT stage FROM carve.context_stages WHERE context = $1', [context]);
-      const stage = rows[0]?.stage ?? 'created';
-      cached = { stage, at: now() };
-      return stage;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === '42P01' || code === '3F000') {
-        cached = { stage: 'created', at: now() }; // no control plane yet: nothing is being carved
-        return 'created';
-      }
-      if (cached && now() - cached.at < graceMs) return cached.stage;
-      throw new ProblemError(503, 'control_plane_unavailable', 'The carving stage cannot be read from the control plane; try again shortly.');
-    }
-  };
-
-  const reader: StageReader = {
-    async stage() {
-      if (cached && now() - cached.at < ttlMs) return cached.stage;
-      inFlight ??= read().finally(() => (inFlight = undefined));
-      return inFlight;
-    },
-    async ownsWrites() {
-      return serviceOwnsWrites(await reader.stage());
-    },
-    invalidate() {
-      cached = undefined;
-    },
-    close: () => pool.end().catch(() => undefined),
-  };
-  return reader;
+  const { context = INSIGHTS_CONTEXT, ...rest } = opts;
+  return new ContextStageReader({ ...rest, context, ownsWrites: serviceOwnsWrites, applicationName: 'insights-service-stage' });
 }
 
 declare module 'fastify' {

@@ -1,10 +1,12 @@
 /**
  * @carve/shared-control-plane: route overrides, audit, guard events, shadow mismatches and
- * context stages in Postgres schema `carve`, shared by every gateway replica and the CLI.
+ * context stages in Postgres schema `carve`, shared by every gateway replica and the CLI; and
+ * the services' cached reader of their own context's stage (`ContextStageReader`).
  */
 export * from './types';
 export { ControlPlaneClient, ControlPlaneValidationError, type ControlPlaneOptions } from './control-plane';
 export { ControlSubscription, type SubscribeOptions, type SubscriptionState } from './subscription';
+export { ContextStageReader, type ContextStageReaderOptions, type StageReader } from './stage-reader';
 export { CONTROL_MIGRATIONS, CONTROL_SCHEMA, migrateControlPlane, type ControlMigration, type ControlMigrationReport } from './migrations';
 
 /**
