@@ -19,15 +19,17 @@
  *                 every request is also sent to the "service" and compared
  *
  * Layouts:
- *   interleaved (default)  the targets of a group run at the same time and the load generator
- *                 sends request i to target i mod k: every target sees the same moment of a
- *                 shared machine. Groups: direct, nginx, http-proxy, gateway (the peers); then
- *                 gateway, gateway-log, shadow (the gateway's own variants).
- *   sequential    one target at a time, each at the full rate.
+ *   sequential (default)  one target at a time, each at the full rate (FACTS.md's method).
+ *   interleaved   the targets of a group run at the same time and the load generator sends
+ *                 request i to target i mod k: every target sees the same moment of a shared
+ *                 machine. Groups: direct, nginx, http-proxy, gateway (the peers); then
+ *                 gateway, gateway-log, shadow (the gateway's own variants). Use a lower
+ *                 --rate (it is per target); CPU per request rises at low rates (less work per
+ *                 event-loop turn), so compare CPU figures only within one layout and rate.
  *
  * Usage:
- *   npm run bench:gateway -w @carve/bench -- [--rate 500] [--duration 10] [--warmup 3]
- *       [--rounds 3] [--layout interleaved|sequential]
+ *   npm run bench:gateway -w @carve/bench -- [--rate 2000] [--duration 10] [--warmup 3]
+ *       [--rounds 3] [--layout sequential|interleaved]
  *       [--targets direct,nginx,http-proxy,gateway,gateway-log,shadow] [--json]
  * --rate is per target. With --rounds N every group runs N times and each figure is the median
  * over the rounds (requests and errors are summed). Postgres (the gateway's control plane):
@@ -430,7 +432,7 @@ async function measure(group: string, running: Running[], upstreamPid: number, t
     '--urls',
     running.map((r) => `${r.target}=${r.url}`).join(','),
     '--rate',
-    String(args.rate ?? 500),
+    String(args.rate ?? 2000),
     '--duration',
     String(args.duration ?? 10),
     '--warmup',
@@ -478,8 +480,8 @@ async function measure(group: string, running: Running[], upstreamPid: number, t
 
 /** The groups to run, in order: targets measured at the same time share a group. */
 function groupsOf(targets: Target[]): Array<{ name: string; targets: Target[] }> {
-  if ((args.layout ?? 'interleaved') === 'sequential') return targets.map((t) => ({ name: t, targets: [t] }));
-  if (args.layout !== undefined && args.layout !== 'interleaved') throw new Error(`--layout is interleaved or sequential, not ${args.layout}`);
+  if ((args.layout ?? 'sequential') === 'sequential') return targets.map((t) => ({ name: t, targets: [t] }));
+  if (args.layout !== 'interleaved') throw new Error(`--layout is interleaved or sequential, not ${args.layout}`);
   const peers = targets.filter((t) => ['direct', 'nginx', 'http-proxy', 'gateway'].includes(t));
   const variants = targets.filter((t) => ['gateway', 'gateway-log', 'shadow'].includes(t));
   const out: Array<{ name: string; targets: Target[] }> = [];
@@ -548,7 +550,7 @@ async function main(): Promise<void> {
             running.push(r);
             if (r.proc) procs.push(r.proc);
           }
-          log(`round ${round + 1}/${rounds}, ${group.name}: ${running.map((r) => r.target).join(', ')} at ${args.rate ?? 500} req/s each (${args.warmup ?? 3} s warm-up, ${args.duration ?? 10} s measured)`);
+          log(`round ${round + 1}/${rounds}, ${group.name}: ${running.map((r) => r.target).join(', ')} at ${args.rate ?? 2000} req/s each (${args.warmup ?? 3} s warm-up, ${args.duration ?? 10} s measured)`);
           const { results, upstreamUsPerReq } = await measure(group.name, running, upstream.pid!, tokensFile);
           upstreamCosts.push(upstreamUsPerReq);
           for (const r of results) {
@@ -604,7 +606,7 @@ function medianResult(rs: Result[]): Result {
 
 function report(results: Result[], upstreamCosts: number[]): void {
   const find = (group: string, t: Target) => results.find((r) => r.group === group && r.target === t);
-  const sequential = (args.layout ?? 'interleaved') === 'sequential';
+  const sequential = (args.layout ?? 'sequential') === 'sequential';
   const peersGroup = (t: Target) => (sequential ? t : 'peers');
   const variantsGroup = (t: Target) => (sequential ? t : 'gateway variants');
   const direct = find(peersGroup('direct'), 'direct');
@@ -615,7 +617,7 @@ function report(results: Result[], upstreamCosts: number[]): void {
   });
   const upstream = [...upstreamCosts].sort((a, b) => a - b)[Math.floor(upstreamCosts.length / 2)];
   const lines = [
-    `${sequential ? 'sequential' : 'interleaved'} layout, ${args.rate ?? 500} req/s per target, open loop, ${args.duration ?? 10} s measured after ${args.warmup ?? 3} s warm-up, ${args.rounds ?? 1} round(s) (medians); node ${process.version}; ${os.cpus()[0]?.model ?? '?'} x${cpus}; upstream ${fmt(upstream, 1)} µs CPU/req; 1-min load average ${loadAtStart} at the start, ${loadAverage()} at the end (other work shares the machine)`,
+    `${sequential ? 'sequential' : 'interleaved'} layout, ${args.rate ?? 2000} req/s per target, open loop, ${args.duration ?? 10} s measured after ${args.warmup ?? 3} s warm-up, ${args.rounds ?? 1} round(s) (medians); node ${process.version}; ${os.cpus()[0]?.model ?? '?'} x${cpus}; upstream ${fmt(upstream, 1)} µs CPU/req; 1-min load average ${loadAtStart} at the start, ${loadAverage()} at the end (other work shares the machine)`,
     '',
     '| target | group | CPU µs/req | p50 ms | p99 ms | added p50 ms | added p99 ms | requests | errors |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

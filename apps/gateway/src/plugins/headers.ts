@@ -39,19 +39,28 @@ export interface ForwardContext {
   readonly trustProxy: boolean;
 }
 
-/** The headers to send upstream, built from the ones @fastify/reply-from prepared. */
+/**
+ * The headers to send upstream. `headers` is the caller's own copy (@fastify/reply-from makes
+ * one per request): it is edited in place when it carries nothing to remove, which is the
+ * common case, and filtered into a new object otherwise.
+ */
 export function upstreamRequestHeaders(headers: IncomingHttpHeaders, ctx: ForwardContext): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {};
-  for (const name of Object.keys(headers)) {
-    if (HOP_BY_HOP.has(name)) continue;
-    if (name.length > 8 && name.charCodeAt(0) === 120 /* x */ && name.startsWith(CARVE_HEADER_PREFIX)) continue;
-    out[name] = headers[name];
+  let out = headers;
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || (name.charCodeAt(0) === 120 /* x */ && name.startsWith(CARVE_HEADER_PREFIX))) {
+      out = {};
+      for (const n of Object.keys(headers)) {
+        if (HOP_BY_HOP.has(n) || (n.charCodeAt(0) === 120 && n.startsWith(CARVE_HEADER_PREFIX))) continue;
+        out[n] = headers[n];
+      }
+      break;
+    }
   }
   if (!ctx.trustProxy) {
-    delete out['x-forwarded-for'];
-    delete out['x-forwarded-proto'];
-    delete out['x-forwarded-host'];
-    delete out.forwarded;
+    if (out['x-forwarded-for'] !== undefined) delete out['x-forwarded-for'];
+    if (out['x-forwarded-proto'] !== undefined) delete out['x-forwarded-proto'];
+    if (out['x-forwarded-host'] !== undefined) delete out['x-forwarded-host'];
+    if (out.forwarded !== undefined) delete out.forwarded;
   }
   const prior = out['x-forwarded-for'];
   if (ctx.clientIp) out['x-forwarded-for'] = prior ? `${prior}, ${ctx.clientIp}` : ctx.clientIp;
