@@ -87,17 +87,27 @@ const platform: FastifyPluginAsync<PlatformOptions> = async (app: FastifyInstanc
   const publicPaths = ['/healthz', '/readyz', '/metrics', ...(opts.publicPaths ?? [])];
   const verify = opts.auth && (opts.auth.secret || opts.auth.publicKey) ? createTokenVerifier(opts.auth) : undefined;
 
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style hooks: they run on every request, and skip a promise per hook.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    if (!verify) return;
-    const path = req.url.split('?', 1)[0];
-    if (isPublic(path, publicPaths)) return;
-    req.identity = identityFromHeader(req.headers.authorization, verify);
+    if (verify) {
+      const q = req.url.indexOf('?');
+      const path = q === -1 ? req.url : req.url.slice(0, q);
+      if (!isPublic(path, publicPaths)) {
+        try {
+          req.identity = identityFromHeader(req.headers.authorization, verify);
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
+      }
+    }
+    done();
   });
 
-  app.addHook('onResponse', async (req, reply) => {
-    const route = req.routeOptions?.url ?? 'unmatched';
-    httpDuration.observe({ method: req.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  app.addHook('onResponse', (req, reply, done) => {
+    httpDuration.labels(req.method, req.routeOptions?.url ?? 'unmatched', String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+    done();
   });
 
   app.setErrorHandler((err, req, reply) => {
