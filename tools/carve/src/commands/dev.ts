@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
 import { DEV_JWT_SECRET } from '@carve/shared-http';
 import { resolveDatabase } from '@carve/shared-persistence';
 import { CliError } from '../cli-error';
@@ -9,8 +10,6 @@ import { DEMO_SEED_ENTRY, DEV_DEPLOYABLES } from '../dev/deployables';
 import { type ProcessSpec, Supervisor } from '../dev/supervisor';
 import { repoRoot, tsEntryArgs } from '../paths';
 
-/** The admin token `carve dev` gives the gateway's admin API (dev only). */
-export const DEV_ADMIN_TOKEN = 'carve-dev-admin-token';
 
 const say = (line: string) => process.stderr.write(`carve dev: ${line}\n`);
 
