@@ -247,6 +247,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
 
   // The control plane's tables (checkpoints) exist before anything else happens.
   const migrator = new Pool({ connectionString: opts.targetUrl, max: 1, application_name: 'carve-backfill-migrate' });
+  migrator.on('error', () => undefined); // an idle connection's failure surfaces on the next query
   try {
     await migrateControlPlane(migrator);
   } finally {

@@ -183,6 +183,9 @@ export async function runVerify(opts: VerifyOptions): Promise<VerifyResult> {
   }
   if (opts.store === false) return result;
   const pool = new Pool({ connectionString: opts.controlUrl ?? opts.serviceUrl, max: 1, application_name: `carve-verify:${ctx.name}` });
+  // A connection that fails while idle (the server restarts, the database is dropped) must not
+  // crash the process: the next query reports it.
+  pool.on('error', () => undefined);
   try {
     await migrateControlPlane(pool);
     const r = await pool.query(

@@ -6,6 +6,7 @@ import { migrateControlPlane } from './migrations';
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'] }) });
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 1 });
+  pool.on('error', () => undefined); // an idle connection's failure surfaces on the next query
   try {
     const report = await migrateControlPlane(pool);
     process.stdout.write(

@@ -28,8 +28,22 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
   return withDatabase(adminUrl, name);
 }
 
-/** Drops database `name` if it exists, closing its open connections (WITH (FORCE), Postgres 13+). */
-export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+/**
+ * Drops database `name` if it exists, closing its open connections (WITH (FORCE), Postgres 13+).
+ *
+ * Sessions still connected get up to `graceMs` (default 300 ms) to leave by themselves first: a
+ * pool that has just been ended resolves before its server processes exit, and forcing those
+ * sends each client a FATAL error it would report (or crash on) after it thought it was closed.
+ */
+export async function dropDatabase(adminUrl: string, name: string, opts: { graceMs?: number } = {}): Promise<void> {
   assertIdentifier(name, 'database name');
-  await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`));
+  const deadline = Date.now() + (opts.graceMs ?? 300);
+  await withClient(adminUrl, async (c) => {
+    for (;;) {
+      const r = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+      if (r.rows[0].n === 0 || Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  });
 }
