@@ -66,7 +66,17 @@ interface Row {
   produced: number;
   lost: number;
   cpuUsPerEvent?: number;
+  /** Where the pipeline's time goes, per measured event: p50/p99 of each leg (pipeline rows only). */
+  stages?: Record<StageName, Summary>;
 }
+
+/**
+ * The pipeline's legs, each measured per event: the producer's COMMIT round trip; from the
+ * commit acknowledged to the relay's publish acknowledged by the transport; from there to the
+ * consumer's handler starting on it; and the consumer's transaction (to its commit returned).
+ */
+const STAGES = ['commit', 'relay', 'delivery', 'apply'] as const;
+type StageName = (typeof STAGES)[number];
 
 const contract = (source: string): EventContractRef<{ title: string; content: string; tags: string[] }> => ({
   type: 'note.updated', version: '1.0', source, aggregateType: 'note',
@@ -122,10 +132,27 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
     CREATE TABLE ${sink}.notes (id text PRIMARY KEY, title text, version int);`);
   const transport = makeTransport(kind, infra);
   await declare(transport, topic);
-  const relay = await startRelay({ databaseUrl: infra.dbUrl, schema: source, transport, batchSize: RELAY_BATCH });
+  // Per event: COMMIT sent, COMMIT returned, publish acked, handler started (the legs of STAGES).
+  const marks = new Map<string, [number, number, number, number]>();
+  const relay = await startRelay({
+    databaseUrl: infra.dbUrl,
+    schema: source,
+    transport,
+    batchSize: RELAY_BATCH,
+    hooks: {
+      afterPublish: (batch) => {
+        const at = nowMs();
+        for (const r of batch) {
+          const m = marks.get(r.id);
+          if (m) m[2] = at;
+        }
+      },
+    },
+  });
   await relay.activated;
   const consumerPool = new Pool({ connectionString: infra.dbUrl, max: 6 });
   const committedAt = new Map<string, number>();
+  const legs: Record<StageName, number[]> = { commit: [], relay: [], delivery: [], apply: [] };
   const measureFrom = new Set<string>();
   const latencies: number[] = [];
   let consumed = 0;
@@ -138,6 +165,8 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
     schema: sink,
     fromBeginning: true,
     handle: async (e, tx) => {
+      const m = marks.get(e.id);
+      if (m && !m[3]) m[3] = nowMs();
       const d = e.data as { title: string };
       await tx.query(
         `INSERT INTO ${sink}.notes (id, title, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, version = EXCLUDED.version`,
@@ -151,7 +180,17 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
         consumed += 1;
         const from = committedAt.get(e.id);
         if (from === undefined) early += 1;
-        else if (measureFrom.has(e.id)) latencies.push(at - from);
+        else if (measureFrom.has(e.id)) {
+          latencies.push(at - from);
+          const m = marks.get(e.id);
+          if (m && m[1] && m[2] && m[3]) {
+            legs.commit.push(m[1] - m[0]);
+            legs.relay.push(m[2] - m[1]);
+            legs.delivery.push(m[3] - m[2]);
+            legs.apply.push(at - m[3]);
+          }
+        }
+        marks.delete(e.id);
       },
     },
   });
@@ -179,9 +218,13 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
       await appendToOutbox(c, source, [ev]);
       // Measured from the moment COMMIT is sent: the commit's own round trip counts against the
       // pipeline (conservative), and the consumer can never see the event before its start time.
-      committedAt.set(ev.envelope.id, nowMs());
+      const sent = nowMs();
+      committedAt.set(ev.envelope.id, sent);
+      const m: [number, number, number, number] = [sent, 0, 0, 0];
+      marks.set(ev.envelope.id, m);
       if (i >= warmupCount) measureFrom.add(ev.envelope.id);
       await c.query('COMMIT');
+      m[1] = nowMs();
     } finally {
       c.release();
     }
@@ -209,6 +252,7 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
     produced,
     lost: produced - consumed,
     cpuUsPerEvent: (cpu.user + cpu.system) / produced,
+    stages: Object.fromEntries(STAGES.map((k) => [k, summarize(legs[k])])) as Record<StageName, Summary>,
   };
 }
 
@@ -318,6 +362,12 @@ async function main(): Promise<void> {
   out.push(`| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
   for (const r of rows) {
     out.push(`| ${r.what} | ${r.transport} | ${r.rate} | ${r.latency.count} | ${r.lost} | ${f(r.latency.p50)} | ${f(r.latency.p99)} | ${f(r.latency.max)} | ${r.cpuUsPerEvent ? r.cpuUsPerEvent.toFixed(0) : '-'} |`);
+  }
+  out.push('');
+  out.push(`| pipeline leg (p50 / p99 ms) | transport | rate (events/s) | ${STAGES.join(' | ')} |`);
+  out.push(`| --- | --- | ---: | ${STAGES.map(() => '---:').join(' | ')} |`);
+  for (const r of rows) {
+    if (r.stages) out.push(`| pipeline | ${r.transport} | ${r.rate} | ${STAGES.map((k) => `${f(r.stages![k].p50)} / ${f(r.stages![k].p99)}`).join(' | ')} |`);
   }
   out.push('');
   for (const rate of RATES) {

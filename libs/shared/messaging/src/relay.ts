@@ -92,12 +92,32 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     if (value) onActive();
   };
 
+  /**
+   * Ids the broker acknowledged but not yet marked (broker transports): marked by the next
+   * drain's statement together with reading the next batch, so a busy relay makes one database
+   * round trip per batch, not two; flushed on their own before the relay idles or stops.
+   */
+  let unmarked: string[] = [];
+
+  async function flushMarks(c: Client): Promise<void> {
+    if (unmarked.length === 0) return;
+    await c.query(`UPDATE ${schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, [unmarked]);
+    unmarked = [];
+  }
+
   async function drainOnce(c: Client): Promise<number> {
-    const { rows } = await c.query<{ id: string; seq: string; topic: string; key: string; envelope: string; headers: Record<string, string> | null; created_at: Date }>(
-      `SELECT id, seq, topic, key, envelope::text AS envelope, headers, created_at
-         FROM ${schema}.outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`,
-      [batchSize],
-    );
+    type Row = { id: string; seq: string; topic: string; key: string; envelope: string; headers: Record<string, string> | null; created_at: Date };
+    const columns = 'id, seq, topic, key, envelope::text AS envelope, headers, created_at';
+    // The statement's snapshot still shows the rows it marks as unpublished: they are excluded.
+    const { rows } = unmarked.length
+      ? await c.query<Row>(
+          `WITH marked AS (
+             UPDATE ${schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($2::uuid[]) AND published_at IS NULL RETURNING 1)
+           SELECT ${columns} FROM ${schema}.outbox WHERE published_at IS NULL AND NOT (id = ANY($2::uuid[])) ORDER BY seq LIMIT $1`,
+          [batchSize, unmarked],
+        )
+      : await c.query<Row>(`SELECT ${columns} FROM ${schema}.outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, [batchSize]);
+    unmarked = [];
     if (rows.length === 0) return 0;
     const batch: OutboxRow[] = rows.map((r) => ({ id: r.id, seq: r.seq, topic: r.topic, key: r.key, envelope: r.envelope, headers: r.headers, createdAt: r.created_at }));
 
@@ -144,7 +164,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
         [batch.map((r) => r.id), pos[0].p],
       );
     } else {
-      await c.query(`UPDATE ${schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, [batch.map((r) => r.id)]);
+      unmarked = batch.map((r) => r.id);
     }
     const ackedAt = Date.now();
     stats.published += batch.length;
@@ -219,8 +239,13 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
           lastCleanup = now;
           await cleanup(c);
         }
-        if (n < batchSize) await waker.wait(pollIntervalMs);
+        if (n < batchSize) {
+          if (waker.takeWake()) continue; // more was committed meanwhile: the next drain marks too
+          await flushMarks(c);
+          await waker.wait(pollIntervalMs);
+        }
       }
+      await flushMarks(c);
     } finally {
       if (active) log.info({ schema, relay: name }, 'relay: released the outbox lock');
       setActive(false);

@@ -31,6 +31,13 @@ export class Waker {
     }
   }
 
+  /** True, and cleared, if woken since the last wait (which would have returned at once). */
+  takeWake(): boolean {
+    const woken = this.pending;
+    this.pending = false;
+    return woken;
+  }
+
   wait(ms: number): Promise<void> {
     if (this.pending) {
       this.pending = false;

@@ -1,7 +1,7 @@
 // kafkajs lives here and nowhere else in the repo (DESIGN.md: behind the messaging port).
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
-import { type Admin, ConfigResourceTypes, type IHeaders, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
+import { type Admin, ConfigResourceTypes, type EachBatchPayload, type IHeaders, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
 import { isDlqTopic, dlqTopicFor } from '../envelope';
 import { uuidv7 } from '../uuidv7';
 import {
@@ -36,6 +36,14 @@ export interface KafkaTransportOptions {
    * only, such as the raw baseline of the benchmark.
    */
   maxInFlightRequests?: number | null;
+  /**
+   * How often a consumer commits the offsets of what it has applied; default 200 ms. Offsets are
+   * committed in the background, not after every batch (kafkajs's autoCommit does the latter,
+   * which puts a broker round trip between one fetch and the next). A crash or a rebalance
+   * redelivers at most this much more, and the inbox absorbs the duplicates; a clean stop
+   * commits everything applied.
+   */
+  commitIntervalMs?: number;
 }
 
 function headerText(v: IHeaders[string]): string | undefined {
@@ -159,26 +167,59 @@ export class KafkaTransport implements Transport {
     await consumer.connect();
     await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
     const handler = opts.handler;
+    // Next offset to commit per partition (the last applied + 1), committed on a timer.
+    const applied = new Map<string, { topic: string; partition: number; offset: string }>();
+    let committing: Promise<void> = Promise.resolve();
+    const commitApplied = () => {
+      committing = committing.then(async () => {
+        if (applied.size === 0) return;
+        const offsets = [...applied.values()];
+        applied.clear();
+        try {
+          await consumer.commitOffsets(offsets);
+        } catch (err) {
+          // A rebalance took the partitions (or the broker is away): the group resumes from
+          // the last committed offsets and the inbox absorbs what is delivered again.
+          this.log.warn({ group: groupId, err: errorMessage(err) }, 'kafka consumer: offset commit failed; those events may be delivered again');
+        }
+      });
+      return committing;
+    };
+    let stopping = false;
+    const inflight = new Set<Promise<void>>();
+    const commitTimer = opts.ephemeral ? undefined : setInterval(() => void commitApplied(), this.opts.commitIntervalMs ?? 200);
+    commitTimer?.unref();
     await consumer.run({
-      autoCommit: !opts.ephemeral,
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const ctx = { heartbeat, isRunning: () => isRunning() && !isStale() };
-        const all = batch.messages.map((m) => delivered(batch.topic, batch.partition, m));
-        for (let i = 0; i < all.length; i += HANDLER_CHUNK) {
-          if (!ctx.isRunning()) return;
-          const chunk = all.slice(i, i + HANDLER_CHUNK);
-          const done = await handler(chunk, ctx);
-          if (done > 0) {
-            const last = chunk[done - 1].offset;
-            resolveOffset(last);
-            opts.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
-          }
-          if (done < chunk.length) return;
+      eachBatch: async (payload) => {
+        if (stopping) return;
+        const work = eachBatch(payload);
+        inflight.add(work);
+        try {
+          await work;
+        } finally {
+          inflight.delete(work);
         }
       },
     });
+    async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+      const ctx = { heartbeat, isRunning: () => !stopping && isRunning() && !isStale() };
+      const all = batch.messages.map((m) => delivered(batch.topic, batch.partition, m));
+      for (let i = 0; i < all.length; i += HANDLER_CHUNK) {
+        if (!ctx.isRunning()) return;
+        const chunk = all.slice(i, i + HANDLER_CHUNK);
+        const done = await handler(chunk, ctx);
+        if (done > 0) {
+          const last = chunk[done - 1].offset;
+          resolveOffset(last);
+          if (!opts.ephemeral) applied.set(`${batch.topic}|${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() });
+          opts.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
+        }
+        if (done < chunk.length) return;
+      }
+    }
     let stopped = false;
     const sub: Subscription = {
       ready,
@@ -189,6 +230,12 @@ export class KafkaTransport implements Transport {
         offJoin();
         offFetch();
         offCrash();
+        if (commitTimer) clearInterval(commitTimer);
+        // Let the batches in progress finish (they stop between runs), commit what they
+        // applied while this member still owns its partitions, then leave the group.
+        stopping = true;
+        await Promise.allSettled([...inflight]);
+        await commitApplied();
         await consumer.disconnect().catch(() => undefined);
         onReady();
         if (opts.ephemeral) await this.withAdmin((a) => a.deleteGroups([groupId])).catch(() => undefined);
