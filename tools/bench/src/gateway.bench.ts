@@ -30,9 +30,11 @@
  * Usage:
  *   npm run bench:gateway -w @carve/bench -- [--rate 2000] [--duration 10] [--warmup 3]
  *       [--rounds 3] [--layout sequential|interleaved]
- *       [--targets direct,nginx,http-proxy,gateway,gateway-log,shadow] [--json]
+ *       [--targets direct,nginx,http-proxy,gateway,gateway-log,shadow] [--json] [--cpu-prof DIR]
  * --rate is per target. With --rounds N every group runs N times and each figure is the median
- * over the rounds (requests and errors are summed). Postgres (the gateway's control plane):
+ * over the rounds (requests and errors are summed). --cpu-prof DIR writes a V8 CPU profile of every
+ * gateway process (and http-proxy) into DIR (node --cpu-prof; it costs CPU, so do not compare the
+ * figures of such a run with others). Postgres (the gateway's control plane):
  * DATABASE_URL, else the embedded server.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -85,6 +87,8 @@ async function runHttpProxy(): Promise<void> {
   const app = Fastify({ logger: false });
   await app.register(proxy, { upstream: args.upstream });
   await app.listen({ host: '127.0.0.1', port: Number(args.port) });
+  // An orderly exit on SIGTERM, so that --cpu-prof gets to write its profile.
+  process.once('SIGTERM', () => process.exit(0));
   process.stdout.write('READY\n');
 }
 
@@ -218,6 +222,10 @@ const pin = (cpu: number, cmd: string, argv: string[]): [string, string[]] =>
 
 const registerTs = path.join(repoRoot(), 'tools', 'scripts', 'register-ts.js');
 const self = __filename;
+
+/** Node flags of the measured proxies: a CPU profile each with --cpu-prof DIR. */
+const profileFlags = (name: string): string[] =>
+  args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['cpu-prof'])}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
 
 function start(name: string, cpu: number, cmd: string, argv: string[], env: NodeJS.ProcessEnv = {}, stdout: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
   const [c, a] = pin(cpu, cmd, argv);
@@ -386,7 +394,7 @@ async function startGatewayProc(name: string, file: string, databaseUrl: string,
     name,
     0,
     process.execPath,
-    ['-r', registerTs, entry],
+    [...profileFlags(name), '-r', registerTs, entry],
     {
       PORT: String(p),
       CARVE_ADMIN_PORT: String(adminPort),
@@ -528,7 +536,7 @@ async function main(): Promise<void> {
       }
       if (target === 'http-proxy') {
         const p = await port();
-        const child = start('http-proxy', 0, process.execPath, ['-r', registerTs, self, '--role', 'http-proxy', '--port', String(p), '--upstream', upstreamUrl]);
+        const child = start('http-proxy', 0, process.execPath, [...profileFlags('http-proxy'), '-r', registerTs, self, '--role', 'http-proxy', '--port', String(p), '--upstream', upstreamUrl]);
         await waitLine(child, 'READY');
         return { target, url: `http://127.0.0.1:${p}`, proc: { name: target, child, pids: () => [child.pid!], stop: () => stopChild(child) } };
       }
