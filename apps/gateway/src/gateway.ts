@@ -105,7 +105,7 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
     const guard = new Guard(controlPlane, routing, metrics, log, config.gatewayId);
     const recorder = new MismatchRecorder(controlPlane, log, config.gatewayId);
     cleanups.push(() => recorder.close());
-    const shadow = new Shadower(config.shadow, upstreams.shadow, metrics, stats, guard, recorder, log);
+    const shadow = new Shadower(config.shadow, metrics, stats, guard, recorder, log);
 
     routing.onApplied((table, changes) => {
       metrics.routeTable(table);

@@ -1,19 +1,23 @@
 /**
- * Header hygiene between the client and the upstreams.
+ * Header hygiene between the client and the upstreams, as the flat `[name, value, ...]` lists
+ * undici sends and node:http writes (no header object is built per request).
  *
- * Towards the upstream: hop-by-hop headers (RFC 9110 §7.6.1, plus the ones named in Connection,
- * which @fastify/reply-from drops before this runs) are removed; every incoming `x-carve-*`
- * header is removed, whatever the client claims; the gateway's own identity headers are added
- * from the verified token (`x-carve-tenant`, `x-carve-user`, `x-carve-role`), with
- * `x-request-id`; X-Forwarded-For / -Proto / -Host are set (kept from the caller only when the
- * gateway sits behind a trusted proxy).
+ * Towards the upstream: hop-by-hop headers (RFC 9110 §7.6.1, and the ones the client names in
+ * Connection) are removed; every incoming `x-carve-*` header is removed, whatever the client
+ * claims; the gateway's own identity headers are added from the verified token
+ * (`x-carve-tenant`, `x-carve-user`, `x-carve-role`), with `x-request-id`; X-Forwarded-For /
+ * -Proto / -Host are set (kept from the caller only when the gateway sits behind a trusted
+ * proxy). Host is the upstream's (undici sets it from the pool's origin), and Expect is not
+ * forwarded (Node has already answered a `100-continue`).
  *
- * Towards the client: hop-by-hop headers of the upstream's response are removed.
+ * Towards the client: hop-by-hop headers of the upstream's response (and those its Connection
+ * names) are removed, and `x-request-id` is the gateway's.
  */
 import type { Identity } from '@carve/shared-http';
 import type { IncomingHttpHeaders } from 'node:http';
+import { util } from 'undici';
 
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -28,6 +32,11 @@ const HOP_BY_HOP = new Set([
 
 export const CARVE_HEADER_PREFIX = 'x-carve-';
 export const SHADOW_HEADER = 'x-carve-shadow';
+const REQUEST_ID = 'x-request-id';
+
+/** Request headers never forwarded as the client sent them. */
+const NOT_FORWARDED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'host', 'expect', REQUEST_ID]);
+const FORWARDED: ReadonlySet<string> = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
 
 export interface ForwardContext {
   readonly identity?: Identity;
@@ -39,54 +48,86 @@ export interface ForwardContext {
   readonly trustProxy: boolean;
 }
 
-/**
- * The headers to send upstream. `headers` is the caller's own copy (@fastify/reply-from makes
- * one per request): it is edited in place when it carries nothing to remove, which is the
- * common case, and filtered into a new object otherwise.
- */
-export function upstreamRequestHeaders(headers: IncomingHttpHeaders, ctx: ForwardContext): IncomingHttpHeaders {
-  let out = headers;
+const isCarveHeader = (name: string) => name.charCodeAt(0) === 120 /* x */ && name.startsWith(CARVE_HEADER_PREFIX);
+
+/** The header names a Connection header lists (lower case), or null when it lists none that matter. */
+function connectionNamed(value: string | string[] | undefined): Set<string> | null {
+  if (value === undefined) return null;
+  let named: Set<string> | null = null;
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name === '' || name === 'keep-alive' || name === 'close') continue;
+    (named ??= new Set()).add(name);
+  }
+  return named;
+}
+
+/** The headers to send upstream, as a flat `[name, value, ...]` list. */
+export function upstreamRequestHeaders(headers: IncomingHttpHeaders, ctx: ForwardContext): string[] {
+  const out: string[] = [];
+  const named = headers.connection === undefined ? null : connectionNamed(headers.connection);
+  let xff: string | undefined;
+  let xfp: string | undefined;
+  let xfh: string | undefined;
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || (name.charCodeAt(0) === 120 /* x */ && name.startsWith(CARVE_HEADER_PREFIX))) {
-      out = {};
-      for (const n of Object.keys(headers)) {
-        if (HOP_BY_HOP.has(n) || (n.charCodeAt(0) === 120 && n.startsWith(CARVE_HEADER_PREFIX))) continue;
-        out[n] = headers[n];
-      }
-      break;
+    const value = headers[name];
+    if (value === undefined || NOT_FORWARDED.has(name) || isCarveHeader(name) || (named !== null && named.has(name))) continue;
+    if (FORWARDED.has(name)) {
+      if (!ctx.trustProxy) continue;
+      const v = Array.isArray(value) ? value.join(', ') : value;
+      if (name === 'x-forwarded-for') xff = v;
+      else if (name === 'x-forwarded-proto') xfp = v;
+      else if (name === 'x-forwarded-host') xfh = v;
+      else out.push(name, v);
+      continue;
     }
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
   }
-  if (!ctx.trustProxy) {
-    if (out['x-forwarded-for'] !== undefined) delete out['x-forwarded-for'];
-    if (out['x-forwarded-proto'] !== undefined) delete out['x-forwarded-proto'];
-    if (out['x-forwarded-host'] !== undefined) delete out['x-forwarded-host'];
-    if (out.forwarded !== undefined) delete out.forwarded;
-  }
-  const prior = out['x-forwarded-for'];
-  if (ctx.clientIp) out['x-forwarded-for'] = prior ? `${prior}, ${ctx.clientIp}` : ctx.clientIp;
-  if (!out['x-forwarded-proto']) out['x-forwarded-proto'] = ctx.protocol;
-  if (!out['x-forwarded-host'] && ctx.host) out['x-forwarded-host'] = ctx.host;
-  out['x-request-id'] = ctx.requestId;
+  const ip = ctx.clientIp;
+  if (ip) out.push('x-forwarded-for', xff ? `${xff}, ${ip}` : ip);
+  else if (xff) out.push('x-forwarded-for', xff);
+  out.push('x-forwarded-proto', xfp || ctx.protocol);
+  if (xfh || ctx.host) out.push('x-forwarded-host', (xfh || ctx.host)!);
+  out.push(REQUEST_ID, ctx.requestId);
   const id = ctx.identity;
-  if (id) {
-    out['x-carve-tenant'] = id.workspaceId;
-    out['x-carve-user'] = id.userId;
-    out['x-carve-role'] = id.role;
-  }
+  if (id) out.push('x-carve-tenant', id.workspaceId, 'x-carve-user', id.userId, 'x-carve-role', id.role);
   return out;
 }
 
-/** The upstream response's headers without hop-by-hop ones (the same object when there are none). */
-export function clientResponseHeaders<T extends Record<string, unknown>>(headers: T): T {
-  let hop = false;
-  for (const name of Object.keys(headers)) {
+/**
+ * The upstream response's headers for the client (undici's raw header list: names and values
+ * as Buffers or strings), hop-by-hop ones removed, with the gateway's `x-request-id`. Names come
+ * out in lower case, values byte for byte (latin1 both ways).
+ */
+export function clientResponseHeaders(raw: ReadonlyArray<Buffer | string>, requestId: string): string[] {
+  const out: string[] = [];
+  let named: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = util.headerNameToString(raw[i]);
+    const v = raw[i + 1];
+    const value = typeof v === 'string' ? v : v.toString('latin1');
     if (HOP_BY_HOP.has(name)) {
-      hop = true;
-      break;
+      if (name === 'connection') named = connectionNamed(value);
+      continue;
+    }
+    if (name === REQUEST_ID) continue;
+    out.push(name, value);
+  }
+  if (named !== null) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i])) out.splice(i, 2);
+  }
+  out.push(REQUEST_ID, requestId);
+  return out;
+}
+
+/** The value of a header in a raw list (the first one), or undefined. */
+export function rawHeader(raw: ReadonlyArray<Buffer | string>, name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (util.headerNameToString(raw[i]) === name) {
+      const v = raw[i + 1];
+      return typeof v === 'string' ? v : v.toString('latin1');
     }
   }
-  if (!hop) return headers;
-  const out: Record<string, unknown> = {};
-  for (const name of Object.keys(headers)) if (!HOP_BY_HOP.has(name)) out[name] = headers[name];
-  return out as T;
+  return undefined;
 }

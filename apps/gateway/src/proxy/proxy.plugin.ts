@@ -1,34 +1,35 @@
 /**
  * The proxy: every request that is not the gateway's own (/healthz, /readyz, /metrics) is
  * matched against the route table in force, decided (@carve/shared-routing `decide`) and
- * forwarded with @fastify/reply-from over the keep-alive pools of `Upstreams`.
+ * forwarded by the lean forwarder (forwarder.ts) over the keep-alive pools of `Upstreams`.
  *
- * - Bodies stream through (a catch-all content-type parser hands the raw request stream to
- *   reply-from); a declared Content-Length over the limit is refused with 413 before anything is
+ * - Bodies stream through (a catch-all content-type parser hands the raw request stream to the
+ *   forwarder); a declared Content-Length over the limit is refused with 413 before anything is
  *   sent upstream, a chunked body is counted as it streams and cut at the limit (413).
  * - Service side: the upstream's circuit breaker is asked first. GET/HEAD/OPTIONS without a
  *   body on a route with `fallback` are retried once on the monolith after a connection error,
  *   a timeout or a 5xx, or sent there directly while the breaker is open: the client sees the
- *   monolith's answer. Every other request is sent exactly once (reply-from's own retries are
- *   switched off), and a failure is a problem+json 502/503/504.
- * - Shadow: the copy starts alongside the monolith's request (see shadow.ts).
+ *   monolith's answer. Every other request is sent exactly once, and a failure is a
+ *   problem+json 502/503/504.
+ * - Shadow: the monolith's answer is relayed to the client while up to the shadow cap of its
+ *   body is kept; once the client has it, the copy goes to the service (see shadow.ts).
  * - Metrics per route and target, and one access-log line naming both, when the response ends.
  */
 import { Transform, type Readable } from 'node:stream';
-import replyFrom from '@fastify/reply-from';
 import { decide, matchRoute, type Route, type RouteTable, type StringBag } from '@carve/shared-routing';
 import { problems } from '@carve/shared-http';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayConfig } from '../config';
 import type { Guard } from '../guard/guard';
-import { clientResponseHeaders, upstreamRequestHeaders, type ForwardContext } from '../plugins/headers';
+import { upstreamRequestHeaders } from '../plugins/headers';
 import { assertWorkspace, identityPlugin, pathWorkspace } from '../plugins/identity';
 import { DEFAULT_ROUTE_LABEL, type GatewayMetrics } from '../plugins/metrics';
-import type { RouteStats } from '../route-table/route-stats';
+import type { RouteCounters, RouteStats } from '../route-table/route-stats';
 import type { RoutingState } from '../route-table/routing-state';
-import type { ShadowCall, Shadower } from '../shadow/shadow';
+import { type Shadower, sideResult } from '../shadow/shadow';
 import type { Breakers } from './breakers';
 import { BodyTooLargeError, classifyUpstreamError, upstreamProblem } from './errors';
+import { Exchange, type ExchangeOwner } from './forwarder';
 import type { ResolvedUpstream, Upstreams } from './upstreams';
 
 export interface ProxyDeps {
@@ -59,35 +60,56 @@ declare module 'fastify' {
   }
 }
 
-const EMPTY: StringBag = Object.freeze({});
-/** Upstream bodies up to this size (with a Content-Length) are sent to the client in one write. */
-const SMALL_BODY = 64 * 1024;
-const NO_RETRY = () => null;
+/** One proxied request: the decision (ProxyInfo) and what its exchanges need. */
+class Flight implements ProxyInfo {
+  target: string;
+  side: 'monolith' | 'service' = 'monolith';
+  reason = 'default';
+  fallback: string | null = null;
+  shadow = false;
+  bodyTooLarge = false;
+  /** The upstream of the exchange in progress. */
+  up: ResolvedUpstream | null = null;
+  /** Service side: may a failure be retried on the monolith? */
+  mayFallback = false;
+  /** The monolith's answer is to be compared with a copy sent to the service. */
+  shadowWanted = false;
+  body: Readable | null = null;
+  private headerList: string[] | null = null;
 
-type FromOptions = NonNullable<Parameters<FastifyReply['from']>[1]>;
-type OnResponse = NonNullable<FromOptions['onResponse']>;
-type OnError = NonNullable<FromOptions['onError']>;
-type AnyReply = Parameters<OnError>[0];
-/** What reply-from hands onResponse (its type omits the headers). */
-interface UpstreamResponse {
-  readonly statusCode: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly stream: Readable;
+  constructor(
+    readonly req: FastifyRequest,
+    readonly reply: FastifyReply,
+    readonly table: RouteTable,
+    readonly matched: Route | null,
+    readonly route: string,
+    private readonly trustProxy: boolean,
+  ) {
+    this.target = table.default;
+  }
+
+  /** The upstream request headers (built once: a fallback and a shadow copy reuse them). */
+  headers(): string[] {
+    if (this.headerList === null) {
+      const req = this.req;
+      this.headerList = upstreamRequestHeaders(req.headers, {
+        identity: req.identity,
+        requestId: req.id,
+        clientIp: req.socket.remoteAddress,
+        protocol: req.protocol,
+        host: req.headers.host,
+        trustProxy: this.trustProxy,
+      });
+    }
+    return this.headerList;
+  }
 }
-const asReply = (r: AnyReply) => r as unknown as FastifyReply;
-const asResponse = (r: unknown) => r as UpstreamResponse;
 
 export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyInstance, deps: ProxyDeps) => {
   const { config, routing, upstreams, breakers, metrics, shadow, guard, stats } = deps;
   const limit = config.bodyLimitBytes;
+  const shadowCap = config.shadow.maxBodyBytes;
 
-  await app.register(replyFrom, {
-    undici: upstreams.live as unknown as { request: never },
-    disableRequestLogging: true,
-    // Paths carry tenant and resource ids: an LRU of 100 URLs would mostly miss and only cost.
-    disableCache: true,
-    retryMethods: [],
-  });
   await app.register(identityPlugin, { auth: config.jwt, publicPaths: config.publicPaths });
 
   // Bodies are not parsed: whatever the content type, the raw stream goes to the upstream.
@@ -95,184 +117,187 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
   app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
   app.decorateRequest('carve', null);
 
-  const forwardContext = (req: FastifyRequest): ForwardContext => ({
-    identity: req.identity,
-    requestId: req.id,
-    clientIp: req.socket.remoteAddress,
-    protocol: req.protocol,
-    host: req.headers.host,
-    trustProxy: config.trustProxy,
-  });
-
-  const rewriteRequestHeaders: FromOptions['rewriteRequestHeaders'] = (req, headers) =>
-    upstreamRequestHeaders(headers, forwardContext(req as unknown as FastifyRequest));
-  const rewriteHeaders: FromOptions['rewriteHeaders'] = (headers) => clientResponseHeaders(headers);
-
-  function send(req: FastifyRequest, reply: FastifyReply, up: ResolvedUpstream, onResponse: OnResponse, onError: OnError): FastifyReply {
-    return reply.from(up.origin + up.basePath + req.url, {
-      timeout: up.timeoutMs,
-      retryDelay: NO_RETRY,
-      rewriteRequestHeaders,
-      rewriteHeaders,
-      onResponse,
-      onError,
-    });
-  }
-
-  /**
-   * Sends the upstream's body to the client. A body of known length up to SMALL_BODY bytes is
-   * collected and sent as one buffer: the status line, the headers and the body leave in one
-   * write, and no stream pipeline is built for it. Anything else streams.
-   */
-  function relay(reply: FastifyReply, res: UpstreamResponse, info: ProxyInfo, up: ResolvedUpstream): void {
-    const declared = res.headers['content-length'];
-    const len = declared === undefined ? -1 : Number(declared);
-    if (!(len > 0 && len <= SMALL_BODY) || reply.request.method === 'HEAD') {
-      reply.send(res.stream);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    const body = res.stream;
-    body.on('data', (chunk: Buffer) => chunks.push(chunk));
-    body.once('end', () => reply.send(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
-    body.once('error', (err) => {
-      if (reply.sent) return;
-      for (const name of Object.keys(reply.getHeaders())) if (name !== 'x-request-id') reply.removeHeader(name);
-      fail(reply, info, up, err);
+  function exchange(owner: ExchangeOwner<Flight>, f: Flight, up: ResolvedUpstream, keep: number): void {
+    f.up = up;
+    f.target = up.name;
+    const req = f.req;
+    new Exchange(owner, f.reply, req.id, f, keep).send(up.live, {
+      method: req.method,
+      path: up.basePath + req.url,
+      headers: f.headers(),
+      body: f.body,
+      timeoutMs: up.timeoutMs,
     });
   }
 
   /** Answers with the upstream failure as problem+json (or 413 when the body was cut). */
-  function fail(reply: FastifyReply, info: ProxyInfo, up: ResolvedUpstream, error: unknown): void {
-    if (info.bodyTooLarge) {
-      metrics.upstreamError(info.route, up.name, 'body-too-large');
+  function fail(f: Flight, up: ResolvedUpstream, error: unknown): void {
+    const reply = f.reply;
+    if (f.bodyTooLarge) {
+      metrics.upstreamError(f.route, up.name, 'body-too-large');
       reply.header('connection', 'close');
       reply.send(problems.payloadTooLarge(limit));
       return;
     }
     const kind = classifyUpstreamError(error);
-    metrics.upstreamError(info.route, up.name, kind);
+    metrics.upstreamError(f.route, up.name, kind);
     reply.send(upstreamProblem(kind, up.name, up.timeoutMs));
   }
 
-  function toMonolith(req: FastifyRequest, reply: FastifyReply, table: RouteTable, call: ShadowCall | null): FastifyReply {
-    const up = upstreams.of(table, table.default);
-    const info = req.carve!;
-    info.target = up.name;
-    info.side = 'monolith';
-    const onResponse: OnResponse = call
-      ? (_req, rep, raw) => {
-          const res = asResponse(raw);
-          rep.send(call.tapMonolith(res.statusCode, res.headers, res.stream));
-        }
-      : (_req, rep, raw) => relay(asReply(rep), asResponse(raw), info, up);
-    return send(req, reply, up, onResponse, (rep, { error }) => {
-      call?.monolithFailed();
-      fail(asReply(rep), info, up, error);
-    });
+  /** The monolith's side: relayed as it comes; kept for the comparison when shadowed. */
+  const monolithSide: ExchangeOwner<Flight> = {
+    status: () => true,
+    failed(ex, err, relayed) {
+      const f = ex.ctx;
+      if (f.shadowWanted) {
+        f.shadow = false;
+        shadow.skip(f.matched!, 'the monolith did not answer completely');
+      }
+      if (ex.clientGone) return;
+      if (relayed) metrics.upstreamError(f.route, f.up!.name, classifyUpstreamError(err));
+      else fail(f, f.up!, err);
+    },
+    finished(ex) {
+      const f = ex.ctx;
+      if (!f.shadowWanted) return;
+      const route = f.matched!;
+      if (ex.kept === null) {
+        f.shadow = false;
+        shadow.skip(route, `monolith body over ${shadowCap} bytes`);
+        return;
+      }
+      const req = f.req;
+      const url = req.url;
+      f.shadow = shadow.copy(route, upstreams.of(f.table, route.target), req.method, url, f.headers(), {
+        method: req.method,
+        path: url.length > 512 ? url.slice(0, 512) : url,
+        tenantId: req.identity?.workspaceId ?? null,
+        requestId: req.id,
+      }, sideResult(ex.statusCode, ex.rawHeaders!, ex.keptBody()));
+    },
+  };
+
+  function toMonolith(f: Flight): void {
+    f.side = 'monolith';
+    exchange(monolithSide, f, upstreams.of(f.table, f.table.default), f.shadowWanted ? shadowCap : 0);
   }
 
-  function toService(req: FastifyRequest, reply: FastifyReply, table: RouteTable, route: Route, mayFallback: boolean): FastifyReply {
-    const up = upstreams.of(table, route.target);
+  function fallBack(f: Flight, reason: string): void {
+    const route = f.matched!;
+    f.fallback = reason;
+    stats.of(route.id).fallbacks += 1;
+    metrics.fallback(route.id, f.up!.name, reason);
+    toMonolith(f);
+  }
+
+  const countersOf = (f: Flight): RouteCounters => stats.of(f.matched!.id);
+
+  /** The service's side: its breaker and the guard hear every outcome; reads may fall back. */
+  const serviceSide: ExchangeOwner<Flight> = {
+    status(ex, status) {
+      const f = ex.ctx;
+      const up = f.up!;
+      const route = f.matched!;
+      if (status >= 500) {
+        breakers.for(up.name).onFailure();
+        guard.observe(route, 'error');
+        countersOf(f).serviceErrors += 1;
+        metrics.upstreamError(route.id, up.name, '5xx');
+        if (f.mayFallback) {
+          fallBack(f, 'service-5xx');
+          return false;
+        }
+        return true;
+      }
+      breakers.for(up.name).onSuccess();
+      guard.observe(route, 'ok');
+      return true;
+    },
+    failed(ex, err, relayed) {
+      const f = ex.ctx;
+      const up = f.up!;
+      if (ex.clientGone) return;
+      if (f.bodyTooLarge) {
+        fail(f, up, err);
+        return;
+      }
+      const route = f.matched!;
+      breakers.for(up.name).onFailure();
+      guard.observe(route, 'error');
+      countersOf(f).serviceErrors += 1;
+      const kind = classifyUpstreamError(err);
+      if (relayed) {
+        metrics.upstreamError(route.id, up.name, kind);
+        return;
+      }
+      if (f.mayFallback) {
+        metrics.upstreamError(route.id, up.name, kind);
+        fallBack(f, kind === 'timeout' ? 'service-timeout' : 'service-unreachable');
+        return;
+      }
+      fail(f, up, err);
+    },
+    finished: () => undefined,
+  };
+
+  function toService(f: Flight, route: Route, mayFallback: boolean): void {
+    const up = upstreams.of(f.table, route.target);
     const breaker = breakers.for(up.name);
-    const info = req.carve!;
-    const counters = stats.of(route.id);
-    const fallBack = (rep: FastifyReply, reason: string) => {
-      info.fallback = reason;
-      counters.fallbacks += 1;
-      metrics.fallback(route.id, up.name, reason);
-      return toMonolith(req, rep, table, null);
-    };
+    f.mayFallback = mayFallback;
     if (!breaker.allowRequest()) {
       // The service is failing on this route as far as the guard is concerned, too.
       guard.observe(route, 'error');
-      if (mayFallback) return fallBack(reply, 'breaker-open');
-      info.target = up.name;
-      info.side = 'service';
+      f.up = up;
+      if (mayFallback) {
+        fallBack(f, 'breaker-open');
+        return;
+      }
+      f.target = up.name;
+      f.side = 'service';
       metrics.upstreamError(route.id, up.name, 'breaker-open');
       throw upstreamProblem('breaker-open', up.name);
     }
-    info.target = up.name;
-    info.side = 'service';
-    return send(
-      req,
-      reply,
-      up,
-      (_req, rep, raw) => {
-        const res = asResponse(raw);
-        if (res.statusCode >= 500) {
-          breaker.onFailure();
-          guard.observe(route, 'error');
-          counters.serviceErrors += 1;
-          metrics.upstreamError(route.id, up.name, '5xx');
-          if (mayFallback) {
-            res.stream.resume();
-            for (const name of Object.keys(rep.getHeaders())) if (name !== 'x-request-id') rep.removeHeader(name);
-            fallBack(asReply(rep), 'service-5xx');
-            return;
-          }
-        } else {
-          breaker.onSuccess();
-          guard.observe(route, 'ok');
-        }
-        relay(asReply(rep), res, info, up);
-      },
-      (r, { error }) => {
-        const rep = asReply(r);
-        if (info.bodyTooLarge) {
-          fail(rep, info, up, error);
-          return;
-        }
-        breaker.onFailure();
-        guard.observe(route, 'error');
-        counters.serviceErrors += 1;
-        if (mayFallback && !rep.sent) {
-          const kind = classifyUpstreamError(error);
-          metrics.upstreamError(route.id, up.name, kind);
-          fallBack(rep, kind === 'timeout' ? 'service-timeout' : 'service-unreachable');
-          return;
-        }
-        fail(rep, info, up, error);
-      },
-    );
+    f.side = 'service';
+    exchange(serviceSide, f, up, 0);
   }
 
   /** 413 for a declared length over the limit; a chunked body is counted as it streams. */
-  function guardBody(req: FastifyRequest, reply: FastifyReply, info: ProxyInfo): boolean {
+  function guardBody(req: FastifyRequest, f: Flight): boolean {
     const declared = req.headers['content-length'];
+    const body = req.body as Readable | undefined;
+    const stream = body && typeof body.pipe === 'function' ? body : null;
     if (declared !== undefined) {
       if (Number(declared) > limit) {
-        reply.header('connection', 'close');
+        f.reply.header('connection', 'close');
         throw problems.payloadTooLarge(limit);
       }
-      return Number(declared) > 0;
+      if (Number(declared) > 0) {
+        f.body = stream;
+        return true;
+      }
+      return false;
     }
-    const body = req.body as Readable | undefined;
-    if (!body || typeof body.pipe !== 'function') return false;
+    if (!stream) return false;
     let seen = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         seen += chunk.length;
         if (seen > limit) {
-          info.bodyTooLarge = true;
+          f.bodyTooLarge = true;
           cb(new BodyTooLargeError(limit));
           return;
         }
         cb(null, chunk);
       },
     });
-    body.on('error', (err) => counter.destroy(err));
-    req.body = body.pipe(counter);
+    stream.on('error', (err) => counter.destroy(err));
+    f.body = stream.pipe(counter);
     return true;
   }
 
   // Not async: no promise per request. Fastify catches what a synchronous handler throws; it
   // must return undefined (a returned value would be sent as the payload).
   function handle(req: FastifyRequest, reply: FastifyReply): void {
-    dispatch(req, reply);
-  }
-
-  function dispatch(req: FastifyRequest, reply: FastifyReply): FastifyReply {
     const table = routing.table;
     const url = req.url;
     const q = url.indexOf('?');
@@ -282,20 +307,15 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
     const match = matchRoute(table, method, path, req.headers as StringBag, q < 0 ? EMPTY : (req.query as StringBag));
     if (identity) assertWorkspace(identity.workspaceId, pathWorkspace(match?.params, path));
 
-    const info: ProxyInfo = {
-      route: match ? match.route.id : DEFAULT_ROUTE_LABEL,
-      target: table.default,
-      side: 'monolith',
-      reason: 'default',
-      fallback: null,
-      shadow: false,
-      bodyTooLarge: false,
-    };
-    req.carve = info;
-    const hasBody = guardBody(req, reply, info);
-    if (!match) return toMonolith(req, reply, table, null);
+    const route = match ? match.route : null;
+    const f = new Flight(req, reply, table, route, route ? route.id : DEFAULT_ROUTE_LABEL, config.trustProxy);
+    req.carve = f;
+    const hasBody = guardBody(req, f);
+    if (!route) {
+      toMonolith(f);
+      return;
+    }
 
-    const route = match.route;
     const d = decide(route, {
       method,
       tenantId: identity?.workspaceId,
@@ -303,24 +323,16 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
       role: identity?.role,
       headers: req.headers as StringBag,
     });
-    info.reason = d.reason;
-    if (d.primary === 'service') return toService(req, reply, table, route, d.fallback && !hasBody);
-
-    let call: ShadowCall | null = null;
+    f.reason = d.reason;
+    if (d.primary === 'service') {
+      toService(f, route, d.fallback && !hasBody);
+      return;
+    }
     if (d.shadow) {
       if (hasBody) shadow.skip(route, 'request has a body');
-      else {
-        const headers = upstreamRequestHeaders({ ...req.headers }, forwardContext(req)) as Record<string, unknown>;
-        call = shadow.start(route, upstreams.of(table, route.target), method, url, headers, {
-          method,
-          path: url.length > 512 ? url.slice(0, 512) : url,
-          tenantId: identity?.workspaceId ?? null,
-          requestId: req.id,
-        });
-        info.shadow = call !== null;
-      }
+      else f.shadowWanted = f.shadow = true;
     }
-    return toMonolith(req, reply, table, call);
+    toMonolith(f);
   }
 
   app.all('/*', handle);
@@ -357,3 +369,5 @@ export const proxyPlugin: FastifyPluginAsync<ProxyDeps> = async (app: FastifyIns
     done();
   });
 };
+
+const EMPTY: StringBag = Object.freeze({});

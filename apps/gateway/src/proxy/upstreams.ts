@@ -1,10 +1,11 @@
 /**
- * Where the upstreams are, and the connection pools that reach them. One undici Agent carries
- * the live traffic: it keeps one keep-alive Pool per upstream origin (`connections` each). The
- * shadow copies go through a second Agent of their own, so a slow service in shadow mode can
- * never take the sockets the client's requests need.
+ * Where the upstreams are, and the connection pools that reach them: one undici keep-alive
+ * Pool per upstream origin for the live traffic (`connections` sockets each), and a second,
+ * smaller Pool per origin for the shadow copies, so a slow service in shadow mode can never
+ * take the sockets the client's requests need. Pools are kept by origin across route-table
+ * reloads (a reload that keeps an upstream keeps its warm connections).
  */
-import { Agent } from 'undici';
+import { Pool } from 'undici';
 import type { RouteTable, Upstream } from '@carve/shared-routing';
 
 export interface ResolvedUpstream {
@@ -14,21 +15,22 @@ export interface ResolvedUpstream {
   /** Path prefix of the upstream URL without the trailing slash ("" for none). */
   readonly basePath: string;
   readonly timeoutMs: number;
+  /** The keep-alive pool of the live traffic to this origin. */
+  readonly live: Pool;
+  /** The pool of the shadow copies to this origin. */
+  readonly shadow: Pool;
 }
 
 export class Upstreams {
-  readonly live: Agent;
-  readonly shadow: Agent;
   private readonly cache = new WeakMap<RouteTable, Map<string, ResolvedUpstream>>();
+  private readonly pools = new Map<string, { live: Pool; shadow: Pool }>();
+  private closed = false;
 
   constructor(
     private readonly defaultTimeoutMs: number,
-    connections: number,
-    shadowConnections: number,
-  ) {
-    this.live = new Agent({ connections, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 });
-    this.shadow = new Agent({ connections: shadowConnections, pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 });
-  }
+    private readonly connections: number,
+    private readonly shadowConnections: number,
+  ) {}
 
   /** The named upstream of a table (throws for an unknown name: validation prevents it). */
   of(table: RouteTable, name: string): ResolvedUpstream {
@@ -44,16 +46,33 @@ export class Upstreams {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.live.close().catch(() => undefined), this.shadow.close().catch(() => undefined)]);
+    this.closed = true;
+    const all = [...this.pools.values()].flatMap((p) => [p.live, p.shadow]);
+    this.pools.clear();
+    await Promise.all(all.map((p) => p.close().catch(() => undefined)));
+  }
+
+  private poolsOf(origin: string): { live: Pool; shadow: Pool } {
+    let p = this.pools.get(origin);
+    if (!p) {
+      if (this.closed) throw new Error('the upstream pools are closed');
+      const common = { pipelining: 1, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000 };
+      p = { live: new Pool(origin, { ...common, connections: this.connections }), shadow: new Pool(origin, { ...common, connections: this.shadowConnections }) };
+      this.pools.set(origin, p);
+    }
+    return p;
   }
 
   private resolve(u: Upstream): ResolvedUpstream {
     const url = new URL(u.url);
+    const pools = this.poolsOf(url.origin);
     return {
       name: u.name,
       origin: url.origin,
       basePath: url.pathname.replace(/\/+$/, ''),
       timeoutMs: u.timeoutMs ?? this.defaultTimeoutMs,
+      live: pools.live,
+      shadow: pools.shadow,
     };
   }
 }

@@ -2,14 +2,16 @@
  * Shadow traffic: the monolith answers the client; a copy of the request goes to the service
  * and the two answers are compared.
  *
- * Off the hot path by construction:
- * - the copy travels on its own undici Agent (own sockets) with its own timeout, so a slow or
- *   dead service never holds a socket or a timer the client's request needs;
- * - at most `maxInFlight` copies are outstanding per replica; beyond that a copy is skipped
- *   (counted as `skipped`) rather than queued;
- * - the client's response is never held for the copy: the monolith's body streams to the client
- *   through a tap that keeps at most `maxBodyBytes` for the comparison; the comparison runs on
- *   a later turn of the event loop once both sides are complete;
+ * Off the client's path by construction:
+ * - the copy is sent once the monolith's answer has reached the client (the proxy kept up to
+ *   `maxBodyBytes` of that body as it relayed it): nothing of the copy, its answer or the
+ *   comparison happens before the client has its response;
+ * - the copy travels on its own undici Pool (own sockets) with its own timeout, so a slow or
+ *   dead service never holds a socket or a timer the client's requests need;
+ * - at most `maxInFlight` copies are outstanding per replica; beyond that a copy is dropped and
+ *   counted as `skipped` (busy) rather than queued;
+ * - the comparison runs on a later turn of the event loop (setImmediate, after pending I/O);
+ *   two byte-identical answers with the same status and encoding are a match without parsing;
  * - only GET and HEAD are shadowed (the routing lib's decision; writes never are), and a
  *   request that carries a body is not copied.
  *
@@ -17,13 +19,13 @@
  * tolerance) that finds differences counts as a mismatch for the route's metrics and guard, and
  * is kept as a sample: in memory (latest 10) and in the control plane (rate-limited per route).
  */
-import { Transform, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { compareResponses, type Route } from '@carve/shared-routing';
+import { type Comparison, compareResponses, type Route } from '@carve/shared-routing';
 import type { Logger } from '@carve/shared-http';
-import type { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Guard } from '../guard/guard';
+import { rawHeader, SHADOW_HEADER } from '../plugins/headers';
 import type { GatewayMetrics } from '../plugins/metrics';
 import type { RouteStats } from '../route-table/route-stats';
 import type { ResolvedUpstream } from '../proxy/upstreams';
@@ -36,12 +38,11 @@ export interface ShadowSettings {
 }
 
 /** One side's answer, as far as the comparison needs it. */
-interface SideResult {
+export interface SideResult {
   readonly status: number;
   readonly contentType: string | undefined;
   readonly contentEncoding: string | undefined;
-  /** null when the body passed the cap. */
-  readonly body: Buffer | null;
+  readonly body: Buffer;
 }
 
 type Settled = { ok: true; value: SideResult } | { ok: false; kind: 'error' | 'skipped'; message: string };
@@ -57,78 +58,70 @@ const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);
 const brotli = promisify(zlib.brotliDecompress);
 
-/** A shadow copy in flight; the proxy hands it the monolith's side when it has it. */
-export class ShadowCall {
-  private service: Settled | undefined;
-  private monolith: Settled | undefined;
-  private finished = false;
+/** The answer of a side from undici's raw headers. */
+export function sideResult(status: number, rawHeaders: ReadonlyArray<Buffer | string>, body: Buffer): SideResult {
+  return { status, contentType: rawHeader(rawHeaders, 'content-type'), contentEncoding: rawHeader(rawHeaders, 'content-encoding'), body };
+}
+
+/** The copy to the service: collects its answer (up to the cap), then hands both sides over. */
+class ShadowCopy implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private rawHeaders: Buffer[] = [];
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private abort: ((err?: Error) => void) | null = null;
+  private settled = false;
 
   constructor(
     private readonly shadower: Shadower,
-    readonly route: Route,
-    readonly info: ShadowRequestInfo,
+    private readonly route: Route,
+    private readonly info: ShadowRequestInfo,
+    private readonly monolith: SideResult,
   ) {}
 
-  /** @internal */
-  settleService(s: Settled): void {
-    this.service = s;
-    this.maybeCompare();
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
   }
 
-  /**
-   * Wraps the monolith's response body: the client gets every byte as it comes; a copy of up
-   * to maxBodyBytes is kept for the comparison.
-   */
-  tapMonolith(status: number, headers: Record<string, string | string[] | undefined>, body: Readable): Readable {
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (statusCode < 200) return true;
+    this.status = statusCode;
+    this.rawHeaders = rawHeaders;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.settled) return true;
+    this.size += chunk.length;
     const cap = this.shadower.settings.maxBodyBytes;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    const tap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        if (!over) {
-          size += chunk.length;
-          if (size > cap) {
-            over = true;
-            chunks.length = 0;
-          } else chunks.push(chunk);
-        }
-        cb(null, chunk);
-      },
-    });
-    const header = (name: string) => {
-      const v = headers[name];
-      return Array.isArray(v) ? v[0] : v;
-    };
-    tap.on('end', () => {
-      this.monolith = over
-        ? { ok: false, kind: 'skipped', message: `monolith body over ${cap} bytes` }
-        : { ok: true, value: { status, contentType: header('content-type'), contentEncoding: header('content-encoding'), body: Buffer.concat(chunks) } };
-      this.maybeCompare();
-    });
-    body.on('error', (err) => {
-      tap.destroy(err);
-      this.monolithFailed();
-    });
-    tap.on('error', () => this.monolithFailed());
-    return body.pipe(tap);
+    if (this.size > cap) {
+      this.settle({ ok: false, kind: 'skipped', message: `service body over ${cap} bytes` });
+      this.abort?.(new Error('shadow: service body over the cap'));
+      return true;
+    }
+    this.chunks.push(chunk);
+    return true;
   }
 
-  /** The monolith failed or the client went away: nothing to compare. */
-  monolithFailed(): void {
-    if (this.monolith) return;
-    this.monolith = { ok: false, kind: 'skipped', message: 'the monolith did not answer completely' };
-    this.maybeCompare();
+  onComplete(): void {
+    const c = this.chunks;
+    this.settle({ ok: true, value: sideResult(this.status, this.rawHeaders, c.length === 1 ? c[0] : Buffer.concat(c, this.size)) });
   }
 
-  private maybeCompare(): void {
-    if (this.finished || !this.service || !this.monolith) return;
-    this.finished = true;
-    const service = this.service;
-    const monolith = this.monolith;
-    setImmediate(() => {
-      this.shadower.compare(this.route, this.info, monolith, service).catch((err) => this.shadower.log.error({ err }, 'shadow: comparison failed'));
+  onError(err: Error & { code?: string }): void {
+    const timedOut = err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT';
+    this.settle({
+      ok: false,
+      kind: 'error',
+      message: timedOut ? `timed out after ${this.shadower.settings.timeoutMs} ms` : `${err.code ?? err.name}: ${err.message}`,
     });
+  }
+
+  private settle(service: Settled): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.chunks = [];
+    this.shadower.settled(this.route, this.info, this.monolith, service);
   }
 }
 
@@ -137,7 +130,6 @@ export class Shadower {
 
   constructor(
     readonly settings: ShadowSettings,
-    private readonly agent: Agent,
     private readonly metrics: GatewayMetrics,
     private readonly stats: RouteStats,
     private readonly guard: Guard,
@@ -150,55 +142,42 @@ export class Shadower {
   }
 
   /**
-   * Sends the copy (or counts a skip and returns null). `headers` are the upstream headers the
-   * monolith gets (identity included); the copy is marked with x-carve-shadow: 1.
+   * Sends the copy of a request whose monolith answer reached the client (`monolith`), or
+   * drops it and counts a skip when `maxInFlight` copies are already out (false). `headers`
+   * are the upstream headers the monolith got (identity included); the copy is marked with
+   * x-carve-shadow: 1 and carries no body.
    */
-  start(route: Route, upstream: ResolvedUpstream, method: string, url: string, headers: Record<string, unknown>, info: ShadowRequestInfo): ShadowCall | null {
+  copy(route: Route, upstream: ResolvedUpstream, method: string, url: string, headers: readonly string[], info: ShadowRequestInfo, monolith: SideResult): boolean {
     if (this.inFlight >= this.settings.maxInFlight) {
       this.skip(route, 'busy');
-      return null;
+      return false;
     }
-    const call = new ShadowCall(this, route, info);
     this.inFlight += 1;
-    const signal = AbortSignal.timeout(this.settings.timeoutMs);
-    const cap = this.settings.maxBodyBytes;
-    const headersOut = { ...headers, host: new URL(upstream.origin).host, 'x-carve-shadow': '1' } as Record<string, string>;
-    delete headersOut['content-length'];
-    this.agent
-      .request({
-        origin: upstream.origin,
-        path: upstream.basePath + url,
-        method: method as 'GET' | 'HEAD',
-        headers: headersOut,
-        headersTimeout: this.settings.timeoutMs,
-        bodyTimeout: this.settings.timeoutMs,
-        signal,
-      })
-      .then(async (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          size += chunk.length;
-          if (size > cap) {
-            res.body.destroy();
-            return call.settleService({ ok: false, kind: 'skipped', message: `service body over ${cap} bytes` });
-          }
-          chunks.push(chunk);
-        }
-        const h = res.headers;
-        const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
-        call.settleService({
-          ok: true,
-          value: { status: res.statusCode, contentType: one(h['content-type']), contentEncoding: one(h['content-encoding']), body: Buffer.concat(chunks) },
-        });
-      })
-      .catch((err: Error & { code?: string }) => {
-        call.settleService({ ok: false, kind: 'error', message: signal.aborted ? `timed out after ${this.settings.timeoutMs} ms` : `${err.code ?? err.name}: ${err.message}` });
-      })
-      .finally(() => {
-        this.inFlight -= 1;
-      });
-    return call;
+    const out: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      if (name === 'content-length' || name === SHADOW_HEADER) continue;
+      out.push(name, headers[i + 1]);
+    }
+    out.push(SHADOW_HEADER, '1');
+    const t = this.settings.timeoutMs;
+    upstream.shadow.dispatch(
+      { path: upstream.basePath + url, method: method as Dispatcher.HttpMethod, headers: out, headersTimeout: t, bodyTimeout: t },
+      new ShadowCopy(this, route, info, monolith),
+    );
+    return true;
+  }
+
+  /** @internal The copy is over: compare on a later turn of the event loop. */
+  settled(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: Settled): void {
+    this.inFlight -= 1;
+    setImmediate(() => {
+      try {
+        this.compare(route, info, monolith, service);
+      } catch (err) {
+        this.log.error({ err }, 'shadow: comparison failed');
+      }
+    });
   }
 
   skip(route: Route, why: string): void {
@@ -207,13 +186,9 @@ export class Shadower {
     this.log.debug({ route: route.id, why }, 'shadow: skipped');
   }
 
-  /** @internal Runs once both sides are in. */
-  async compare(route: Route, info: ShadowRequestInfo, monolith: Settled, service: Settled): Promise<void> {
+  /** @internal Runs once both sides are in (synchronously, unless a body must be decoded). */
+  compare(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: Settled): void {
     const counters = this.stats.of(route.id);
-    if (!monolith.ok) {
-      this.skip(route, monolith.message);
-      return;
-    }
     if (!service.ok) {
       if (service.kind === 'skipped') {
         this.skip(route, service.message);
@@ -225,26 +200,36 @@ export class Shadower {
       this.log.info({ route: route.id, requestId: info.requestId, error: service.message }, 'shadow: the service failed');
       return;
     }
-    if (service.value.status >= 500 && monolith.value.status < 500) {
+    const s = service.value;
+    if (s.status >= 500 && monolith.status < 500) {
       // The service broke where the monolith did not: an error for the guard, and a mismatch to look at.
       this.guard.observe(route, 'error');
     }
-    const [m, s] = await Promise.all([decode(monolith.value), decode(service.value)]);
-    const result = compareResponses({ status: monolith.value.status, body: m }, { status: service.value.status, body: s }, route.compare);
+    if (identical(monolith, s)) {
+      this.conclude(route, info, monolith, s, SAME);
+      return;
+    }
+    Promise.all([decode(monolith), decode(s)])
+      .then(([mb, sb]) => this.conclude(route, info, monolith, s, compareResponses({ status: monolith.status, body: mb }, { status: s.status, body: sb }, route.compare)))
+      .catch((err) => this.log.error({ err }, 'shadow: comparison failed'));
+  }
+
+  private conclude(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: SideResult, result: Comparison): void {
+    const counters = this.stats.of(route.id);
     if (result.equal) {
       counters.shadow.match += 1;
       this.metrics.shadowResult(route.id, 'match');
-      if (service.value.status < 500) this.guard.observe(route, 'ok');
+      if (service.status < 500) this.guard.observe(route, 'ok');
       return;
     }
     counters.shadow.mismatch += 1;
     this.metrics.shadowResult(route.id, 'mismatch');
-    if (service.value.status < 500 || monolith.value.status >= 500) this.guard.observe(route, 'mismatch');
+    if (service.status < 500 || monolith.status >= 500) this.guard.observe(route, 'mismatch');
     const sample = {
       at: new Date().toISOString(),
       request: info,
-      monolithStatus: monolith.value.status,
-      serviceStatus: service.value.status,
+      monolithStatus: monolith.status,
+      serviceStatus: service.status,
       differences: result.differences,
       truncated: result.truncated,
     };
@@ -257,9 +242,19 @@ export class Shadower {
   }
 }
 
+const SAME: Comparison = { equal: true, differences: [], truncated: false };
+
+/**
+ * Same status, same encoding, same bytes: equal under any comparison rule (they all compare a
+ * value with itself as equal), so the bodies need no decoding or parsing.
+ */
+function identical(m: SideResult, s: SideResult): boolean {
+  return m.status === s.status && m.contentEncoding === s.contentEncoding && m.contentType === s.contentType && m.body.equals(s.body);
+}
+
 /** The body as a value to compare: parsed JSON when it is JSON, else text. */
 async function decode(side: SideResult): Promise<unknown> {
-  let body = side.body ?? Buffer.alloc(0);
+  let body = side.body;
   const enc = side.contentEncoding?.toLowerCase();
   try {
     if (enc === 'gzip' || enc === 'x-gzip') body = await gunzip(body);
