@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { canonicalNote, stableJson } from '@carve/insights-domain';
-import { collectAll, request } from '@carve/insights-notes-contract';
+import { collectAll, request } from '@carve/shared-contract-kit';
 import { DEV_JWT_SECRET } from '@carve/shared-http';
 import { createTestDatabase } from '@carve/shared-testing';
 import { type ServiceHarness, sql, startServiceHarness, tokenFor, waitFor } from './support';

@@ -9,7 +9,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { applyWorkspaceState, migrateInsights } from '@carve/insights-data-access';
-import { request } from '@carve/insights-notes-contract';
+import { request } from '@carve/shared-contract-kit';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
 import { startInsightsService } from '../src/app';

@@ -4,7 +4,7 @@
  * once per email, and its configuration rules.
  */
 import { validateInsightsEvent } from '@carve/insights-contracts';
-import { request } from '@carve/insights-notes-contract';
+import { request } from '@carve/shared-contract-kit';
 import { validateLegacyEvent } from '@carve/legacy-contracts';
 import { ConfigError } from '@carve/shared-config';
 import { loadInsightsConfig } from '../src/config';

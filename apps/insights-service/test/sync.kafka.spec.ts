@@ -6,7 +6,7 @@
  * skipped.
  */
 import { randomUUID } from 'node:crypto';
-import { request } from '@carve/insights-notes-contract';
+import { request } from '@carve/shared-contract-kit';
 import { type RunningKafka, startKafka, stopKafka } from '@carve/kafka-broker';
 import { appendToOutbox, createKafkaTransport, type KafkaTransport, loadTopicDeclarations, outboxMigrationSql, pgTransactions, type RelayHandle, startRelay } from '@carve/shared-messaging';
 import { createTestDatabase } from '@carve/shared-testing';

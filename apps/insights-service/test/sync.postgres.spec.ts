@@ -6,7 +6,7 @@
  * relay on insights.notes.v1.
  */
 import { appendToOutbox, createPostgresTransport, outboxMigrationSql, pgTransactions, type PostgresTransport, type RelayHandle, startConsumer, startRelay } from '@carve/shared-messaging';
-import { request } from '@carve/insights-notes-contract';
+import { request } from '@carve/shared-contract-kit';
 import { createTestDatabase } from '@carve/shared-testing';
 import { Pool } from 'pg';
 import { monolithView, scenario } from './sync-events';

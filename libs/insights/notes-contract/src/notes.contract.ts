@@ -14,7 +14,7 @@
  * validation_failed, cursor, 413 payload_too_large).
  */
 import { randomUUID } from 'node:crypto';
-import { collectAll, request, type HttpResponse, type RequestOptions } from './http';
+import { collectAll, request, type HttpResponse, type RequestOptions } from '@carve/shared-contract-kit';
 
 export type ContractRole = 'admin' | 'maker' | 'viewer';
 

@@ -13,7 +13,7 @@
  * route_not_found, 409 already_planned, 400 malformed_json, validation_failed, cursor, 413).
  */
 import { randomUUID } from 'node:crypto';
-import { collectAll, type HttpResponse, request, type RequestOptions } from './http';
+import { collectAll, type HttpResponse, request, type RequestOptions } from '@carve/shared-contract-kit';
 
 export type ContractRole = 'admin' | 'maker' | 'viewer';
 
