@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FeatureCreated, ReleaseCreated, ReleaseDeleted, type ReleaseStateV1, ReleaseUpdated, WorkspaceCreated } from '@carve/legacy-contracts';
-import { request } from '@carve/roadmaps-releases-contract';
+import { request } from '@carve/shared-contract-kit';
 import { ConfigError } from '@carve/shared-config';
 import {
   appendToOutbox,
