@@ -61,7 +61,7 @@ it('applies the monolith\'s events: the service then answers what the monolith w
     return st.duplicate >= 1 && st.stale >= 1 && st.ownOrigin >= 1;
   });
   expect((await request(h.url, 'GET', url, { token })).body).toEqual(monolithView(s.updated.envelope.data, 2, [{ featureId: s.features[0], importance: 'high' }]));
-  const outcomes = await h.admin.query(`SELECT event_id, outcome FROM insights.inbox WHERE aggregate_id = $1 ORDER BY received_at`, [s.note.id]);
+  const outcomes = await h.admin.query(`SELECT event_id, outcome FROM insights.inbox WHERE aggregate_id = $1 ORDER BY received_at, event_id`, [s.note.id]);
   expect(outcomes.rows.map((r) => [r.event_id, r.outcome])).toEqual([
     [s.initial[3].envelope.id, 'applied'],
     [s.updated.envelope.id, 'applied'],

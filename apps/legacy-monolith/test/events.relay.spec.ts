@@ -151,7 +151,7 @@ describe('monolith events leave the process', () => {
         relay = await startRelay({ databaseUrl: h.db.url, schema: 'insights', transport });
 
         const outcomes = await waitFor('both events in the inbox', async () => {
-          const rows = await h.ds.query(`SELECT event_id, outcome FROM legacy.inbox ORDER BY received_at`);
+          const rows = await h.ds.query(`SELECT event_id, outcome FROM legacy.inbox ORDER BY received_at, event_id`);
           return rows.length >= 2 ? rows : undefined;
         });
         expect(outcomes).toEqual([

@@ -63,8 +63,9 @@ export async function applyEvent<Tx extends SqlExecutor>(
   const s = ident(args.schema);
   const e = args.event;
   const inboxRow = [args.consumer, e.id, args.meta.topic, e.type, e.aggregateType, e.aggregateId, e.aggregateVersion];
-  const insertInbox = `INSERT INTO ${s}.inbox (consumer, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING 1`;
+  // received_at from the clock, not the transaction's start: the events of one run keep their order.
+  const insertInbox = `INSERT INTO ${s}.inbox (consumer, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome, received_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp()) ON CONFLICT (consumer, event_id) DO NOTHING RETURNING 1`;
 
   if (args.skipOrigins?.includes(e.origin)) {
     const rows = await queryRows(tx, insertInbox, [...inboxRow, 'own-origin']);
@@ -131,11 +132,11 @@ export async function admitRun(
   const rows = await queryRows<{ kind: 'e' | 'v'; a: string; b: string | null; v: string | null }>(
     tx,
     `WITH input AS (
-       SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
-         AS t(event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome)),
+       SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) WITH ORDINALITY
+         AS t(event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome, ord)),
      ins AS (
-       INSERT INTO ${s}.inbox (consumer, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome)
-       SELECT $1, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome FROM input
+       INSERT INTO ${s}.inbox (consumer, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome, received_at)
+       SELECT $1, event_id, topic, event_type, aggregate_type, aggregate_id, aggregate_version, outcome, clock_timestamp() FROM input ORDER BY ord
        ON CONFLICT (consumer, event_id) DO NOTHING
        RETURNING event_id, aggregate_type, aggregate_id, outcome),
      locked AS (

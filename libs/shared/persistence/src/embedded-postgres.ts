@@ -400,10 +400,17 @@ async function stopServer(pid: number, dataDir: string, log: LogSink): Promise<v
   log.info(`embedded postgres: stopping pid ${pid}`);
   process.kill(pid, 'SIGINT');
   const deadline = Date.now() + 30_000;
+  let unlistedAt: number | undefined;
   while (Date.now() < deadline) {
-    const stillListed = readPostmasterPid(dataDir)?.pid === pid;
-    if (!isAlive(pid) || !stillListed) return;
-    await sleep(50);
+    if (!isAlive(pid)) return;
+    // The postmaster removes its pid file just before it exits: give the exit (and, when this
+    // process started it, the reaping of the child) a moment, but a pid that lingers without
+    // its file is no longer this server (a zombie of another parent, or a reused pid).
+    if (readPostmasterPid(dataDir)?.pid !== pid) {
+      unlistedAt ??= Date.now();
+      if (Date.now() - unlistedAt > 5_000) return;
+    }
+    await sleep(20);
   }
   throw new Error(`embedded postgres (pid ${pid}) did not stop within 30 s`);
 }
