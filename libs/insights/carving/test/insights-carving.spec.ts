@@ -5,10 +5,10 @@
  */
 import { applyLegacyEvent } from '@carve/insights-data-access';
 import { readCheckpoints, runBackfill, runVerify } from '@carve/shared-carving';
-import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { carve, createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
 import { insightsCarving } from '../src';
-import { carve, seedLegacyAndInsights } from './support/legacy';
+import { seedLegacyAndInsights } from './support/legacy';
 
 const noteState = (r: any) => ({
   id: r.id, workspaceId: r.workspace_id, title: r.title, content: r.content, source: r.source,

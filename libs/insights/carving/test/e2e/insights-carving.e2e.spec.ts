@@ -17,10 +17,9 @@ import { startKafka, stopKafka } from '@carve/kafka-broker';
 import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
 import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createKafkaTransport, loadTopicDeclarations } from '@carve/shared-messaging';
-import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { carve, freePorts, type Proc, ROOT, type Run, startProcess, waitFor, waitHealthy, createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
-import { carve, ROOT, type Run, seedLegacyAndInsights } from '../support/legacy';
-import { freePorts, type Proc, startProcess, waitFor, waitHealthy } from '../support/processes';
+import { seedLegacyAndInsights } from '../support/legacy';
 
 const TRANSPORTS = ['kafka', 'postgres'] as const;
 

@@ -19,11 +19,9 @@ import { migrateRoadmaps } from '@carve/roadmaps-data-access';
 import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
 import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createKafkaTransport, loadTopicDeclarations } from '@carve/shared-messaging';
-import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { carve, freePorts, type Proc, REGISTER_TS, ROOT, type Run, runNode, startProcess, waitFor, waitHealthy, createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
 // The Insights scenario's harness, reused as is (generic: processes, ports, polling, the CLI).
-import { carve, REGISTER_TS, ROOT, type Run, runNode } from '../../../../insights/carving/test/support/legacy';
-import { freePorts, type Proc, startProcess, waitFor, waitHealthy } from '../../../../insights/carving/test/support/processes';
 
 const TRANSPORTS = (process.env.CARVE_E2E_TRANSPORTS ?? 'postgres,kafka').split(',').filter((t): t is 'kafka' | 'postgres' => t === 'kafka' || t === 'postgres');
 

@@ -1,12 +1,47 @@
 /**
- * Real processes on loopback for the end-to-end scenario: each deployable started with
+ * Real processes on loopback for end-to-end tests: each deployable started with
  * `node -r tools/scripts/register-ts.js <entry>`, its output kept (the tail shows in failures),
- * stopped by its PID (SIGTERM, then SIGKILL after a grace period).
+ * stopped by its PID (SIGTERM, then SIGKILL after a grace period); `carve <args>` run to its end;
+ * free ports; bounded polling.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as net from 'node:net';
 import path from 'node:path';
-import { REGISTER_TS, ROOT } from './legacy';
+import { repoRoot } from '@carve/shared-persistence';
+
+/** The repository root (the processes' working directory). */
+export const ROOT = repoRoot();
+export const REGISTER_TS = path.join(ROOT, 'tools/scripts/register-ts.js');
+export const CARVE_BIN = path.join(ROOT, 'tools/carve/bin/carve.js');
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a node process to its end (bounded), collecting its output. */
+export function runNode(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} did not finish in ${timeoutMs} ms\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** `carve <args>` against `url` (no gateway admin API: CARVE_ADMIN_URL points nowhere). */
+export const carve = (url: string, args: string[], env: NodeJS.ProcessEnv = {}) => runNode([CARVE_BIN, ...args], { DATABASE_URL: url, CARVE_ADMIN_URL: 'http://127.0.0.1:1', ...env });
+
 
 export interface Proc {
   readonly name: string;
