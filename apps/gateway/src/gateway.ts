@@ -7,16 +7,18 @@
  * survive restarts: the gateway never serves a request without them), then listen on the
  * proxy port and on the admin port, and start watching the file.
  */
+import http from 'node:http';
 import { ControlPlaneClient, type ControlSubscription } from '@carve/shared-control-plane';
 import { createLogger, platformPlugin, platformServerOptions } from '@carve/shared-http';
 import { resolveDatabase, type ResolvedDatabase } from '@carve/shared-persistence';
-import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
+import type { Histogram } from 'prom-client';
 import { type GatewayConfig, type GatewayConfigInput, withDefaults } from './config';
 import { Guard } from './guard/guard';
 import { lazyChildLoggerFactory } from './plugins/logging';
 import { GatewayMetrics } from './plugins/metrics';
 import { Breakers } from './proxy/breakers';
-import { proxyPlugin } from './proxy/proxy.plugin';
+import { Proxy } from './proxy/proxy';
 import { Upstreams } from './proxy/upstreams';
 import { RouteFile } from './route-table/route-file';
 import { RouteStats } from './route-table/route-stats';
@@ -78,15 +80,30 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
     const controlPlane = await ControlPlaneClient.connect({ url: databaseUrl, applicationName: `carve-gateway ${config.gatewayId}`.slice(0, 63) });
     cleanups.push(() => controlPlane.close());
 
+    // The proxy port's server hands every request to the proxy first; Fastify serves what it
+    // declines (the gateway's own paths, and every request once closing begins).
+    let proxy: Proxy | null = null;
+    const serverFactory = (handler: http.RequestListener, opts: FastifyServerOptions): http.Server => {
+      const server = http.createServer((req, res) => {
+        if (proxy === null || !proxy.handle(req, res)) handler(req, res);
+      });
+      // What Fastify sets on a server it makes itself.
+      server.keepAliveTimeout = opts.keepAliveTimeout!;
+      server.requestTimeout = opts.requestTimeout!;
+      server.setTimeout(opts.connectionTimeout!);
+      if ((opts.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket!;
+      return server;
+    };
     const app = Fastify(
       platformServerOptions({
         loggerInstance: log,
-        // One access-log line per request comes from the proxy plugin instead.
+        // One access-log line per request comes from the proxy instead.
         logController: new LogController({ disableRequestLogging: true }),
         childLoggerFactory: lazyChildLoggerFactory,
         bodyLimit: config.bodyLimitBytes,
         trustProxy: config.trustProxy,
         return503OnClosing: true,
+        serverFactory,
       }),
     );
     cleanups.push(() => app.close());
@@ -133,7 +150,25 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
     metrics.routeTable(routing.table);
     if (routing.overrideProblems.length > 0) log.warn({ problems: routing.overrideProblems }, 'control plane: some overrides do not apply to this route table');
 
-    await app.register(proxyPlugin, { config, routing, upstreams, breakers, metrics, shadow, guard, stats });
+    const requestId = platformServerOptions().genReqId!;
+    proxy = new Proxy({
+      config,
+      routing,
+      upstreams,
+      breakers,
+      metrics,
+      shadow,
+      guard,
+      stats,
+      log,
+      requestId: (req) => requestId(req),
+      httpDuration: app.platform.metrics.getSingleMetric('http_server_request_duration_seconds') as Histogram<'method' | 'route' | 'status'> | undefined,
+    });
+    const front = proxy;
+    app.addHook('preClose', (done) => {
+      front.closing = true;
+      done();
+    });
 
     const admin = await buildAdminServer({
       config,

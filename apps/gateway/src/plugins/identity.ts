@@ -1,14 +1,10 @@
 /**
  * Identity at the edge: every request under /api/ needs a valid JWT (401 with the reason
  * otherwise: token_missing, token_expired, token_invalid), except the configured public paths.
- * The verified identity lands on `req.identity` (the same field the platform plugin uses), and
- * the proxy passes it to the upstreams as x-carve-tenant / x-carve-user / x-carve-role.
- *
- * Registered with fastify-plugin: the hook must run for the proxy routes of the parent.
+ * The proxy passes the verified identity to the upstreams as x-carve-tenant / x-carve-user /
+ * x-carve-role. Verified tokens are remembered by their text until they expire.
  */
 import { createTokenVerifier, type AuthOptions, type Identity, identityFromHeader, problems, type TokenVerifier } from '@carve/shared-http';
-import type { FastifyPluginAsync } from 'fastify';
-import fp from 'fastify-plugin';
 
 export interface IdentityOptions {
   readonly auth: AuthOptions;
@@ -18,11 +14,6 @@ export interface IdentityOptions {
 
 const API_PREFIX = '/api/';
 
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}
-
 function isPublic(path: string, publicPaths: readonly string[]): boolean {
   for (const p of publicPaths) {
     if (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : path === p) return true;
@@ -30,39 +21,38 @@ function isPublic(path: string, publicPaths: readonly string[]): boolean {
   return false;
 }
 
-const identity: FastifyPluginAsync<IdentityOptions> = async (app, opts) => {
+/**
+ * `(path, authorization header)` → the verified identity, or undefined for a path that needs
+ * none (outside /api/, or public); throws the 401 problem otherwise.
+ */
+export type Authenticator = (path: string, authorization: string | undefined) => Identity | undefined;
+
+export function authenticator(opts: IdentityOptions): Authenticator {
   const verify = cachedVerifier(createTokenVerifier(opts.auth));
   const publicPaths = opts.publicPaths ?? [];
-  // A callback hook, not an async one: no promise per request.
-  app.addHook('onRequest', (req, _reply, done) => {
-    const url = req.url;
-    if (!url.startsWith(API_PREFIX) || (publicPaths.length > 0 && isPublic(pathOf(url), publicPaths))) {
-      done();
-      return;
-    }
-    try {
-      req.identity = identityFromHeader(req.headers.authorization, verify);
-    } catch (err) {
-      done(err as Error);
-      return;
-    }
-    done();
-  });
-};
+  return (path, authorization) => {
+    if (!path.startsWith(API_PREFIX) || (publicPaths.length > 0 && isPublic(path, publicPaths))) return undefined;
+    return identityFromHeader(authorization, verify);
+  };
+}
 
 /**
- * Remembers verified tokens by their exact text until they expire (at most `max` of them, the
- * oldest forgotten first), so a client's repeated requests skip the signature check and the
- * verifier's own cache key hashing. Only tokens that verified are remembered, and each only
- * until its own `exp` (tokens without `exp` for at most 10 minutes).
+ * Remembers verified tokens by their exact text until they expire, so a client's repeated
+ * requests skip the signature check and the verifier's own cache key hashing. A bounded LRU: at
+ * most `max` tokens, the least recently used forgotten first. Only tokens that verified are
+ * remembered, and each only until its own `exp` (tokens without `exp` for at most 10 minutes);
+ * a failure (expired, forged, malformed) is never remembered, so it is checked again each time.
  */
 export function cachedVerifier(verify: TokenVerifier, max = 10_000, now: () => number = Date.now): TokenVerifier {
   const cache = new Map<string, { identity: Identity; until: number }>();
   return (token) => {
     const hit = cache.get(token);
     if (hit !== undefined) {
-      if (hit.until > now()) return hit.identity;
       cache.delete(token);
+      if (hit.until > now()) {
+        cache.set(token, hit); // most recently used: last in the map's order
+        return hit.identity;
+      }
     }
     const identity = verify(token);
     const until = expiryOf(token) ?? now() + 600_000;
@@ -81,8 +71,6 @@ function expiryOf(token: string): number | undefined {
     return undefined;
   }
 }
-
-export const identityPlugin = fp(identity, { name: 'carve-gateway-identity', fastify: '5.x', dependencies: ['carve-platform'] });
 
 /**
  * The workspace a path names, when a route's `:workspaceId` parameter matched it, or when the

@@ -1,7 +1,7 @@
 /**
  * The lean forwarder: one request to one upstream over an undici Pool, through `dispatch` and
  * a handler object (no promise, no response stream, no header object per request), its answer
- * written straight into the client's raw response once the reply is hijacked.
+ * written straight into the client's raw response.
  *
  * - The request: method, path, the flat header list of headers.ts, and the body stream (or
  *   none), with the upstream's timeout for the headers and between body chunks.
@@ -11,14 +11,13 @@
  *   and headers in one write (and an error before its end can still become a clean problem);
  *   anything else (larger, no length, chunked) streams with backpressure: the upstream is paused
  *   while the client's socket is full, and aborted if the client goes away.
- * - Until a byte reached the client, the reply is not hijacked: the owner answers failures
- *   through Fastify (problem+json by the error handler). Once it is, a failure destroys the
- *   client's response (the client sees a cut answer, as from any proxy).
+ * - Until the status line is written, the owner answers failures itself (problem+json). Once
+ *   it is, a failure destroys the client's response (the client sees a cut answer, as from any
+ *   proxy).
  * - For the shadow comparison, up to `keep` bytes of the relayed body are kept.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { FastifyReply } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { clientResponseHeaders, rawHeader } from '../plugins/headers';
 
@@ -72,7 +71,6 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   kept: Buffer[] | null = null;
 
   private state = State.Waiting;
-  private readonly res: ServerResponse;
   private abortUpstream: ((err: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private chunks: Buffer[] | null = null;
@@ -82,13 +80,13 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly owner: ExchangeOwner<C>,
-    private readonly reply: FastifyReply,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
     private readonly requestId: string,
     /** The owner's own state for this exchange. */
     readonly ctx: C,
     private readonly keep = 0,
   ) {
-    this.res = reply.raw;
     if (keep > 0) this.kept = [];
   }
 
@@ -133,7 +131,7 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
       this.state = State.Dropping;
       return true;
     }
-    const method = this.reply.request.method;
+    const method = this.req.method;
     const declared = rawHeader(rawHeaders, 'content-length');
     const len = declared === undefined ? -1 : Number(declared);
     if (method === 'HEAD' || statusCode === 204 || statusCode === 304 || (len >= 0 && len <= SMALL_BODY)) {
@@ -206,11 +204,10 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   // --------------------------------------------------------------------------------------
 
   private open(): void {
-    this.reply.hijack();
     const headers = clientResponseHeaders(this.rawHeaders!, this.requestId);
     // The client's request body is not all read (the upstream answered early): this
     // connection cannot carry another request.
-    if (this.hasBody && !this.reply.request.raw.complete) headers.push('connection', 'close');
+    if (this.hasBody && !this.req.complete) headers.push('connection', 'close');
     this.res.writeHead(this.statusCode, headers);
   }
 
