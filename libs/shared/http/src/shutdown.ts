@@ -7,11 +7,31 @@ export interface ShutdownOptions {
   /** Called first, before closing: flips readiness so load balancers stop sending. */
   onBegin?: () => void;
   exit?: (code: number) => void;
+  /**
+   * A supervisor's PID (default: the env var CARVE_PARENT_PID, which `carve dev` sets): when that
+   * process is gone (killed with SIGKILL, so it could not stop its children), shut down as on
+   * SIGTERM instead of running on as an orphan. Checked every `parentCheckMs` (1000).
+   */
+  parentPid?: number;
+  parentCheckMs?: number;
+}
+
+/** The env var a supervisor sets to its own PID for its children (see ShutdownOptions.parentPid). */
+export const PARENT_PID_ENV = 'CARVE_PARENT_PID';
+
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /**
  * SIGTERM/SIGINT: mark draining (readiness fails), close servers and consumers (in-flight
- * requests finish), then exit 0; a second signal or the deadline exits at once.
+ * requests finish), then exit 0; a second signal or the deadline exits at once. The same when
+ * the supervising process (`parentPid`) disappears.
  */
 export function installGracefulShutdown(close: () => Promise<void>, logger: Pick<Logger, 'info' | 'error'>, opts: ShutdownOptions = {}): () => void {
   const { timeoutMs = 25_000, signals = ['SIGTERM', 'SIGINT'], exit = (c) => process.exit(c) } = opts;
@@ -44,7 +64,17 @@ export function installGracefulShutdown(close: () => Promise<void>, logger: Pick
     );
   };
   for (const s of signals) process.on(s, handler);
+  const parentPid = opts.parentPid ?? (Number(process.env[PARENT_PID_ENV]) || undefined);
+  const watchdog = parentPid
+    ? setInterval(() => {
+        if (closing || !processGone(parentPid)) return;
+        logger.info({ parentPid }, 'the supervising process is gone');
+        handler('SIGTERM');
+      }, opts.parentCheckMs ?? 1000)
+    : undefined;
+  watchdog?.unref();
   return () => {
     for (const s of signals) process.off(s, handler);
+    if (watchdog) clearInterval(watchdog);
   };
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
-import { DEV_JWT_SECRET } from '@carve/shared-http';
+import { DEV_JWT_SECRET, PARENT_PID_ENV } from '@carve/shared-http';
 import { resolveDatabase } from '@carve/shared-persistence';
 import { CliError } from '../cli-error';
 import { DEMO } from '../demo';
@@ -45,6 +45,8 @@ export function registerDev(program: Command): void {
         CARVE_TRANSPORT: transport,
         CARVE_ADMIN_TOKEN: process.env.CARVE_ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        // The children stop by themselves if this process is killed without a chance to stop them.
+        [PARENT_PID_ENV]: String(process.pid),
       };
 
       const sup = new Supervisor(process.stdout, opts.rawLogs);
