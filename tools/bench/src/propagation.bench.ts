@@ -11,9 +11,14 @@
  *    as kafkajs itself stays behind the messaging port);
  * 3. relay peak rate: events/s draining a pre-filled outbox (100k rows by default).
  *
+ * The pipeline's consumer runs in a child process of its own by default (`--consumer process`),
+ * as a service consumes apart from the monolith that writes and relays; `--consumer inline` puts
+ * it in this process. Each pipeline row also gives its legs (commit, relay, delivery, apply).
+ *
  * Usage (the issue's figures: --duration 60):
  *   npm run bench:propagation -w @carve/bench -- [--duration 10] [--warmup 2] [--rates 50,500]
  *       [--transports kafka,postgres] [--relay-rows 100000] [--relay-batch 1000]
+ *       [--consumer process|inline]
  * Postgres: DATABASE_URL, else the embedded server. Kafka: KAFKA_BROKERS, else the local broker
  * (tools/kafka; started here if not running, and then stopped again by PID).
  */
@@ -34,6 +39,7 @@ import {
 } from '@carve/shared-messaging';
 import { createDatabase, dropDatabase, resolveDatabase } from '@carve/shared-persistence';
 import { randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
 import * as os from 'node:os';
 import { Client, Pool } from 'pg';
 import { nowMs, parseArgs, type Summary, summarize } from './stats';
@@ -48,6 +54,13 @@ const TRANSPORTS = (args.transports ?? 'kafka,postgres').split(',') as Kind[];
 const RELAY_ROWS = Number(args['relay-rows'] ?? 100_000);
 const RELAY_BATCH = Number(args['relay-batch'] ?? 1000);
 const AGGREGATES = 1000;
+/**
+ * Where the pipeline's consumer runs: `process` (default) in a child process of its own, as a
+ * service consumes apart from the monolith that produces and relays; `inline` in this process,
+ * sharing one event loop with the producer and the relay.
+ */
+const CONSUMER_LAYOUT = (args.consumer ?? 'process') as 'process' | 'inline';
+if (!['process', 'inline'].includes(CONSUMER_LAYOUT)) throw new Error(`--consumer is process or inline, not ${CONSUMER_LAYOUT}`);
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const rand = () => randomBytes(3).toString('hex');
@@ -123,6 +136,123 @@ async function openLoop(rate: number, seconds: number, fire: (i: number) => Prom
   return total;
 }
 
+/** What the pipeline's consumer needs, whichever process it runs in. */
+interface ConsumerSpec {
+  kind: Kind;
+  dbUrl: string;
+  brokers: string[];
+  topic: string;
+  sink: string;
+  group: string;
+}
+
+interface BenchConsumer {
+  /** CPU time the consumer's own process has used, µs (0 inline: it is this process's). */
+  cpuUs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+type OnApplied = (id: string, handleStart: number, committedAt: number) => void;
+
+/** The consumer in this process: the library's startConsumer applying each event to a table. */
+async function benchConsumer(spec: ConsumerSpec, onApplied: OnApplied, selfCpu = false): Promise<BenchConsumer> {
+  const transport = makeTransport(spec.kind, { dbUrl: spec.dbUrl, brokers: spec.brokers });
+  const pool = new Pool({ connectionString: spec.dbUrl, max: 6 });
+  const started = new Map<string, number>();
+  const consumer = await startConsumer({
+    transport,
+    pool,
+    group: spec.group,
+    topics: [spec.topic],
+    schema: spec.sink,
+    fromBeginning: true,
+    handle: async (e, tx) => {
+      if (!started.has(e.id)) started.set(e.id, nowMs());
+      const d = e.data as { title: string };
+      await tx.query(
+        `INSERT INTO ${spec.sink}.notes (id, title, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, version = EXCLUDED.version`,
+        [e.aggregateId, d.title, e.aggregateVersion],
+      );
+    },
+    hooks: {
+      afterCommit: (e, outcome) => {
+        const at = nowMs();
+        const handleStart = started.get(e.id) ?? 0;
+        started.delete(e.id);
+        if (outcome === 'applied') onApplied(e.id, handleStart, at);
+      },
+    },
+  });
+  await consumer.ready;
+  return {
+    cpuUs: async () => {
+      if (!selfCpu) return 0;
+      const u = process.cpuUsage();
+      return u.user + u.system;
+    },
+    stop: async () => {
+      await consumer.stop();
+      await transport.close();
+      await pool.end();
+    },
+  };
+}
+
+type ChildMessage = { type: 'ready' } | { type: 'applied'; items: Array<[string, number, number]> } | { type: 'cpu'; us: number } | { type: 'stopped' };
+
+/** The consumer in a child process of its own (this file, `--role consumer`), reporting over IPC. */
+async function consumerProcess(spec: ConsumerSpec, onApplied: OnApplied): Promise<BenchConsumer> {
+  const child = fork(__filename, ['--role', 'consumer', '--spec', JSON.stringify(spec)], { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const waiting = new Map<ChildMessage['type'], (m: ChildMessage) => void>();
+  const next = (type: ChildMessage['type']) => new Promise<ChildMessage>((resolve) => waiting.set(type, resolve));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  child.on('message', (m: ChildMessage) => {
+    if (m.type === 'applied') for (const [id, hs, at] of m.items) onApplied(id, hs, at);
+    else waiting.get(m.type)?.(m);
+  });
+  const ready = next('ready');
+  await Promise.race([ready, new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`the consumer process exited (${code}) before it was ready`))))]);
+  return {
+    cpuUs: async () => {
+      const reply = next('cpu');
+      child.send({ type: 'cpu' });
+      return ((await reply) as { us: number }).us;
+    },
+    stop: async () => {
+      if (exited) return;
+      const done = next('stopped');
+      child.send({ type: 'stop' });
+      await done;
+      await new Promise<void>((resolve) => (exited ? resolve() : child.once('exit', () => resolve())));
+    },
+  };
+}
+
+/** `--role consumer`: runs benchConsumer and reports applied events to the parent every 20 ms. */
+async function consumerRole(spec: ConsumerSpec): Promise<void> {
+  let pending: Array<[string, number, number]> = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    process.send!({ type: 'applied', items: pending } satisfies ChildMessage);
+    pending = [];
+  };
+  const consumer = await benchConsumer(spec, (id, hs, at) => pending.push([id, hs, at]), true);
+  const timer = setInterval(flush, 20);
+  process.on('message', async (m: { type: 'cpu' | 'stop' }) => {
+    if (m.type === 'cpu') {
+      const u = process.cpuUsage();
+      process.send!({ type: 'cpu', us: u.user + u.system } satisfies ChildMessage);
+    } else if (m.type === 'stop') {
+      await consumer.stop();
+      clearInterval(timer);
+      flush();
+      process.send!({ type: 'stopped' } satisfies ChildMessage, undefined, {}, () => process.exit(0));
+    }
+  });
+  process.send!({ type: 'ready' } satisfies ChildMessage);
+}
+
 async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
   const source = `bp${rand()}`;
   const sink = `sink_${source}`;
@@ -150,56 +280,38 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
     },
   });
   await relay.activated;
-  const consumerPool = new Pool({ connectionString: infra.dbUrl, max: 6 });
   const committedAt = new Map<string, number>();
   const legs: Record<StageName, number[]> = { commit: [], relay: [], delivery: [], apply: [] };
   const measureFrom = new Set<string>();
   const latencies: number[] = [];
   let consumed = 0;
   let early = 0;
-  const consumer = await startConsumer({
-    transport,
-    pool: consumerPool,
-    group: `bench-${source}`,
-    topics: [topic],
-    schema: sink,
-    fromBeginning: true,
-    handle: async (e, tx) => {
-      const m = marks.get(e.id);
-      if (m && !m[3]) m[3] = nowMs();
-      const d = e.data as { title: string };
-      await tx.query(
-        `INSERT INTO ${sink}.notes (id, title, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, version = EXCLUDED.version`,
-        [e.aggregateId, d.title, e.aggregateVersion],
-      );
-    },
-    hooks: {
-      afterCommit: (e, outcome) => {
-        const at = nowMs();
-        if (outcome !== 'applied') return;
-        consumed += 1;
-        const from = committedAt.get(e.id);
-        if (from === undefined) early += 1;
-        else if (measureFrom.has(e.id)) {
-          latencies.push(at - from);
-          const m = marks.get(e.id);
-          if (m && m[1] && m[2] && m[3]) {
-            legs.commit.push(m[1] - m[0]);
-            legs.relay.push(m[2] - m[1]);
-            legs.delivery.push(m[3] - m[2]);
-            legs.apply.push(at - m[3]);
-          }
-        }
-        marks.delete(e.id);
-      },
-    },
-  });
-  await consumer.ready;
+  // The consumer's times (handler started, commit returned) come from its own process when it
+  // runs apart: nowMs() is the machine's wall clock at sub-millisecond resolution in both.
+  const onApplied = (id: string, handleStart: number, at: number) => {
+    consumed += 1;
+    const from = committedAt.get(id);
+    if (from === undefined) early += 1;
+    else if (measureFrom.has(id)) {
+      latencies.push(at - from);
+      const m = marks.get(id);
+      if (m && m[1] && m[2] && handleStart) {
+        legs.commit.push(m[1] - m[0]);
+        legs.relay.push(m[2] - m[1]);
+        legs.delivery.push(handleStart - m[2]);
+        legs.apply.push(at - handleStart);
+      }
+    }
+    marks.delete(id);
+  };
+  const consumerSpec: ConsumerSpec = { kind, dbUrl: infra.dbUrl, brokers: infra.brokers, topic, sink, group: `bench-${source}` };
+  const consumer = CONSUMER_LAYOUT === 'process' ? await consumerProcess(consumerSpec, onApplied) : await benchConsumer(consumerSpec, onApplied);
 
   const producerPool = new Pool({ connectionString: infra.dbUrl, max: 8 });
   const versions = new Map<string, number>();
   const warmupCount = Math.round(rate * WARMUP_S);
   const cpu0 = process.cpuUsage();
+  const consumerCpu0 = await consumer.cpuUs();
   const produced = await openLoop(rate, WARMUP_S + DURATION_S, async (i) => {
     const aggregateId = `n-${i % AGGREGATES}`;
     const version = (versions.get(aggregateId) ?? 0) + 1;
@@ -232,6 +344,7 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
   const deadline = Date.now() + 60_000;
   while (consumed < produced && Date.now() < deadline) await sleep(50);
   const cpu = process.cpuUsage(cpu0);
+  const consumerCpu = (await consumer.cpuUs()) - consumerCpu0;
   const [relayLag] = await exec(
     infra.dbUrl,
     `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
@@ -242,7 +355,6 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
   await relay.stop();
   await transport.close();
   await producerPool.end();
-  await consumerPool.end();
   if (early) log(`${early} events were applied before their producer saw its own commit (not measured)`);
   return {
     what: 'pipeline (commit → consumer commit)',
@@ -251,7 +363,7 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
     latency: summarize(latencies),
     produced,
     lost: produced - consumed,
-    cpuUsPerEvent: (cpu.user + cpu.system) / produced,
+    cpuUsPerEvent: (cpu.user + cpu.system + consumerCpu) / produced,
     stages: Object.fromEntries(STAGES.map((k) => [k, summarize(legs[k])])) as Record<StageName, Summary>,
   };
 }
@@ -381,7 +493,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ durationS: DURATION_S, warmupS: WARMUP_S, rows, peaks })}\n`);
 }
 
-main().then(
+(args.role === 'consumer' ? consumerRole(JSON.parse(args.spec) as ConsumerSpec).then(() => new Promise<void>(() => undefined)) : main()).then(
   () => process.exit(0),
   (err) => {
     process.stderr.write(`bench: ${err instanceof Error ? err.stack : err}\n`);
