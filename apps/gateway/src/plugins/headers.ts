@@ -52,7 +52,7 @@ const isCarveHeader = (name: string) => name.charCodeAt(0) === 120 /* x */ && na
 
 /** The header names a Connection header lists (lower case), or null when it lists none that matter. */
 function connectionNamed(value: string | string[] | undefined): Set<string> | null {
-  if (value === undefined) return null;
+  if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return null;
   let named: Set<string> | null = null;
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const name = part.trim().toLowerCase();

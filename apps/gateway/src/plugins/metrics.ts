@@ -1,10 +1,11 @@
 /**
  * The gateway's Prometheus metrics, on the platform registry (`app.platform.metrics`, served at
- * /metrics). Label children for (route, target) are created once and cached: the hot path never
- * hashes label sets.
+ * /metrics). Label children for (route, target) are created once and cached, and update their
+ * series in place (prom-fast.ts): the hot path never hashes label sets.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ROUTE_MODES, type RouteTable } from '@carve/shared-routing';
+import { counterChild, histogramChild } from './prom-fast';
 
 /** Route label of requests no route matched (they go to the default upstream). */
 export const DEFAULT_ROUTE_LABEL = '_default';
@@ -33,7 +34,7 @@ export class GatewayMetrics {
   private readonly percent: Gauge<'route'>;
   private readonly guardTrips: Counter<'route'>;
   private readonly reloads: Counter<'result'>;
-  private readonly children = new Map<string, RouteTargetMetrics>();
+  private readonly children = new Map<string, Map<string, RouteTargetMetrics>>();
   private knownRoutes = new Set<string>();
 
   constructor(registry: Registry) {
@@ -114,19 +115,20 @@ export class GatewayMetrics {
   }
 
   forRouteTarget(route: string, target: string): RouteTargetMetrics {
-    const key = `${route}\u0000${target}`;
-    let m = this.children.get(key);
+    let byTarget = this.children.get(route);
+    if (!byTarget) this.children.set(route, (byTarget = new Map()));
+    let m = byTarget.get(target);
     if (!m) {
-      const byClass = STATUS_CLASSES.map((c) => this.requests.labels(route, target, c));
-      const hist = this.duration.labels(route, target);
+      const byClass = STATUS_CLASSES.map((c) => counterChild(this.requests, { route, target, status_class: c }));
+      const observe = histogramChild(this.duration, { route, target });
       m = {
         done(status, seconds) {
           const i = Math.floor(status / 100) - 1;
-          byClass[i >= 0 && i < 5 ? i : 4].inc();
-          hist.observe(seconds);
+          byClass[i >= 0 && i < 5 ? i : 4]();
+          observe(seconds);
         },
       };
-      this.children.set(key, m);
+      byTarget.set(target, m);
     }
     return m;
   }

@@ -35,6 +35,7 @@ import type { Guard } from '../guard/guard';
 import { upstreamRequestHeaders } from '../plugins/headers';
 import { assertWorkspace, authenticator, pathWorkspace, type Authenticator } from '../plugins/identity';
 import { DEFAULT_ROUTE_LABEL, type GatewayMetrics } from '../plugins/metrics';
+import { histogramChild } from '../plugins/prom-fast';
 import type { RouteStats } from '../route-table/route-stats';
 import type { RoutingState } from '../route-table/routing-state';
 import { type Shadower, sideResult } from '../shadow/shadow';
@@ -137,7 +138,7 @@ export class Proxy {
   private readonly shadowCap: number;
   private readonly trustProxy: boolean;
   private readonly accessLog: boolean;
-  private readonly durations = new Map<string, { observe(v: number): void }>();
+  private readonly durations = new Map<string, (seconds: number) => void>();
   private readonly monolithSide: ExchangeOwner<Flight>;
   private readonly serviceSide: ExchangeOwner<Flight>;
 
@@ -418,7 +419,7 @@ export class Proxy {
     const { metrics, stats } = this.deps;
     const ms = performance.now() - f.start;
     const seconds = ms / 1000;
-    this.durationOf(f.method, status)?.observe(seconds);
+    this.durationOf(f.method, status)?.(seconds);
     if (f.decided) {
       metrics.forRouteTarget(f.route, f.target).done(status, seconds);
       if (f.route !== DEFAULT_ROUTE_LABEL) {
@@ -450,13 +451,13 @@ export class Proxy {
   }
 
   /** The platform histogram's child for (method, `/*`, status), made once. */
-  private durationOf(method: string, status: number): { observe(v: number): void } | undefined {
+  private durationOf(method: string, status: number): ((seconds: number) => void) | undefined {
     const h = this.deps.httpDuration;
     if (!h) return undefined;
-    const key = `${method} ${status}`;
+    const key = method + status;
     let child = this.durations.get(key);
     if (!child) {
-      child = h.labels(method, ROUTE_PATTERN, String(status));
+      child = histogramChild(h, { method, route: ROUTE_PATTERN, status: String(status) });
       this.durations.set(key, child);
     }
     return child;
