@@ -101,7 +101,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
 
   async function flushMarks(c: Client): Promise<void> {
     if (unmarked.length === 0) return;
-    await c.query(`UPDATE ${schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, [unmarked]);
+    await c.query({ name: `carve-relay-mark:${schema}`, text: `UPDATE ${schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::uuid[]) AND published_at IS NULL`, values: [unmarked] });
     unmarked = [];
   }
 
@@ -109,14 +109,17 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     type Row = { id: string; seq: string; topic: string; key: string; envelope: string; headers: Record<string, string> | null; created_at: Date };
     const columns = 'id, seq, topic, key, envelope::text AS envelope, headers, created_at';
     // The statement's snapshot still shows the rows it marks as unpublished: they are excluded.
+    // Named statements: the relay's session is its own (it holds the outbox lock), so they are
+    // parsed and planned once per connection, not once per batch.
     const { rows } = unmarked.length
-      ? await c.query<Row>(
-          `WITH marked AS (
+      ? await c.query<Row>({
+          name: `carve-relay-mark-and-read:${schema}`,
+          text: `WITH marked AS (
              UPDATE ${schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($2::uuid[]) AND published_at IS NULL RETURNING 1)
            SELECT ${columns} FROM ${schema}.outbox WHERE published_at IS NULL AND NOT (id = ANY($2::uuid[])) ORDER BY seq LIMIT $1`,
-          [batchSize, unmarked],
-        )
-      : await c.query<Row>(`SELECT ${columns} FROM ${schema}.outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, [batchSize]);
+          values: [batchSize, unmarked],
+        })
+      : await c.query<Row>({ name: `carve-relay-read:${schema}`, text: `SELECT ${columns} FROM ${schema}.outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, values: [batchSize] });
     unmarked = [];
     if (rows.length === 0) return 0;
     const batch: OutboxRow[] = rows.map((r) => ({ id: r.id, seq: r.seq, topic: r.topic, key: r.key, envelope: r.envelope, headers: r.headers, createdAt: r.created_at }));
