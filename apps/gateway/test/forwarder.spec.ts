@@ -102,6 +102,38 @@ describe('forwarder', () => {
     expect(events.finished).toBe(1);
   });
 
+  it('aborts the upstream when the client goes away in the middle of a streamed body', async () => {
+    let upstreamClosed!: () => void;
+    const closed = new Promise<void>((r) => (upstreamClosed = r));
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    upstreamBehaviour = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const timer = setInterval(() => res.write(chunk), 5); // never ends on its own
+      res.on('close', () => {
+        clearInterval(timer);
+        upstreamClosed();
+      });
+    };
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(frontUrl + '/endless', { agent: false }, (res) => {
+        let got = 0;
+        res.on('data', (d: Buffer) => {
+          got += d.length;
+          if (got > 256 * 1024) {
+            req.destroy();
+            resolve();
+          }
+        });
+      });
+      req.on('error', () => undefined);
+      setTimeout(() => reject(new Error('no data')), 5000);
+    });
+    await closed; // the upstream's connection was dropped, not left streaming until a timeout
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events.finished).toBe(0);
+    expect(events.failures).toEqual([expect.objectContaining({ relayed: true })]);
+  });
+
   it('relays a small body with its length, and keeps a copy when asked', async () => {
     keep = 1024;
     const body = JSON.stringify({ hello: 'world' });

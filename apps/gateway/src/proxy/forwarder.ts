@@ -164,6 +164,10 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
       for (let i = 0; i < buffered.length - 1; i++) this.res.write(buffered[i]);
       chunk = buffered[buffered.length - 1];
     }
+    if (this.res.destroyed) {
+      this.goneAway();
+      return true;
+    }
     if (this.res.write(chunk)) return true;
     this.waitForDrain();
     return false;
@@ -214,6 +218,10 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   /** The client's socket is full: resume the upstream when it drains; abort it if the client goes. */
   private waitForDrain(): void {
     const res = this.res;
+    if (res.destroyed) {
+      this.goneAway();
+      return;
+    }
     const onDrain = () => {
       res.off('close', onClose);
       this.resumeUpstream?.();
