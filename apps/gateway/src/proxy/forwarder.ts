@@ -19,7 +19,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { clientResponseHeaders, rawHeader } from '../plugins/headers';
+import { clientResponseHeaders } from '../plugins/headers';
 
 /** Upstream bodies of known length up to this size reach the client in one write. */
 export const SMALL_BODY = 64 * 1024;
@@ -77,6 +77,7 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   private size = 0;
   private keptSize = 0;
   private hasBody = false;
+  private clientHeaders: string[] | null = null;
 
   constructor(
     private readonly owner: ExchangeOwner<C>,
@@ -132,8 +133,14 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
       return true;
     }
     const method = this.req.method;
-    const declared = rawHeader(rawHeaders, 'content-length');
-    const len = declared === undefined ? -1 : Number(declared);
+    const out = (this.clientHeaders = clientResponseHeaders(rawHeaders, this.requestId));
+    let len = -1;
+    for (let i = 0; i < out.length; i += 2) {
+      if (out[i] === 'content-length') {
+        len = Number(out[i + 1]);
+        break;
+      }
+    }
     if (method === 'HEAD' || statusCode === 204 || statusCode === 304 || (len >= 0 && len <= SMALL_BODY)) {
       this.state = State.Buffering;
       return true;
@@ -208,7 +215,7 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   // --------------------------------------------------------------------------------------
 
   private open(): void {
-    const headers = clientResponseHeaders(this.rawHeaders!, this.requestId);
+    const headers = this.clientHeaders!;
     // The client's request body is not all read (the upstream answered early): this
     // connection cannot carry another request.
     if (this.hasBody && !this.req.complete) headers.push('connection', 'close');
