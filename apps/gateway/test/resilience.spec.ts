@@ -133,7 +133,7 @@ routes:
     service.reset(() => ({ status: 503 }));
     const get = await http(url, { headers: auth() });
     expect([get.status, get.json.who]).toEqual([200, 'monolith']);
-    expect(service.count((s) => s.method === 'GET')).toBe(1); // reply-from's own 503 retries are off
+    expect(service.count((s) => s.method === 'GET')).toBe(1); // the forwarder never retries on its own (no 503 retries)
     expect(monolith.count((s) => s.method === 'GET')).toBe(1);
   });
 
