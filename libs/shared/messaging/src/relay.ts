@@ -51,6 +51,9 @@ export interface RelayHandle {
   stop(): Promise<void>;
 }
 
+/** Most marks written in the statement that reads the next batch (see drainOnce). */
+const PIGGYBACK_MARKS = 64;
+
 /** The advisory-lock key of an outbox: two int4s, (hashtext('carve.relay'), hashtext(schema)). */
 const LOCK_SQL = `SELECT pg_try_advisory_lock(hashtext('carve.relay'), hashtext($1)) AS locked`;
 
@@ -93,9 +96,10 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   };
 
   /**
-   * Ids the broker acknowledged but not yet marked (broker transports): marked by the next
-   * drain's statement together with reading the next batch, so a busy relay makes one database
-   * round trip per batch, not two; flushed on their own before the relay idles or stops.
+   * Ids the broker acknowledged but not yet marked (broker transports): up to PIGGYBACK_MARKS of
+   * them are marked by the next drain's statement together with reading the next batch, so a
+   * relay busy with small batches makes one database round trip per batch, not two; more are
+   * written on their own, as they are before the relay idles or stops.
    */
   let unmarked: string[] = [];
 
@@ -108,7 +112,10 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
   async function drainOnce(c: Client): Promise<number> {
     type Row = { id: string; seq: string; topic: string; key: string; envelope: string; headers: Record<string, string> | null; created_at: Date };
     const columns = 'id, seq, topic, key, envelope::text AS envelope, headers, created_at';
-    // The statement's snapshot still shows the rows it marks as unpublished: they are excluded.
+    // The statement's snapshot still shows the rows it marks as unpublished: they are excluded,
+    // by a check against the id list that costs rows × ids, so only a small batch's marks ride
+    // along (a busy relay at low latency); a big one's are written on their own first.
+    if (unmarked.length > PIGGYBACK_MARKS) await flushMarks(c);
     // Named statements: the relay's session is its own (it holds the outbox lock), so they are
     // parsed and planned once per connection, not once per batch.
     const { rows } = unmarked.length
