@@ -2,7 +2,7 @@
  * The dependency rules of docs/architecture.md are enforced by @nx/enforce-module-boundaries.
  * This test proves it: it drops a file with a forbidden import into a real project, lints it
  * with the workspace's ESLint config, and expects the rule to fail it (and an allowed import
- * to pass). The files are removed afterwards.
+ * to pass). Each file is removed as soon as it has been linted.
  */
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -123,11 +123,20 @@ describe('module boundaries', () => {
     for (const c of CASES) expect(existsSync(path.join(root, c.project, 'package.json'))).toBe(true);
   });
 
-  it.each(present.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
-    const file = path.join(root, c.project, 'src', `__boundary_probe_${process.pid}.ts`);
+  it.each(present.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
+    // A .spec.ts name: the build (tools/build) never compiles it, so a build of the same project
+    // running beside this test does not see it. One probe at a time, removed at once: two probes
+    // importing each other's projects would make a cycle and change the rule's message.
+    const file = path.join(root, c.project, 'src', `__boundary_probe_${process.pid}_${i}.spec.ts`);
     writeFileSync(file, c.source);
     written.push(file);
-    const boundary = lint(file).filter((m) => m.ruleId === '@nx/enforce-module-boundaries');
+    let messages: ReturnType<typeof lint>;
+    try {
+      messages = lint(file);
+    } finally {
+      rmSync(file, { force: true });
+    }
+    const boundary = messages.filter((m) => m.ruleId === '@nx/enforce-module-boundaries');
     if (c.forbidden) {
       expect(boundary.length).toBeGreaterThan(0);
       if (c.message) expect(boundary.map((m) => m.message).join('\n')).toMatch(c.message);
