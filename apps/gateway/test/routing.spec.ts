@@ -200,6 +200,15 @@ routes:
     expect(root.json.who).toBe('monolith');
   });
 
+  it('passes a malformed percent-encoding on as sent: the upstream judges it, the gateway relays its 4xx', async () => {
+    const path = '/api/v1/workspaces/ws-a/notes/%E0%A4%A?q=%ZZ';
+    const r = await http(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token('ws-a')}` } });
+    // The test upstreams are Fastify servers, which refuse such a URL: that 400 is theirs.
+    expect(r.status).toBe(400);
+    expect(r.json).toMatchObject({ code: 'FST_ERR_BAD_URL', message: expect.stringContaining('%E0%A4%A') });
+    expect(r.headers['x-request-id']).toBeTruthy();
+  });
+
   it('refuses bodies over the limit with 413, declared or streamed, and sends nothing upstream for a declared one', async () => {
     monolith.reset();
     const auth = { authorization: `Bearer ${token('ws-1')}`, 'content-type': 'application/json' };
