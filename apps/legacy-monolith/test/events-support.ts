@@ -1,15 +1,12 @@
 /**
  * Helpers for the monolith's event tests: what the outbox holds, the `carve` CLI as a child
- * process (stopped by PID), bounded waits, free ports for a broker of a test's own.
+ * process (stopped by PID), bounded waits. Free ports and the repository's paths come from
+ * @carve/shared-testing.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import * as net from 'node:net';
-import path from 'node:path';
 import type { Envelope } from '@carve/shared-messaging';
+import { CARVE_BIN, ROOT } from '@carve/shared-testing';
 import type { DataSource } from 'typeorm';
-
-export const REPO = path.resolve(__dirname, '../../..');
-export const CARVE_BIN = path.join(REPO, 'tools/carve/bin/carve.js');
 
 export interface OutboxRow {
   seq: number;
@@ -60,7 +57,7 @@ export interface Child {
 
 /** `node tools/carve/bin/carve.js <args>` with `env`, output collected line by line. */
 export function spawnCarve(args: string[], env: NodeJS.ProcessEnv): Child {
-  const child: ChildProcess = spawn(process.execPath, [CARVE_BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [CARVE_BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = { stdout: [] as string[], stderr: [] as string[] };
   const waiters: Array<{ re: RegExp; stream?: 'stdout' | 'stderr'; resolve: (l: string) => void }> = [];
   const feed = (stream: 'stdout' | 'stderr') => {
@@ -116,21 +113,4 @@ export function spawnCarve(args: string[], env: NodeJS.ProcessEnv): Child {
       clearTimeout(timer);
     },
   };
-}
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-/** A port p on 127.0.0.1 with p and p + 1 free (a broker's client and controller ports). */
-export async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const p = 20_000 + Math.floor(Math.random() * 20_000);
-    if ((await portFree(p)) && (await portFree(p + 1))) return p;
-  }
-  throw new Error('no two consecutive free ports found');
 }

@@ -19,7 +19,8 @@ import {
   parseEnvelope,
   type SubscribeOptions,
 } from '@carve/shared-messaging';
-import { outboxRows, freePortPair, waitFor } from './events-support';
+import { freePorts } from '@carve/shared-testing';
+import { outboxRows, waitFor } from './events-support';
 import { type Harness, startHarness } from './support';
 
 const OUTAGE_MS = 10_000;
@@ -33,7 +34,7 @@ describe('broker outage while the monolith takes writes', () => {
 
   beforeAll(async () => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-monolith-outage-kafka-'));
-    port = await freePortPair();
+    port = await freePorts(2); // the broker's client and controller ports
     brokers = (await startKafka({ port, dataDir, log: quiet })).brokers;
     const admin = createKafkaTransport({ brokers, clientId: 'outage-test-admin' });
     try {
