@@ -117,3 +117,47 @@ export async function collectAll(h: Harness, url: string, opts: { token?: string
   } while (cursor);
   return { items, pages };
 }
+
+/** The roles a contract suite asks tokens for. */
+type ContractRole = 'admin' | 'maker' | 'viewer';
+
+/**
+ * The monolith as a target of an HTTP contract suite (@carve/insights-notes-contract,
+ * @carve/roadmaps-releases-contract): a harness listening on loopback for the suite's lifetime,
+ * workspaces inserted as rows with a token per role, features created through the monolith's
+ * own API. The suite's seeding hooks use `harness()` for their rows.
+ */
+export function monolithContractTarget(prefix: string) {
+  let h: Harness;
+  let baseUrl: string;
+  beforeAll(async () => {
+    h = await startHarness(prefix);
+    await h.app.listen(0, '127.0.0.1');
+    baseUrl = (await h.app.getUrl()).replace('[::1]', '127.0.0.1');
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  return {
+    harness: () => h,
+    target: {
+      name: 'legacy-monolith',
+      baseUrl: () => baseUrl,
+      async workspace() {
+        const id = randomUUID();
+        await h.ds.query('INSERT INTO legacy.workspaces (id, name, slug) VALUES ($1, $2, $3)', [id, 'Contract', `contract-${id.slice(0, 8)}`]);
+        const users = { admin: randomUUID(), maker: randomUUID(), viewer: randomUUID() };
+        return { id, token: (role: ContractRole = 'admin') => signToken({ sub: users[role], tid: id, role }, DEV_JWT_SECRET) };
+      },
+      async features(ws: { id: string; token(role?: ContractRole): string }, titles: string[]) {
+        const ids: string[] = [];
+        for (const title of titles) {
+          const res = await h.api('POST', `/api/v1/workspaces/${ws.id}/features`, { token: ws.token(), body: { title } });
+          if (res.status !== 201) throw new Error(`feature ${title}: ${res.status} ${JSON.stringify(res.body)}`);
+          ids.push(res.body.id);
+        }
+        return ids;
+      },
+    },
+  };
+}
