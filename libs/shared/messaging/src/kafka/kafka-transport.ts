@@ -19,6 +19,7 @@ import {
   type Transport,
 } from '../transport';
 import { errorMessage, type MessagingLogger, silentLogger, sleep } from '../util';
+import { PartitionLanes } from './partition-lanes';
 
 export interface KafkaTransportOptions {
   brokers: string[];
@@ -75,6 +76,8 @@ function delivered(topic: string, partition: number, m: KafkaMessage): Delivered
 
 /** Messages handed to the handler at once (one fetch may hold thousands). */
 const HANDLER_CHUNK = 500;
+/** Messages a partition's lane may hold before kafkajs's fetch loop waits for it. */
+const MAX_QUEUED = 2000;
 
 /** The Kafka adapter of the messaging port (kafkajs 2.2.4). */
 export class KafkaTransport implements Transport {
@@ -166,7 +169,6 @@ export class KafkaTransport implements Transport {
     );
     await consumer.connect();
     await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
-    const handler = opts.handler;
     // Next offset to commit per partition (the last applied + 1), committed on a timer.
     const applied = new Map<string, { topic: string; partition: number; offset: string }>();
     let committing: Promise<void> = Promise.resolve();
@@ -186,40 +188,61 @@ export class KafkaTransport implements Transport {
       return committing;
     };
     let stopping = false;
-    const inflight = new Set<Promise<void>>();
+    // The partitions this member owns since its last join (an applied offset of another is not committed).
+    let assigned = new Set<string>();
+    // kafkajs's functions of the latest batch: resolveOffset per partition (it moves the fetch
+    // position), heartbeat and isRunning (the same for every batch of a run).
+    const resolveOffsetOf = new Map<string, (offset: string) => void>();
+    let running: Pick<EachBatchPayload, 'heartbeat' | 'isRunning'> | undefined;
+    const log = this.log;
+    const lanes = new PartitionLanes(
+      {
+        handle: opts.handler,
+        resolve: (topic, partition, offset) => resolveOffsetOf.get(`${topic}|${partition}`)?.(offset),
+        seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset }),
+        onApplied: (topic, partition, offset, highWatermark) => {
+          const key = `${topic}|${partition}`;
+          if (!opts.ephemeral && assigned.has(key)) applied.set(key, { topic, partition, offset: (BigInt(offset) + 1n).toString() });
+          opts.onLag?.(topic, partition, Math.max(0, Number(highWatermark) - Number(offset) - 1));
+        },
+        onError: (topic, partition, err, attempt) =>
+          log.warn({ group: groupId, topic, partition, attempt, err: errorMessage(err) }, 'kafka consumer: handler failed; the partition is read again from the first message not done'),
+        heartbeat: () => running?.heartbeat() ?? Promise.resolve(),
+        isRunning: () => !stopping && (running?.isRunning() ?? true),
+      },
+      {
+        chunk: HANDLER_CHUNK,
+        maxQueued: MAX_QUEUED,
+        concurrency: this.opts.partitionsConsumedConcurrently ?? 3,
+        retryDelayMs: (attempt) => Math.min(5000, 200 * 2 ** (attempt - 1)),
+      },
+    );
+    const offAssign = consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      assigned = new Set(Object.entries(e.payload.memberAssignment).flatMap(([topic, partitions]) => partitions.map((p) => `${topic}|${p}`)));
+      for (const key of applied.keys()) if (!assigned.has(key)) applied.delete(key);
+      lanes.revokeExcept(assigned);
+    });
     const commitTimer = opts.ephemeral ? undefined : setInterval(() => void commitApplied(), this.opts.commitIntervalMs ?? 200);
     commitTimer?.unref();
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
-      eachBatch: async (payload) => {
+      // Batches only go into their partition's lane here (see partition-lanes.ts): the handler
+      // runs off kafkajs's fetch loop, which therefore fetches again at once.
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (stopping) return;
-        const work = eachBatch(payload);
-        inflight.add(work);
-        try {
-          await work;
-        } finally {
-          inflight.delete(work);
-        }
+        running = { heartbeat, isRunning };
+        resolveOffsetOf.set(`${batch.topic}|${batch.partition}`, resolveOffset);
+        await lanes.push({
+          topic: batch.topic,
+          partition: batch.partition,
+          highWatermark: batch.highWatermark,
+          messages: batch.messages.map((m) => delivered(batch.topic, batch.partition, m)),
+          isStale,
+        });
       },
     });
-    async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-      const ctx = { heartbeat, isRunning: () => !stopping && isRunning() && !isStale() };
-      const all = batch.messages.map((m) => delivered(batch.topic, batch.partition, m));
-      for (let i = 0; i < all.length; i += HANDLER_CHUNK) {
-        if (!ctx.isRunning()) return;
-        const chunk = all.slice(i, i + HANDLER_CHUNK);
-        const done = await handler(chunk, ctx);
-        if (done > 0) {
-          const last = chunk[done - 1].offset;
-          resolveOffset(last);
-          if (!opts.ephemeral) applied.set(`${batch.topic}|${batch.partition}`, { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() });
-          opts.onLag?.(batch.topic, batch.partition, Math.max(0, Number(batch.highWatermark) - Number(last) - 1));
-        }
-        if (done < chunk.length) return;
-      }
-    }
     let stopped = false;
     const sub: Subscription = {
       ready,
@@ -230,11 +253,12 @@ export class KafkaTransport implements Transport {
         offJoin();
         offFetch();
         offCrash();
+        offAssign();
         if (commitTimer) clearInterval(commitTimer);
-        // Let the batches in progress finish (they stop between runs), commit what they
+        // Let the handler calls in progress finish (they stop between runs), commit what they
         // applied while this member still owns its partitions, then leave the group.
         stopping = true;
-        await Promise.allSettled([...inflight]);
+        await lanes.drain();
         await commitApplied();
         await consumer.disconnect().catch(() => undefined);
         onReady();

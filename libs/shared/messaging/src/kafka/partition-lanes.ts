@@ -1,0 +1,206 @@
+/**
+ * Partition lanes: the Kafka consumer's handling, taken off kafkajs's fetch loop.
+ *
+ * kafkajs fetches, hands the batches to `eachBatch`, waits until every one of them is handled,
+ * and only then fetches again. A consumer that applies events in database transactions would
+ * so leave the broker holding new messages for as long as the slowest batch of the last fetch
+ * takes (the benchmark's "delivery" leg). Here `eachBatch` only appends the batch to its
+ * partition's lane and returns; each lane works through its messages in offset order on its
+ * own, so the next fetch goes out at once. The fetch position moves on as batches are queued
+ * (kafkajs's `resolveOffset`), the committed position only as they are applied (`onApplied`),
+ * so a crash still redelivers everything not applied, and the inbox absorbs what was applied
+ * but not yet committed.
+ *
+ * - Order: one lane per partition, one handler call at a time per lane, in offset order; a
+ *   message at an offset the lane has already queued (a refetch after a rebalance) is dropped.
+ * - Back-pressure: `eachBatch` waits while its lane holds more than `maxQueued` messages.
+ * - A handler that rejects (or stops short while the member still runs) rewinds its lane: the
+ *   queue is dropped, the partition is sought back to the first message not done, and the lane
+ *   waits `retryDelayMs(attempt)` before it takes messages again. Batches fetched before the
+ *   seek took effect are stale (`isStale`) and ignored.
+ * - At most `concurrency` handler calls run at once across lanes.
+ * - Revoked partitions: `revokeExcept` drops the queues of partitions this member lost in a
+ *   rebalance (their new owner reads from the committed position).
+ */
+import type { DeliveredMessage, DeliveryContext } from '../transport';
+
+/** What a lane needs from the consumer it serves (kafkajs in production, a fake in unit tests). */
+export interface LaneHost {
+  /** Handles messages of one partition, in order; resolves with how many, from the first, are done. */
+  handle(messages: DeliveredMessage[], ctx: DeliveryContext): Promise<number>;
+  /** The fetch position moves past `offset` (kafkajs `resolveOffset`). */
+  resolve(topic: string, partition: number, offset: string): void;
+  /** The next fetch of this partition starts at `offset` (kafkajs `seek`). */
+  seek(topic: string, partition: number, offset: string): void;
+  /** The messages up to and including `offset` are applied: their position may be committed. */
+  onApplied(topic: string, partition: number, offset: string, highWatermark: string): void;
+  /** A handler rejected; the lane rewinds and retries after a delay. */
+  onError(topic: string, partition: number, err: unknown, attempt: number): void;
+  heartbeat(): Promise<void>;
+  /** False once the member is stopping or its consumer stopped. */
+  isRunning(): boolean;
+}
+
+export interface LaneOptions {
+  /** Messages handed to the handler at once (the lane joins consecutive batches up to this). */
+  chunk: number;
+  /** A lane holding more than this makes `push` wait (kafkajs then stops fetching). */
+  maxQueued: number;
+  /** Handler calls in progress at once, across all lanes. */
+  concurrency: number;
+  retryDelayMs(attempt: number): number;
+}
+
+export interface IncomingBatch {
+  topic: string;
+  partition: number;
+  highWatermark: string;
+  messages: DeliveredMessage[];
+  /** True when a seek of this partition is pending: the batch was fetched from the old position. */
+  isStale(): boolean;
+}
+
+interface Lane {
+  readonly topic: string;
+  readonly partition: number;
+  pending: DeliveredMessage[];
+  /** The next offset to queue; lower ones are already queued or done. */
+  next: bigint | undefined;
+  highWatermark: string;
+  worker: Promise<void> | undefined;
+  /** Waiters for the queue to shrink below maxQueued. */
+  drained: Array<() => void>;
+  /** Dropped (rebalance or stop): take nothing more. */
+  closed: boolean;
+  /** Consecutive failed handler calls (for the retry delay). */
+  failures: number;
+  /** A rewind is in progress: batches are ignored until the seek has taken effect. */
+  rewinding: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class PartitionLanes {
+  private readonly lanes = new Map<string, Lane>();
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly host: LaneHost, private readonly opts: LaneOptions) {}
+
+  /** Queues a fetched batch on its lane (from kafkajs's eachBatch); waits only for back-pressure. */
+  async push(batch: IncomingBatch): Promise<void> {
+    if (!this.host.isRunning() || batch.messages.length === 0) return;
+    const lane = this.lane(batch.topic, batch.partition);
+    if (batch.isStale()) return; // fetched from the position before a rewind's seek
+    lane.rewinding = false;
+    lane.closed = false;
+    const fresh = lane.next === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= lane.next!);
+    const last = batch.messages[batch.messages.length - 1].offset;
+    this.host.resolve(batch.topic, batch.partition, last);
+    lane.highWatermark = batch.highWatermark;
+    if (fresh.length === 0) return;
+    lane.next = BigInt(last) + 1n;
+    lane.pending.push(...fresh);
+    this.kick(lane);
+    while (lane.pending.length > this.opts.maxQueued && !lane.closed && this.host.isRunning()) {
+      await new Promise<void>((r) => lane.drained.push(r));
+    }
+  }
+
+  /** Drops the lanes of partitions not in `assigned` (`topic|partition` keys) after a rebalance. */
+  revokeExcept(assigned: Set<string>): void {
+    for (const [key, lane] of this.lanes) {
+      if (!assigned.has(key)) this.close(lane);
+    }
+  }
+
+  /** Stops taking messages and waits for the handler calls in progress. */
+  async drain(): Promise<void> {
+    for (const lane of this.lanes.values()) this.close(lane);
+    await Promise.allSettled([...this.lanes.values()].map((l) => l.worker));
+  }
+
+  /** Messages queued and not yet handled, per `topic|partition` (for tests and metrics). */
+  queued(): Map<string, number> {
+    return new Map([...this.lanes].map(([k, l]) => [k, l.pending.length]));
+  }
+
+  private lane(topic: string, partition: number): Lane {
+    const key = `${topic}|${partition}`;
+    let lane = this.lanes.get(key);
+    if (!lane) {
+      lane = { topic, partition, pending: [], next: undefined, highWatermark: '0', worker: undefined, drained: [], closed: false, failures: 0, rewinding: false };
+      this.lanes.set(key, lane);
+    }
+    return lane;
+  }
+
+  private close(lane: Lane): void {
+    lane.closed = true;
+    lane.pending = [];
+    lane.next = undefined; // whoever reads it next starts from what the fetch hands over
+    this.release(lane);
+  }
+
+  private release(lane: Lane): void {
+    if (lane.pending.length > this.opts.maxQueued) return;
+    for (const r of lane.drained.splice(0)) r();
+  }
+
+  private kick(lane: Lane): void {
+    if (lane.worker) return;
+    lane.worker = this.work(lane).finally(() => {
+      lane.worker = undefined;
+      if (lane.pending.length > 0 && !lane.closed && !lane.rewinding && this.host.isRunning()) this.kick(lane);
+    });
+  }
+
+  private async slot(): Promise<() => void> {
+    while (this.active >= this.opts.concurrency) await new Promise<void>((r) => this.waiting.push(r));
+    this.active += 1;
+    return () => {
+      this.active -= 1;
+      this.waiting.shift()?.();
+    };
+  }
+
+  private async work(lane: Lane): Promise<void> {
+    const ctx: DeliveryContext = {
+      heartbeat: () => this.host.heartbeat(),
+      isRunning: () => !lane.closed && this.host.isRunning(),
+    };
+    while (lane.pending.length > 0 && ctx.isRunning()) {
+      const done = await this.slot();
+      const chunk = lane.pending.slice(0, this.opts.chunk);
+      let handled = 0;
+      let failure: unknown;
+      try {
+        handled = await this.host.handle(chunk, ctx);
+      } catch (err) {
+        failure = err;
+      } finally {
+        done();
+      }
+      if (handled > 0) {
+        lane.failures = 0;
+        this.host.onApplied(lane.topic, lane.partition, chunk[handled - 1].offset, lane.highWatermark);
+      }
+      if (lane.closed) return; // dropped while the handler ran: the queue is gone already
+      lane.pending.splice(0, handled);
+      this.release(lane);
+      if (handled === chunk.length) continue;
+      // Stopped short: the member is stopping (nothing to do) or the handler failed (rewind).
+      if (!this.host.isRunning()) return;
+      const from = chunk[handled].offset;
+      lane.failures += 1;
+      this.host.onError(lane.topic, lane.partition, failure ?? new Error('the handler stopped short while the consumer runs'), lane.failures);
+      lane.pending = [];
+      lane.next = BigInt(from);
+      lane.rewinding = true;
+      this.release(lane);
+      this.host.seek(lane.topic, lane.partition, from);
+      await sleep(this.opts.retryDelayMs(lane.failures));
+      return;
+    }
+  }
+}
