@@ -1,8 +1,8 @@
 /**
  * The strangler gateway against its peers, measured side by side in one run (docs/benchmarks.md,
- * "Gateway"). Per FACTS.md ("Measuring on a 2-core shared machine"): the upstream and the
+ * "Gateway"). Per FACTS.md ("Measuring on a 2-core shared machine"): the upstreams and the
  * proxies are pinned to CPU 0, the load generator to CPU 1 (taskset); CPU time per request of
- * each proxy process comes from /proc/<pid>/stat (utime + stime) over the measured window;
+ * each proxy process comes from /proc (see the layouts for the window it is taken over);
  * latency is measured open loop at a fixed rate well below saturation, from the moment each
  * request was *due* (not when it was sent), with sub-millisecond timing.
  *
@@ -12,29 +12,61 @@
  *                 message when nginx is not installed (this script never installs it)
  *   http-proxy    bare @fastify/http-proxy (reply-from, undici), logger off
  *   gateway       the Carve gateway, 200 routes loaded, the route under load in canary 50%
- *                 (sticky by tenant over 100 tenants; both sides are the same upstream), JWT
- *                 verified, metrics on, access log off
+ *                 (sticky by tenant over 100 tenants: about half the tenants go to the
+ *                 "service", the rest to the monolith upstream), JWT verified, metrics on,
+ *                 access log off
  *   gateway-log   the same with the access log on (its default), written to /dev/null
  *   shadow        the Carve gateway with the route under load in shadow mode (sample 1.0):
  *                 every request is also sent to the "service" and compared
+ * The monolith upstream ("upstream") and the service ("service", started when a gateway target
+ * runs) are two processes of the same kind (plain node:http, the same body), both on CPU 0, so a
+ * shadow copy queues in the service's process, not in front of the client's next request in the
+ * monolith's. Both gateway variants see that topology (canary and shadow route files alike).
+ * Their CPU per request they served (each counts its requests) is in the report's header line.
  *
  * Layouts:
- *   sequential (default)  one target at a time, each at the full rate (FACTS.md's method).
+ *   sliced (default)  every target is started and stays up for the whole run (all rounds); the
+ *                 load generator loads ONE target at a time, in slices of --slice-ms (500), at
+ *                 --rate, going through all targets once per cycle in an order shuffled per
+ *                 cycle (seeded, reproducible; never the same target twice in a row), so every
+ *                 target samples the same minutes of a shared machine without competing with
+ *                 the others for CPU 0. Each target gets --warmup seconds of slices first, then
+ *                 --duration seconds of measured slices: a round takes about
+ *                 k x (warmup + duration). A request counts for the target of the slice it was
+ *                 *due* in, even when it finishes later. After a slice's last request is due the
+ *                 generator waits for the slice's requests to finish (at most 100 ms) and
+ *                 --drain-ms (5) more, so that work a target does after answering (a shadow
+ *                 copy and its comparison, logging) stays in its own slice; then the orchestrator
+ *                 reads that target's CPU time (/proc/<pid>/task/<tid>/schedstat, in ns: the
+ *                 10 ms ticks of /proc/<pid>/stat are too coarse for a slice of a few ms of CPU)
+ *                 at the slice's start and end and sums the deltas. So a target's CPU per
+ *                 request covers its own slices only: its timers and background work while the
+ *                 others are loaded are left out, and any work later than the drain lands
+ *                 outside (a small error, in the target's favour).
+ *   sequential    one target at a time, each at the full rate for warmup + duration, started
+ *                 and stopped per round (FACTS.md's method); CPU from /proc/<pid>/stat (utime +
+ *                 stime) over the measured window. Latency tails move minute to minute on a
+ *                 shared machine, so targets measured minutes apart compare poorly.
  *   interleaved   the targets of a group run at the same time and the load generator sends
  *                 request i to target i mod k: every target sees the same moment of a shared
- *                 machine. Groups: direct, nginx, http-proxy, gateway (the peers); then
- *                 gateway, gateway-log, shadow (the gateway's own variants). Use a lower
- *                 --rate (it is per target); CPU per request rises at low rates (less work per
- *                 event-loop turn), so compare CPU figures only within one layout and rate.
+ *                 machine, but they take CPU 0 from each other. Groups: direct, nginx,
+ *                 http-proxy, gateway (the peers); then gateway, gateway-log, shadow (the
+ *                 gateway's own variants). Use a lower --rate (it is per target); CPU per request
+ *                 rises at low rates (less work per event-loop turn), so compare CPU figures
+ *                 only within one layout and rate.
  *
  * Usage:
  *   npm run bench:gateway -w @carve/bench -- [--rate 2000] [--duration 10] [--warmup 3]
- *       [--rounds 3] [--layout sequential|interleaved]
+ *       [--rounds 3] [--layout sliced|sequential|interleaved] [--slice-ms 500] [--drain-ms 5]
  *       [--targets direct,nginx,http-proxy,gateway,gateway-log,shadow] [--json] [--cpu-prof DIR]
- * --rate is per target. With --rounds N every group runs N times and each figure is the median
- * over the rounds (requests and errors are summed). --cpu-prof DIR writes a V8 CPU profile of every
- * gateway process (and http-proxy) into DIR (node --cpu-prof; it costs CPU, so do not compare the
- * figures of such a run with others). Postgres (the gateway's control plane):
+ *       [--gateway-node-flags="--flag --flag"]
+ * --rate is per target (sliced: the rate while a slice of that target runs). --duration and
+ * --warmup are per target in every layout. With --rounds N every group (sliced: the whole
+ * rotation) runs N times and each figure is the median over the rounds (requests and errors are
+ * summed). --cpu-prof DIR writes a V8 CPU profile of every gateway process (and http-proxy) into
+ * DIR (node --cpu-prof; it costs CPU, so do not compare the figures of such a run with others).
+ * --gateway-node-flags adds node flags to the gateway processes (write it with "=": a value
+ * starting with "--" is not taken otherwise). Postgres (the gateway's control plane):
  * DATABASE_URL, else the embedded server.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -67,9 +99,18 @@ const BODY = Buffer.from(
 // Roles run as child processes
 // ---------------------------------------------------------------------------------------------
 
-/** The upstream: plain node:http answering a fixed JSON body, keep-alive. */
+/** Where an upstream answers the number of requests it has served (this one not counted). */
+const COUNT_PATH = '/__bench/count';
+
+/** The upstream (and the service): plain node:http answering a fixed JSON body, keep-alive. */
 function runUpstream(): void {
+  let served = 0;
   const server = http.createServer((req, res) => {
+    if (req.url === COUNT_PATH) {
+      res.end(String(served));
+      return;
+    }
+    served++;
     req.resume();
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': BODY.length });
@@ -92,39 +133,45 @@ async function runHttpProxy(): Promise<void> {
   process.stdout.write('READY\n');
 }
 
+/** A small seeded PRNG (mulberry32): the sliced layout's orders are the same from run to run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /**
- * The load generator: open loop at `rate` requests/s per target for warmup + duration seconds,
- * request i to target i mod k. Latency of a request = response end − the time it was due.
- * Prints MEASURE-START / MEASURE-END around the measured window, then one JSON line with the
- * results of that window per target.
+ * The load generator, open loop; latency of a request = response end − the time it was due.
+ * Interleaved and sequential: `rate` requests/s per target for warmup + duration seconds, request
+ * i to target i mod k. Sliced (`--slice-ms`): one target at a time (see the header comment);
+ * at the start of each measured slice it prints `SLICE <target> START` and waits for a line on
+ * stdin (the orchestrator reads the target's CPU time first), at its end (after the drain)
+ * `SLICE <target> END`. Prints MEASURE-START / MEASURE-END around the measured window, then one
+ * JSON line with the results of that window per target.
  */
 async function runLoad(): Promise<void> {
   const { Pool } = await import('undici');
   const targets = args.urls.split(',').map((pair) => {
     const [name, url] = pair.split('=');
-    return { name, pool: new Pool(new URL(url).origin, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 }), latencies: [] as number[], errors: 0, statusErrors: 0, due: 0 };
+    return { name, pool: new Pool(new URL(url).origin, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 }), latencies: [] as number[], errors: 0, statusErrors: 0, due: 0, seq: 0 };
   });
+  type LoadTarget = (typeof targets)[number];
   const k = targets.length;
-  const rate = Number(args.rate) * k;
   const warmupMs = Number(args.warmup) * 1000;
   const durationMs = Number(args.duration) * 1000;
   const tokens: string[] = JSON.parse(fs.readFileSync(args.tokens, 'utf8'));
-  const intervalNs = BigInt(Math.round(1e9 / rate));
-  const t0 = process.hrtime.bigint();
-  const measureFrom = t0 + BigInt(warmupMs) * 1_000_000n;
-  const stopAt = measureFrom + BigInt(durationMs) * 1_000_000n;
   let inFlight = 0;
-  let started = false;
-  let due = t0;
-  let n = 0;
-  const fire = (dueAt: bigint, i: number) => {
-    const measured = dueAt >= measureFrom && dueAt < stopAt;
-    const t = targets[i % k];
-    const seq = Math.floor(i / k);
+  const fire = (t: LoadTarget, dueAt: bigint, measured: boolean): Promise<void> => {
+    const seq = t.seq++;
     const tenant = seq % TENANTS;
     if (measured) t.due++;
     inFlight++;
-    t.pool
+    return t.pool
       .request({
         path: `/api/v1/workspaces/ws-${tenant}/notes/${seq % 1000}`,
         method: 'GET',
@@ -142,36 +189,121 @@ async function runLoad(): Promise<void> {
       })
       .finally(() => inFlight--);
   };
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = process.hrtime.bigint();
-      if (!started && now >= measureFrom) {
-        started = true;
-        process.stdout.write('MEASURE-START\n');
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+
+  if (args['slice-ms']) {
+    const sliceMs = Number(args['slice-ms']);
+    const drainMs = Number(args['drain-ms'] ?? 5);
+    const rate = Number(args.rate);
+    const perSlice = Math.max(1, Math.round((rate * sliceMs) / 1000));
+    const intervalNs = BigInt(Math.round(1e9 / rate));
+    const warmupCycles = Math.ceil(warmupMs / sliceMs);
+    const cycles = warmupCycles + Math.max(1, Math.round(durationMs / sliceMs));
+    // The orchestrator's go-ahead at the start of each measured slice.
+    const acks = createInterface({ input: process.stdin });
+    let waiting: (() => void) | null = null;
+    let early = 0;
+    acks.on('line', () => {
+      if (waiting) {
+        const w = waiting;
+        waiting = null;
+        w();
+      } else early++;
+    });
+    const go = () =>
+      early > 0
+        ? (early--, Promise.resolve())
+        : new Promise<void>((r) => {
+            waiting = r;
+          });
+    const rand = prng(Number(args.seed ?? 1));
+    let previous: LoadTarget | undefined;
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      const measured = cycle >= warmupCycles;
+      if (cycle === warmupCycles) say('MEASURE-START');
+      // Fisher-Yates, then no target twice in a row across the cycle boundary.
+      const order = [...targets];
+      for (let i = k - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
       }
-      while (due <= now && due < stopAt) {
-        fire(due, n++);
-        due += intervalNs;
+      if (k > 1 && order[0] === previous) {
+        const j = 1 + Math.floor(rand() * (k - 1));
+        [order[0], order[j]] = [order[j], order[0]];
       }
-      if (due >= stopAt) {
-        resolve();
-        return;
+      for (const t of order) {
+        if (measured) {
+          say(`SLICE ${t.name} START`);
+          await go();
+        }
+        const pending: Array<Promise<void>> = [];
+        const sliceStart = process.hrtime.bigint();
+        let j = 0;
+        await new Promise<void>((resolve) => {
+          const tick = () => {
+            const now = process.hrtime.bigint();
+            while (j < perSlice && sliceStart + BigInt(j) * intervalNs <= now) {
+              pending.push(fire(t, sliceStart + BigInt(j) * intervalNs, measured));
+              j++;
+            }
+            if (j >= perSlice) resolve();
+            else setImmediate(tick);
+          };
+          tick();
+        });
+        // The drain: the slice's requests finish (requests slower than 100 ms finish in the
+        // next slice, still counted for this target), then a few ms for work after the answer.
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.all(pending), new Promise<void>((r) => (timer = setTimeout(r, 100)))]);
+        clearTimeout(timer);
+        if (drainMs > 0) await sleep(drainMs);
+        if (measured) say(`SLICE ${t.name} END`);
+        previous = t;
       }
-      setImmediate(tick);
-    };
-    tick();
-  });
+    }
+    acks.close();
+    process.stdin.destroy();
+  } else {
+    const rate = Number(args.rate) * k;
+    const intervalNs = BigInt(Math.round(1e9 / rate));
+    const t0 = process.hrtime.bigint();
+    const measureFrom = t0 + BigInt(warmupMs) * 1_000_000n;
+    const stopAt = measureFrom + BigInt(durationMs) * 1_000_000n;
+    let started = false;
+    let due = t0;
+    let n = 0;
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const now = process.hrtime.bigint();
+        if (!started && now >= measureFrom) {
+          started = true;
+          say('MEASURE-START');
+        }
+        while (due <= now && due < stopAt) {
+          void fire(targets[n % k], due, due >= measureFrom && due < stopAt);
+          n++;
+          due += intervalNs;
+        }
+        if (due >= stopAt) {
+          resolve();
+          return;
+        }
+        setImmediate(tick);
+      };
+      tick();
+    });
+  }
   // The window ends when the last request due in it has finished (or after 5 s).
   const deadline = Date.now() + 5000;
   while (inFlight > 0 && Date.now() < deadline) await sleep(1);
-  process.stdout.write('MEASURE-END\n');
+  say('MEASURE-END');
   const out: Record<string, unknown> = {};
   for (const t of targets) {
     // Requests of the window still unanswered 5 s after it: counted as errors, not as latencies.
     const unfinished = Math.max(0, t.due - t.latencies.length - t.errors);
     out[t.name] = { summary: summarize(t.latencies), errors: t.errors, statusErrors: t.statusErrors, unfinished };
   }
-  process.stdout.write(`${JSON.stringify(out)}\n`);
+  say(JSON.stringify(out));
   await Promise.all(targets.map((t) => t.pool.close()));
 }
 
@@ -197,6 +329,23 @@ function cpuTicks(pid: number): number {
     return Number(fields[11]) + Number(fields[12]);
   } catch {
     return 0;
+  }
+}
+
+/**
+ * CPU time of a process in ns: the sum over its threads of /proc/<pid>/task/<tid>/schedstat
+ * (the scheduler's own count, in ns; a thread that exits takes its time with it, which the
+ * node processes here do not do); /proc/<pid>/stat's ticks where schedstat is not available.
+ * Read while the process is idle (between slices) it is exact; on a thread that is running it
+ * may lag by up to a tick.
+ */
+function cpuNs(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    return ns;
+  } catch {
+    return (cpuTicks(pid) * 1e9) / CLK_TCK;
   }
 }
 
@@ -227,9 +376,20 @@ const self = __filename;
 const profileFlags = (name: string): string[] =>
   args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(args['cpu-prof'])}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
 
-function start(name: string, cpu: number, cmd: string, argv: string[], env: NodeJS.ProcessEnv = {}, stdout: 'pipe' | 'ignore' = 'pipe'): ChildProcess {
+/** Extra node flags of the gateway processes (`--gateway-node-flags "--a --b"`), e.g. GC settings under test. */
+const gatewayNodeFlags = (): string[] => (args['gateway-node-flags'] ? String(args['gateway-node-flags']).split(/\s+/).filter(Boolean) : []);
+
+function start(
+  name: string,
+  cpu: number,
+  cmd: string,
+  argv: string[],
+  env: NodeJS.ProcessEnv = {},
+  stdout: 'pipe' | 'ignore' = 'pipe',
+  stdin: 'pipe' | 'ignore' = 'ignore',
+): ChildProcess {
   const [c, a] = pin(cpu, cmd, argv);
-  const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', stdout, 'pipe'] });
+  const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: [stdin, stdout, 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => {
     const text = d.toString().trim();
     if (text) log(`[${name}] ${text.split('\n').slice(0, 5).join(' | ')}`);
@@ -347,11 +507,12 @@ http {
   };
 }
 
-function routesFile(dir: string, upstreamUrl: string, mode: 'canary' | 'shadow'): string {
+/** The route table of a gateway target: the route under load goes to `insights`, the service process. */
+function routesFile(dir: string, upstreamUrl: string, serviceUrl: string, mode: 'canary' | 'shadow'): string {
   const lines = [
     'upstreams:',
     `  monolith: { url: ${upstreamUrl}, timeoutMs: 10000 }`,
-    `  insights: { url: ${upstreamUrl}, timeoutMs: 10000 }`,
+    `  insights: { url: ${serviceUrl}, timeoutMs: 10000 }`,
     `  roadmaps: { url: ${upstreamUrl}, timeoutMs: 10000 }`,
     'default: monolith',
     'routes:',
@@ -394,7 +555,7 @@ async function startGatewayProc(name: string, file: string, databaseUrl: string,
     name,
     0,
     process.execPath,
-    [...profileFlags(name), '-r', registerTs, entry],
+    [...gatewayNodeFlags(), ...profileFlags(name), '-r', registerTs, entry],
     {
       PORT: String(p),
       CARVE_ADMIN_PORT: String(adminPort),
@@ -415,7 +576,7 @@ async function startGatewayProc(name: string, file: string, databaseUrl: string,
 
 interface Result {
   target: Target;
-  /** The group it was measured in (interleaved layout), e.g. "peers". */
+  /** The group it was measured in: the target (sequential), "peers" or "gateway variants" (interleaved), "sliced". */
   group: string;
   summary: Summary;
   cpuUsPerReq: number;
@@ -429,67 +590,131 @@ interface Running {
   readonly proc: Proc | null;
 }
 
-/** Runs the load generator against the running targets at once; CPU per target from /proc. */
-async function measure(group: string, running: Running[], upstreamPid: number, tokensFile: string): Promise<{ results: Result[]; upstreamUsPerReq: number }> {
-  const load = start('load', 1, process.execPath, [
-    '-r',
-    registerTs,
-    self,
-    '--role',
+/** A process the targets' requests end in: the monolith upstream, the service. */
+interface Backend {
+  readonly name: 'upstream' | 'service';
+  readonly pid: number;
+  readonly url: string;
+}
+
+const LAYOUTS = ['sliced', 'sequential', 'interleaved'] as const;
+type Layout = (typeof LAYOUTS)[number];
+const layout = (args.layout ?? 'sliced') as Layout;
+const sliceMs = () => Number(args['slice-ms'] ?? 500);
+
+/** The number of requests a backend has served so far. */
+async function servedCount(url: string): Promise<number> {
+  const r = await fetch(`${url}${COUNT_PATH}`, { signal: AbortSignal.timeout(5000) });
+  return Number(await r.text());
+}
+
+/**
+ * Runs the load generator against the running targets (sliced: one at a time; otherwise at
+ * once); CPU per target from /proc over its slices (sliced) or the measured window, CPU per
+ * request served of each backend over the measured window.
+ */
+async function measure(
+  group: string,
+  running: Running[],
+  backends: Backend[],
+  tokensFile: string,
+  round: number,
+): Promise<{ results: Result[]; backendUsPerReq: Record<string, number> }> {
+  const sliced = layout === 'sliced';
+  const load = start(
     'load',
-    '--urls',
-    running.map((r) => `${r.target}=${r.url}`).join(','),
-    '--rate',
-    String(args.rate ?? 2000),
-    '--duration',
-    String(args.duration ?? 10),
-    '--warmup',
-    String(args.warmup ?? 3),
-    '--tokens',
-    tokensFile,
-  ]);
-  const ticks = () => running.map((r) => (r.proc ? r.proc.pids().reduce((a, pid) => a + cpuTicks(pid), 0) : 0));
-  let before: number[] = [];
-  let after: number[] = [];
-  let upBefore = 0;
-  let upAfter = 0;
+    1,
+    process.execPath,
+    [
+      '-r',
+      registerTs,
+      self,
+      '--role',
+      'load',
+      '--urls',
+      running.map((r) => `${r.target}=${r.url}`).join(','),
+      '--rate',
+      String(args.rate ?? 2000),
+      '--duration',
+      String(args.duration ?? 10),
+      '--warmup',
+      String(args.warmup ?? 3),
+      '--tokens',
+      tokensFile,
+      ...(sliced ? ['--slice-ms', String(sliceMs()), '--drain-ms', String(args['drain-ms'] ?? 5), '--seed', String(round + 1)] : []),
+    ],
+    {},
+    'pipe',
+    sliced ? 'pipe' : 'ignore',
+  );
+  load.stdin?.on('error', () => undefined); // it has exited: its exit code tells
+  // ns; the sequential and interleaved layouts keep /proc/<pid>/stat (ticks) over their long window.
+  const readCpu = sliced ? cpuNs : (pid: number) => (cpuTicks(pid) * 1e9) / CLK_TCK;
+  const pids = running.map((r) => (r.proc ? r.proc.pids() : []));
+  const cpuOf = (i: number) => pids[i].reduce((a, pid) => a + readCpu(pid), 0);
+  const index = new Map(running.map((r, i) => [r.target as string, i]));
+  const from = running.map(() => 0);
+  const spent = running.map(() => 0);
+  const backendFrom = backends.map(() => ({ cpu: 0, served: 0 }));
+  const backendSpent = backends.map(() => ({ cpu: 0, served: 0 }));
   let resultLine = '';
+  const handle = async (line: string): Promise<void> => {
+    if (line.startsWith('SLICE ')) {
+      const [, target, edge] = line.split(' ');
+      const i = index.get(target);
+      if (i === undefined) throw new Error(`load generator: unknown target in "${line}"`);
+      if (edge === 'START') {
+        from[i] = cpuOf(i);
+        load.stdin!.write('GO\n');
+      } else spent[i] += cpuOf(i) - from[i];
+    } else if (line === 'MEASURE-START') {
+      // The targets first: in the sequential and interleaved layouts the load does not wait.
+      if (!sliced) running.forEach((_, i) => (from[i] = cpuOf(i)));
+      for (const [i, b] of backends.entries()) backendFrom[i] = { cpu: readCpu(b.pid), served: await servedCount(b.url) };
+    } else if (line === 'MEASURE-END') {
+      if (!sliced) running.forEach((_, i) => (spent[i] = cpuOf(i) - from[i]));
+      for (const [i, b] of backends.entries()) backendSpent[i] = { cpu: readCpu(b.pid) - backendFrom[i].cpu, served: (await servedCount(b.url)) - backendFrom[i].served };
+    } else if (line.startsWith('{')) resultLine = line;
+  };
+  // Lines are handled one after another (a slice's go-ahead waits for the reads before it).
+  let chain = Promise.resolve();
+  let failure: Error | undefined;
   const rl = createInterface({ input: load.stdout! });
   rl.on('line', (line) => {
-    if (line === 'MEASURE-START') {
-      before = ticks();
-      upBefore = cpuTicks(upstreamPid);
-    } else if (line === 'MEASURE-END') {
-      after = ticks();
-      upAfter = cpuTicks(upstreamPid);
-    } else if (line.startsWith('{')) resultLine = line;
+    chain = chain
+      .then(() => (failure ? undefined : handle(line)))
+      .catch((err: Error) => {
+        failure ??= err;
+        void stopChild(load);
+      });
   });
-  const code = await new Promise<number | null>((r) => load.once('exit', (c) => r(c)));
+  const code = await new Promise<number | null>((r) => load.once('close', (c) => r(c)));
+  await chain;
+  if (failure) throw failure;
   if (code !== 0 || !resultLine) throw new Error(`load generator for ${group} failed (exit ${code})`);
   const out = JSON.parse(resultLine) as Record<string, { summary: Summary; errors: number; statusErrors: number; unfinished: number }>;
-  const usPerTick = 1e6 / CLK_TCK;
-  let total = 0;
   const results = running.map((r, i) => {
     const o = out[r.target];
     // JSON has no NaN: an empty window's figures arrive as null.
     for (const key of Object.keys(o.summary) as Array<keyof Summary>) o.summary[key] = o.summary[key] ?? NaN;
-    total += o.summary.count;
     return {
       target: r.target,
       group,
       summary: o.summary,
-      cpuUsPerReq: r.proc ? ((after[i] - before[i]) * usPerTick) / Math.max(1, o.summary.count) : 0,
+      cpuUsPerReq: r.proc ? spent[i] / 1e3 / Math.max(1, o.summary.count) : 0,
       completed: o.summary.count,
       errors: o.errors + o.statusErrors + o.unfinished,
     };
   });
-  return { results, upstreamUsPerReq: ((upAfter - upBefore) * usPerTick) / Math.max(1, total) };
+  const backendUsPerReq: Record<string, number> = {};
+  for (const [i, b] of backends.entries()) backendUsPerReq[b.name] = backendSpent[i].served > 0 ? backendSpent[i].cpu / 1e3 / backendSpent[i].served : NaN;
+  return { results, backendUsPerReq };
 }
 
-/** The groups to run, in order: targets measured at the same time share a group. */
+/** The groups to run, in order: targets measured in one run of the load generator share a group. */
 function groupsOf(targets: Target[]): Array<{ name: string; targets: Target[] }> {
-  if ((args.layout ?? 'sequential') === 'sequential') return targets.map((t) => ({ name: t, targets: [t] }));
-  if (args.layout !== 'interleaved') throw new Error(`--layout is interleaved or sequential, not ${args.layout}`);
+  if (layout === 'sliced') return [{ name: 'sliced', targets }];
+  if (layout === 'sequential') return targets.map((t) => ({ name: t, targets: [t] }));
   const peers = targets.filter((t) => ['direct', 'nginx', 'http-proxy', 'gateway'].includes(t));
   const variants = targets.filter((t) => ['gateway', 'gateway-log', 'shadow'].includes(t));
   const out: Array<{ name: string; targets: Target[] }> = [];
@@ -503,6 +728,8 @@ let loadAtStart = '';
 
 async function main(): Promise<void> {
   loadAtStart = loadAverage();
+  if (!LAYOUTS.includes(layout)) throw new Error(`--layout is ${LAYOUTS.join(', ')} or nothing (sliced), not ${args.layout}`);
+  if (layout === 'sliced' && !(sliceMs() > 0)) throw new Error(`--slice-ms is a number of ms above 0, not ${args['slice-ms']}`);
   const targets = (args.targets ?? ALL_TARGETS.join(',')).split(',') as Target[];
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}; choose from ${ALL_TARGETS.join(', ')}`);
   if (!hasTaskset || cpus < 2) log(`warning: ${hasTaskset ? `${cpus} CPU` : 'no taskset'}: processes are not pinned; figures are noisier`);
@@ -517,59 +744,97 @@ async function main(): Promise<void> {
   const dbName = `bench_gateway_${Date.now().toString(36)}`;
   let dbUrl: string | undefined;
   const raw: Result[] = [];
-  const upstreamCosts: number[] = [];
+  const backendCosts: Record<string, number[]> = { upstream: [], service: [] };
   try {
     dbUrl = await createDatabase(db.url, dbName);
-    const upPort = await port();
-    const upstream = start('upstream', 0, process.execPath, ['-r', registerTs, self, '--role', 'upstream', '--port', String(upPort)]);
-    procs.push({ name: 'upstream', child: upstream, pids: () => [upstream.pid!], stop: () => stopChild(upstream) });
-    await waitLine(upstream, 'READY');
-    const upstreamUrl = `http://127.0.0.1:${upPort}`;
-    const canaryFile = routesFile(dir, upstreamUrl, 'canary');
-    const shadowFile = routesFile(dir, upstreamUrl, 'shadow');
+    const startBackend = async (name: Backend['name']): Promise<Backend> => {
+      const p = await port();
+      const child = start(name, 0, process.execPath, ['-r', registerTs, self, '--role', 'upstream', '--port', String(p)]);
+      procs.push({ name, child, pids: () => [child.pid!], stop: () => stopChild(child) });
+      await waitLine(child, 'READY');
+      return { name, pid: child.pid!, url: `http://127.0.0.1:${p}` };
+    };
+    const upstream = await startBackend('upstream');
+    const backends = [upstream];
+    // The service side of the gateway targets' route under load: a process of its own.
+    if (targets.some((t) => t === 'gateway' || t === 'gateway-log' || t === 'shadow')) backends.push(await startBackend('service'));
+    const serviceUrl = backends[1]?.url ?? upstream.url;
+    const upPort = Number(new URL(upstream.url).port);
+    const canaryFile = routesFile(dir, upstream.url, serviceUrl, 'canary');
+    const shadowFile = routesFile(dir, upstream.url, serviceUrl, 'shadow');
 
     const launch = async (target: Target): Promise<Running | null> => {
-      if (target === 'direct') return { target, url: upstreamUrl, proc: null };
+      if (target === 'direct') return { target, url: upstream.url, proc: null };
       if (target === 'nginx') {
         const n = await startNginx(dir, upPort);
         return n && { target, url: n.url, proc: n.proc };
       }
       if (target === 'http-proxy') {
         const p = await port();
-        const child = start('http-proxy', 0, process.execPath, [...profileFlags('http-proxy'), '-r', registerTs, self, '--role', 'http-proxy', '--port', String(p), '--upstream', upstreamUrl]);
+        const child = start('http-proxy', 0, process.execPath, [...profileFlags('http-proxy'), '-r', registerTs, self, '--role', 'http-proxy', '--port', String(p), '--upstream', upstream.url]);
         await waitLine(child, 'READY');
         return { target, url: `http://127.0.0.1:${p}`, proc: { name: target, child, pids: () => [child.pid!], stop: () => stopChild(child) } };
       }
       const g = await startGatewayProc(target, target === 'shadow' ? shadowFile : canaryFile, dbUrl!, target === 'gateway-log');
       return { target, url: g.url, proc: g.proc };
     };
+    const launchAll = async (ts: Target[]): Promise<Running[]> => {
+      const running: Running[] = [];
+      for (const t of ts) {
+        const r = await launch(t);
+        if (!r) continue;
+        running.push(r);
+        if (r.proc) procs.push(r.proc);
+      }
+      return running;
+    };
+    const stopAll = async (running: Running[]): Promise<void> => {
+      for (const r of running) {
+        if (!r.proc) continue;
+        await r.proc.stop();
+        procs.splice(procs.indexOf(r.proc), 1);
+      }
+    };
+    const measureRound = async (round: number, rounds: number, group: string, running: Running[]): Promise<void> => {
+      const rate = args.rate ?? 2000;
+      const warmup = args.warmup ?? 3;
+      const duration = args.duration ?? 10;
+      log(
+        layout === 'sliced'
+          ? `round ${round + 1}/${rounds}, sliced (${sliceMs()} ms): ${running.map((r) => r.target).join(', ')} one at a time at ${rate} req/s (${warmup} s warm-up, ${duration} s measured each, about ${Math.round(running.length * (Number(warmup) + Number(duration)))} s)`
+          : `round ${round + 1}/${rounds}, ${group}: ${running.map((r) => r.target).join(', ')} at ${rate} req/s each (${warmup} s warm-up, ${duration} s measured)`,
+      );
+      const { results, backendUsPerReq } = await measure(group, running, backends, tokensFile, round);
+      for (const [name, us] of Object.entries(backendUsPerReq)) if (Number.isFinite(us)) backendCosts[name].push(us);
+      for (const r of results) {
+        raw.push(r);
+        log(`  ${r.target}: p50 ${fmt(r.summary.p50)} ms, p99 ${fmt(r.summary.p99)} ms, ${r.target === 'direct' ? '-' : fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${r.errors} errors`);
+      }
+      log(`  ${Object.entries(backendUsPerReq).map(([name, us]) => `${name} ${fmt(us, 1)} µs CPU/req`).join(', ')}`);
+    };
 
     const rounds = Math.max(1, Number(args.rounds ?? 1));
-    for (let round = 0; round < rounds; round++) {
-      // Later rounds rotate the order, so no group (or target) always runs first on a shared machine.
-      const order = groups.map((_, i) => groups[(i + round) % groups.length]);
-      for (const group of order) {
-        const running: Running[] = [];
-        try {
+    if (layout === 'sliced') {
+      // Every target up for the whole run; each round is one run of the load generator (its own
+      // warm-up slices, its own shuffled order).
+      const running = await launchAll(targets);
+      try {
+        for (let round = 0; round < rounds; round++) await measureRound(round, rounds, 'sliced', running);
+      } finally {
+        await stopAll(running);
+      }
+    } else {
+      for (let round = 0; round < rounds; round++) {
+        // Later rounds rotate the order, so no group (or target) always runs first on a shared machine.
+        const order = groups.map((_, i) => groups[(i + round) % groups.length]);
+        for (const group of order) {
           const rotated = group.targets.map((_, i) => group.targets[(i + round) % group.targets.length]);
-          for (const t of rotated) {
-            const r = await launch(t);
-            if (!r) continue;
-            running.push(r);
-            if (r.proc) procs.push(r.proc);
-          }
-          log(`round ${round + 1}/${rounds}, ${group.name}: ${running.map((r) => r.target).join(', ')} at ${args.rate ?? 2000} req/s each (${args.warmup ?? 3} s warm-up, ${args.duration ?? 10} s measured)`);
-          const { results, upstreamUsPerReq } = await measure(group.name, running, upstream.pid!, tokensFile);
-          upstreamCosts.push(upstreamUsPerReq);
-          for (const r of results) {
-            raw.push(r);
-            log(`  ${r.target}: p50 ${fmt(r.summary.p50)} ms, p99 ${fmt(r.summary.p99)} ms, ${r.target === 'direct' ? '-' : fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${r.errors} errors`);
-          }
-        } finally {
-          for (const r of running) {
-            if (!r.proc) continue;
-            await r.proc.stop();
-            procs.splice(procs.indexOf(r.proc), 1);
+          const running: Running[] = [];
+          try {
+            running.push(...(await launchAll(rotated)));
+            await measureRound(round, rounds, group.name, running);
+          } finally {
+            await stopAll(running);
           }
         }
       }
@@ -587,7 +852,7 @@ async function main(): Promise<void> {
       if (mine.length) results.push(medianResult(mine));
     }
   }
-  report(results, upstreamCosts);
+  report(results, backendCosts);
 }
 
 /** The median of each figure over rounds (a target's rounds are few: 1 to 5). */
@@ -612,20 +877,28 @@ function medianResult(rs: Result[]): Result {
   };
 }
 
-function report(results: Result[], upstreamCosts: number[]): void {
+function report(results: Result[], backendCosts: Record<string, number[]>): void {
   const find = (group: string, t: Target) => results.find((r) => r.group === group && r.target === t);
-  const sequential = (args.layout ?? 'sequential') === 'sequential';
-  const peersGroup = (t: Target) => (sequential ? t : 'peers');
-  const variantsGroup = (t: Target) => (sequential ? t : 'gateway variants');
+  const peersGroup = (t: Target) => (layout === 'sequential' ? t : layout === 'sliced' ? 'sliced' : 'peers');
+  const variantsGroup = (t: Target) => (layout === 'sequential' ? t : layout === 'sliced' ? 'sliced' : 'gateway variants');
   const direct = find(peersGroup('direct'), 'direct');
   const rows = results.map((r) => {
-    const base = sequential || r.group === 'peers' ? direct : undefined;
+    const base = layout !== 'interleaved' || r.group === 'peers' ? direct : undefined;
     const added = (x: number, y: number | undefined) => (base && r.target !== 'direct' && y !== undefined ? fmt(x - y) : '-');
-    return `| ${r.target} | ${sequential ? '-' : r.group} | ${r.target === 'direct' ? '-' : fmt(r.cpuUsPerReq, 1)} | ${fmt(r.summary.p50)} | ${fmt(r.summary.p99)} | ${added(r.summary.p50, base?.summary.p50)} | ${added(r.summary.p99, base?.summary.p99)} | ${r.completed} | ${r.errors} |`;
+    return `| ${r.target} | ${layout === 'interleaved' ? r.group : '-'} | ${r.target === 'direct' ? '-' : fmt(r.cpuUsPerReq, 1)} | ${fmt(r.summary.p50)} | ${fmt(r.summary.p99)} | ${added(r.summary.p50, base?.summary.p50)} | ${added(r.summary.p99, base?.summary.p99)} | ${r.completed} | ${r.errors} |`;
   });
-  const upstream = [...upstreamCosts].sort((a, b) => a - b)[Math.floor(upstreamCosts.length / 2)];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+  const backends = Object.entries(backendCosts)
+    .filter(([, costs]) => costs.length)
+    .map(([name, costs]) => `${name} ${fmt(median(costs), 1)} µs CPU/req`)
+    .join(', ');
+  const rate = args.rate ?? 2000;
+  const how =
+    layout === 'sliced'
+      ? `sliced layout (one target at a time in ${sliceMs()} ms slices, order shuffled per cycle), ${rate} req/s to the target of each slice, open loop, ${args.duration ?? 10} s measured per target after ${args.warmup ?? 3} s warm-up`
+      : `${layout} layout, ${rate} req/s per target, open loop, ${args.duration ?? 10} s measured after ${args.warmup ?? 3} s warm-up`;
   const lines = [
-    `${sequential ? 'sequential' : 'interleaved'} layout, ${args.rate ?? 2000} req/s per target, open loop, ${args.duration ?? 10} s measured after ${args.warmup ?? 3} s warm-up, ${args.rounds ?? 1} round(s) (medians); node ${process.version}; ${os.cpus()[0]?.model ?? '?'} x${cpus}; upstream ${fmt(upstream, 1)} µs CPU/req; 1-min load average ${loadAtStart} at the start, ${loadAverage()} at the end (other work shares the machine)`,
+    `${how}, ${args.rounds ?? 1} round(s) (medians); node ${process.version}; ${os.cpus()[0]?.model ?? '?'} x${cpus}; ${backends} (of the requests each served); 1-min load average ${loadAtStart} at the start, ${loadAverage()} at the end (other work shares the machine)`,
     '',
     '| target | group | CPU µs/req | p50 ms | p99 ms | added p50 ms | added p99 ms | requests | errors |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -137,7 +137,11 @@ export class Proxy {
   private readonly limit: number;
   private readonly shadowCap: number;
   private readonly trustProxy: boolean;
-  private readonly accessLog: boolean;
+  /**
+   * The access log: a child of the gateway's logger without its redaction (a line holds no
+   * headers, bodies or secrets: only the fields below), which halves the cost of a line.
+   */
+  private readonly accessLog: Logger | undefined;
   private readonly durations = new Map<string, (seconds: number) => void>();
   private readonly monolithSide: ExchangeOwner<Flight>;
   private readonly serviceSide: ExchangeOwner<Flight>;
@@ -148,7 +152,7 @@ export class Proxy {
     this.limit = config.bodyLimitBytes;
     this.shadowCap = config.shadow.maxBodyBytes;
     this.trustProxy = config.trustProxy;
-    this.accessLog = config.accessLog;
+    this.accessLog = config.accessLog ? deps.log.child({}, { redact: [] }) : undefined;
 
     /** The monolith's side: relayed as it comes; kept for the comparison when shadowed. */
     this.monolithSide = {
@@ -430,7 +434,7 @@ export class Proxy {
     }
     if (this.accessLog) {
       const info = f.decided ? f : null;
-      this.deps.log.info(
+      this.accessLog.info(
         {
           reqId: f.id,
           method: f.method,
