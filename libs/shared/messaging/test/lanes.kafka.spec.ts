@@ -2,7 +2,8 @@
  * The Kafka consumer handles each partition off kafkajs's fetch loop (src/kafka/partition-lanes.ts),
  * against a real broker:
  * - a handler still busy with one partition does not hold back new messages of another (with
- *   kafkajs's own loop the next fetch waits for every batch of the last one to be handled);
+ *   kafkajs's own loop the next fetch waits for every batch of the last one to be handled):
+ *   by one fetch by default, for as long as the lane has room with `maxQueuedPerPartition`;
  * - a handler that rejects makes the transport read that partition again from the first message
  *   not done: nothing is skipped, and after the retry the partition goes on in order.
  */
@@ -26,13 +27,18 @@ describe('kafka consumer lanes', () => {
   };
   const keys = Array.from({ length: 30 }, (_, i) => `key-${i}`);
 
-  it('a busy partition does not hold back the messages of another', async () => {
+  /**
+   * Holds the handler on the first message, then publishes `rounds` rounds of messages over many
+   * keys (so over every partition), each round once the previous one's other-partition messages
+   * were handled: all of them must be handled while the first is still held.
+   */
+  const whileHeld = async (t: KafkaTransport, rounds: number) => {
     const topic = await topicOf('busy');
     const seen: DeliveredMessage[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let blocked: DeliveredMessage | undefined;
-    const sub = await transport.subscribe({
+    const sub = await t.subscribe({
       group: uniqueName('g'),
       topics: [topic],
       handler: perMessage(async (m) => {
@@ -44,25 +50,41 @@ describe('kafka consumer lanes', () => {
         return true;
       }),
     });
+    const others = () => seen.filter((m) => m.partition !== blocked!.partition).length;
     try {
       await sub.ready;
-      await transport.publish([{ topic, key: 'the-first', value: 'first' }]);
+      await t.publish([{ topic, key: 'the-first', value: 'first' }]);
       await waitFor('the first message in its handler', () => blocked);
-      await transport.publish(keys.map((key) => ({ topic, key, value: key })));
-      // Messages of the other partitions arrive and are handled while the first is still held.
-      const others = await waitFor('messages of other partitions handled', () => seen.filter((m) => m.partition !== blocked!.partition).length > 0 && seen);
-      expect(others.every((m) => m.value?.toString() !== 'first')).toBe(true);
+      let expected = 0;
+      for (let round = 0; round < rounds; round++) {
+        await t.publish(keys.map((key) => ({ topic, key, value: `${key}-${round}` })));
+        await waitFor(`round ${round + 1}: messages of other partitions handled`, () => others() > expected);
+        expected = others();
+      }
       expect(seen.some((m) => m.value?.toString() === 'first')).toBe(false);
     } finally {
       release();
     }
-    await waitFor('everything handled', () => seen.length === keys.length + 1);
+    await waitFor('everything handled', () => seen.length === rounds * keys.length + 1);
     // Per partition, in offset order.
     for (const p of [0, 1, 2]) {
       const offsets = seen.filter((m) => m.partition === p).map((m) => Number(m.offset));
       expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
     }
     await sub.stop();
+  };
+
+  it('a busy partition does not hold back the next fetch of another (one fetch ahead, the default)', async () => {
+    await whileHeld(transport, 1);
+  });
+
+  it('with a deeper lane (maxQueuedPerPartition), other partitions keep flowing for as long as one is held', async () => {
+    const deep = createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'carve-lanes-test-deep', maxQueuedPerPartition: 1000 });
+    try {
+      await whileHeld(deep, 3);
+    } finally {
+      await deep.close();
+    }
   });
 
   it('a rejected handler call reads its partition again from the first message not done, in order', async () => {

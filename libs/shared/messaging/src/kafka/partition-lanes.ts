@@ -171,7 +171,13 @@ export class PartitionLanes {
     };
     while (lane.pending.length > 0 && ctx.isRunning()) {
       const done = await this.slot();
-      const chunk = lane.pending.slice(0, this.opts.chunk);
+      if (lane.closed || lane.pending.length === 0) {
+        done();
+        return;
+      }
+      // Taken off the queue now: a push waiting for room goes on while this chunk is handled.
+      const chunk = lane.pending.splice(0, this.opts.chunk);
+      this.release(lane);
       let handled = 0;
       let failure: unknown;
       try {
@@ -186,8 +192,6 @@ export class PartitionLanes {
         this.host.onApplied(lane.topic, lane.partition, chunk[handled - 1].offset, lane.highWatermark);
       }
       if (lane.closed) return; // dropped while the handler ran: the queue is gone already
-      lane.pending.splice(0, handled);
-      this.release(lane);
       if (handled === chunk.length) continue;
       // Stopped short: the member is stopping (nothing to do) or the handler failed (rewind).
       if (!this.host.isRunning()) return;
