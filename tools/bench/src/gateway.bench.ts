@@ -59,14 +59,15 @@
  *   npm run bench:gateway -w @carve/bench -- [--rate 2000] [--duration 10] [--warmup 3]
  *       [--rounds 3] [--layout sliced|sequential|interleaved] [--slice-ms 500] [--drain-ms 5]
  *       [--targets direct,nginx,http-proxy,gateway,gateway-log,shadow] [--json] [--cpu-prof DIR]
- *       [--gateway-node-flags="--flag --flag"]
+ *       [--gateway-node-flags="--flag --flag"] [--gateway-stdout FILE]
  * --rate is per target (sliced: the rate while a slice of that target runs). --duration and
  * --warmup are per target in every layout. With --rounds N every group (sliced: the whole
  * rotation) runs N times and each figure is the median over the rounds (requests and errors are
  * summed). --cpu-prof DIR writes a V8 CPU profile of every gateway process (and http-proxy) into
  * DIR (node --cpu-prof; it costs CPU, so do not compare the figures of such a run with others).
  * --gateway-node-flags adds node flags to the gateway processes (write it with "=": a value
- * starting with "--" is not taken otherwise). Postgres (the gateway's control plane):
+ * starting with "--" is not taken otherwise). --gateway-stdout FILE appends what the gateway
+ * processes print to FILE instead of /dev/null (e.g. with --gateway-node-flags=--trace-gc). Postgres (the gateway's control plane):
  * DATABASE_URL, else the embedded server.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -389,7 +390,10 @@ function start(
   stdin: 'pipe' | 'ignore' = 'ignore',
 ): ChildProcess {
   const [c, a] = pin(cpu, cmd, argv);
-  const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: [stdin, stdout, 'pipe'] });
+  // --gateway-stdout FILE: what the gateways print (the access log of gateway-log, --trace-gc
+  // output of --gateway-node-flags) is appended to FILE instead of going to /dev/null.
+  const out = stdout === 'ignore' && args['gateway-stdout'] ? fs.openSync(args['gateway-stdout'], 'a') : stdout;
+  const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: [stdin, out, 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => {
     const text = d.toString().trim();
     if (text) log(`[${name}] ${text.split('\n').slice(0, 5).join(' | ')}`);
