@@ -13,7 +13,8 @@
  *
  * - Order: one lane per partition, one handler call at a time per lane, in offset order; a
  *   message at an offset the lane has already queued (a refetch after a rebalance) is dropped.
- * - Back-pressure: `eachBatch` waits while its lane holds more than `maxQueued` messages.
+ * - Back-pressure: `eachBatch` waits while its lane holds more than `maxQueued` messages
+ *   besides the chunk its handler is on (the transport's default, 0: one fetch ahead).
  * - A handler that rejects (or stops short while the member still runs) rewinds its lane: the
  *   queue is dropped, the partition is sought back to the first message not done, and the lane
  *   waits `retryDelayMs(attempt)` before it takes messages again. Batches fetched before the
@@ -44,7 +45,7 @@ export interface LaneHost {
 export interface LaneOptions {
   /** Messages handed to the handler at once (the lane joins consecutive batches up to this). */
   chunk: number;
-  /** A lane holding more than this makes `push` wait (kafkajs then stops fetching). */
+  /** A lane holding more than this, besides the chunk in progress, makes `push` wait (kafkajs then stops fetching). */
   maxQueued: number;
   /** Handler calls in progress at once, across all lanes. */
   concurrency: number;
