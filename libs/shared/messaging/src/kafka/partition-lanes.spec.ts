@@ -190,7 +190,23 @@ describe('partition lanes', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(h.seen.filter((id) => id.startsWith('0:'))).toEqual(['0:0']); // stopped where it was
     expect(h.seeks).toEqual([]); // no rewind: the partition's new owner reads it
-    expect(lanes.queued().get('t|0')).toBe(0);
+    expect(lanes.queued().has('t|0')).toBe(false);
+  });
+
+  it('a partition that comes back while its old handler call still runs gets a new lane; the old call rewinds nothing', async () => {
+    const h = scriptedHost();
+    const lanes = new PartitionLanes(h.host, options);
+    const release = h.hold('0:2');
+    await lanes.push(batch(0, 0, 5)); // the first chunk (0-2) waits at 0:2
+    await until('0:1 handled', () => h.seen.includes('0:1'));
+    lanes.revokeExcept(new Set()); // lost in a rebalance ...
+    await lanes.push(batch(0, 3, 5)); // ... and back: its fetch starts at the committed position
+    await until('the new lane handled its batch', () => h.seen.includes('0:5'));
+    release(); // the old call stops short (its lane is closed): no failure, no seek
+    await new Promise((r) => setTimeout(r, 20));
+    expect(h.seeks).toEqual([]);
+    expect(h.errors).toEqual([]);
+    expect(h.seen).toEqual(['0:0', '0:1', '0:3', '0:4', '0:5']);
   });
 
   it('a stop waits for the handler call in progress and takes nothing after it', async () => {

@@ -71,7 +71,7 @@ interface Lane {
   worker: Promise<void> | undefined;
   /** Waiters for the queue to shrink below maxQueued. */
   drained: Array<() => void>;
-  /** Dropped (rebalance or stop): take nothing more. */
+  /** Dropped (rebalance or stop): take nothing more; no longer in the map. */
   closed: boolean;
   /** Consecutive failed handler calls (for the retry delay). */
   failures: number;
@@ -84,6 +84,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class PartitionLanes {
   private readonly lanes = new Map<string, Lane>();
   private active = 0;
+  /** Every lane's worker in progress, closed lanes' included (a stop waits for them all). */
+  private readonly workers = new Set<Promise<void>>();
   private readonly waiting: Array<() => void> = [];
 
   constructor(private readonly host: LaneHost, private readonly opts: LaneOptions) {}
@@ -94,7 +96,6 @@ export class PartitionLanes {
     const lane = this.lane(batch.topic, batch.partition);
     if (batch.isStale()) return; // fetched from the position before a rewind's seek
     lane.rewinding = false;
-    lane.closed = false;
     const fresh = lane.next === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= lane.next!);
     const last = batch.messages[batch.messages.length - 1].offset;
     this.host.resolve(batch.topic, batch.partition, last);
@@ -117,8 +118,8 @@ export class PartitionLanes {
 
   /** Stops taking messages and waits for the handler calls in progress. */
   async drain(): Promise<void> {
-    for (const lane of this.lanes.values()) this.close(lane);
-    await Promise.allSettled([...this.lanes.values()].map((l) => l.worker));
+    for (const lane of [...this.lanes.values()]) this.close(lane);
+    await Promise.allSettled([...this.workers]);
   }
 
   /** Messages queued and not yet handled, per `topic|partition` (for tests and metrics). */
@@ -136,10 +137,16 @@ export class PartitionLanes {
     return lane;
   }
 
+  /**
+   * Drops a lane for good: its handler call in progress (if any) stops between runs and nothing
+   * after it runs. A later batch of the partition (it came back in a rebalance) opens a new lane,
+   * which starts from what the fetch hands over; the old worker never touches it.
+   */
   private close(lane: Lane): void {
     lane.closed = true;
     lane.pending = [];
-    lane.next = undefined; // whoever reads it next starts from what the fetch hands over
+    const key = `${lane.topic}|${lane.partition}`;
+    if (this.lanes.get(key) === lane) this.lanes.delete(key);
     this.release(lane);
   }
 
@@ -150,10 +157,13 @@ export class PartitionLanes {
 
   private kick(lane: Lane): void {
     if (lane.worker) return;
-    lane.worker = this.work(lane).finally(() => {
+    const worker = this.work(lane).finally(() => {
+      this.workers.delete(worker);
       lane.worker = undefined;
       if (lane.pending.length > 0 && !lane.closed && !lane.rewinding && this.host.isRunning()) this.kick(lane);
     });
+    lane.worker = worker;
+    this.workers.add(worker);
   }
 
   private async slot(): Promise<() => void> {
