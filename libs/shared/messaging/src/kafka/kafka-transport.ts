@@ -234,7 +234,8 @@ export class KafkaTransport implements Transport {
       autoCommit: false,
       eachBatchAutoResolve: false,
       // Batches only go into their partition's lane here (see partition-lanes.ts): the handler
-      // runs off kafkajs's fetch loop, which therefore fetches again at once.
+      // runs off kafkajs's fetch loop, which fetches again as soon as the lane has taken the
+      // batch (one fetch ahead of the handler; more with maxQueuedPerPartition).
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (stopping) return;
