@@ -68,8 +68,15 @@ export interface BackfillOptions {
    * second connection and works across databases).
    */
   readonly direct?: boolean;
-  /** Test seam: after each committed batch. */
-  readonly hooks?: { afterBatch?: (info: { source: string; batch: number; rows: number; lastKey: string[] }) => void | Promise<void> };
+  /**
+   * Test seams: after each committed batch; and inside each batch's transaction just before its
+   * COMMIT (`query` runs on that transaction's connection: a statement that fails there aborts
+   * the batch as a server error would).
+   */
+  readonly hooks?: {
+    afterBatch?: (info: { source: string; batch: number; rows: number; lastKey: string[] }) => void | Promise<void>;
+    beforeCommit?: (info: { source: string; batch: number; attempt: number; query: (sql: string) => Promise<unknown> }) => void | Promise<void>;
+  };
 }
 
 export interface SourceReport {
@@ -83,6 +90,11 @@ export interface SourceReport {
   readonly resumedAfterRows: number;
   /** Already complete before this run (skipped). */
   readonly skipped: boolean;
+  /**
+   * Batches rolled back and written again because they ran into a concurrent writer (a deadlock
+   * or a serialization failure with forward sync or reverse sync touching the same rows).
+   */
+  readonly conflictRetries: number;
 }
 
 export interface BackfillReport {
@@ -140,6 +152,12 @@ export async function readCheckpoints(executor: { query: (sql: string, params?: 
   const r = await executor.query('SELECT * FROM carve.backfill_checkpoints WHERE context = $1 ORDER BY started_at, source', [context]);
   return r.rows.map(toCheckpoint);
 }
+
+/** deadlock_detected, serialization_failure: the batch lost a race with a concurrent writer. */
+const CONFLICT_CODES = new Set(['40P01', '40001']);
+/** Attempts of one batch before a conflict is given up on (and reported). */
+const MAX_BATCH_ATTEMPTS = 5;
+const isConflict = (err: unknown) => CONFLICT_CODES.has((err as { code?: string })?.code ?? '');
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -297,7 +315,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     const cp = (await target.query('SELECT * FROM carve.backfill_checkpoints WHERE context = $1 AND source = $2', [ctx.name, s.name])).rows[0];
     const checkpoint = cp ? toCheckpoint(cp) : null;
     if (checkpoint?.finishedAt) {
-      return { name: s.name, rows: 0, rowsWritten: 0, batches: 0, ms: 0, resumedAfterRows: checkpoint.rowsDone, skipped: true };
+      return { name: s.name, rows: 0, rowsWritten: 0, batches: 0, ms: 0, resumedAfterRows: checkpoint.rowsDone, skipped: true, conflictRetries: 0 };
     }
     const staging = `carve_staging_${s.name.replace(/-/g, '_')}`;
     const columns = s.columns.map((c) => c.name).join(', ');
@@ -313,6 +331,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     let after = checkpoint?.lastKey ?? null;
     const resumedAfterRows = checkpoint?.rowsDone ?? 0;
     let rowsDone = resumedAfterRows;
+    let conflictRetries = 0;
     let rows = 0;
     let written = 0;
     let batches = 0;
@@ -354,47 +373,58 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
           await sleep(allowedAt - now, opts.signal);
         }
       }
-      await target.query('BEGIN');
-      try {
-        let w = 0;
-        let t = performance.now();
-        if (direct) {
-          // Same database: the page goes straight from the source table into staging, no text round trip.
-          const r = await target.query(`INSERT INTO ${staging} (${columns}) ${selectSql(s, after, batchSize)}`);
-          const n = r.rowCount ?? 0;
-          const lastKey = n > 0 ? Object.values((await target.query(`SELECT ${s.key.map((k) => `${k}::text`).join(', ')} FROM ${staging} ORDER BY ${keyOrder('DESC')} LIMIT 1`)).rows[0]).map(String) : null;
-          batch = { buf: batch.buf, rows: n, lastKey };
-          last = n < batchSize;
-        } else if (batch.rows > 0) {
-          await writeCopy(target, staging, columns, batch.buf);
-        }
-        if (trace) trace[0] += performance.now() - t;
-        if (batch.rows > 0) {
-          for (const [i, m] of merge.entries()) {
-            t = performance.now();
-            const r = await target.query(m.sql);
-            if (trace) trace[i + 1] += performance.now() - t;
-            if (m.counts) w += r.rowCount ?? 0;
+      // A batch that deadlocks with a concurrent writer (forward sync applying events to the same
+      // rows) is rolled back as a whole, checkpoint included, and written again.
+      for (let attempt = 1; ; attempt++) {
+        await target.query('BEGIN');
+        try {
+          let w = 0;
+          let t = performance.now();
+          if (direct) {
+            // Same database: the page goes straight from the source table into staging, no text round trip.
+            const r = await target.query(`INSERT INTO ${staging} (${columns}) ${selectSql(s, after, batchSize)}`);
+            const n = r.rowCount ?? 0;
+            const lastKey = n > 0 ? Object.values((await target.query(`SELECT ${s.key.map((k) => `${k}::text`).join(', ')} FROM ${staging} ORDER BY ${keyOrder('DESC')} LIMIT 1`)).rows[0]).map(String) : null;
+            batch = { buf: batch.buf, rows: n, lastKey };
+            last = n < batchSize;
+          } else if (batch.rows > 0) {
+            await writeCopy(target, staging, columns, batch.buf);
           }
+          if (trace) trace[0] += performance.now() - t;
+          if (batch.rows > 0) {
+            for (const [i, m] of merge.entries()) {
+              t = performance.now();
+              const r = await target.query(m.sql);
+              if (trace) trace[i + 1] += performance.now() - t;
+              if (m.counts) w += r.rowCount ?? 0;
+            }
+          }
+          const newKey = batch.lastKey ?? after;
+          await target.query(
+            `INSERT INTO carve.backfill_checkpoints (context, source, last_key, rows_done, rows_written, batches, run_id, started_at, updated_at, finished_at)
+                  VALUES ($1, $2, $3, $4, $5, CASE WHEN $8 > 0 THEN 1 ELSE 0 END, $6, now(), now(), CASE WHEN $7 THEN now() END)
+             ON CONFLICT (context, source) DO UPDATE SET
+                  last_key = EXCLUDED.last_key, rows_done = carve.backfill_checkpoints.rows_done + $8,
+                  rows_written = carve.backfill_checkpoints.rows_written + $5, batches = carve.backfill_checkpoints.batches + EXCLUDED.batches,
+                  run_id = EXCLUDED.run_id, updated_at = now(), finished_at = EXCLUDED.finished_at`,
+            [ctx.name, s.name, newKey ? JSON.stringify(newKey) : null, rowsDone + batch.rows, w, runId, last, batch.rows],
+          );
+          await opts.hooks?.beforeCommit?.({ source: s.name, batch: batches + 1, attempt, query: (sql) => target.query(sql) });
+          const tc = performance.now();
+          await target.query('COMMIT');
+          if (trace) trace[merge.length + 1] += performance.now() - tc;
+          written += w;
+          break;
+        } catch (err) {
+          await target.query('ROLLBACK').catch(() => undefined);
+          if (isConflict(err) && attempt < MAX_BATCH_ATTEMPTS && !opts.signal?.aborted) {
+            conflictRetries += 1;
+            await sleep(25 * attempt + Math.random() * 25, opts.signal);
+            continue;
+          }
+          await next.catch(() => undefined);
+          throw err;
         }
-        const newKey = batch.lastKey ?? after;
-        await target.query(
-          `INSERT INTO carve.backfill_checkpoints (context, source, last_key, rows_done, rows_written, batches, run_id, started_at, updated_at, finished_at)
-                VALUES ($1, $2, $3, $4, $5, CASE WHEN $8 > 0 THEN 1 ELSE 0 END, $6, now(), now(), CASE WHEN $7 THEN now() END)
-           ON CONFLICT (context, source) DO UPDATE SET
-                last_key = EXCLUDED.last_key, rows_done = carve.backfill_checkpoints.rows_done + $8,
-                rows_written = carve.backfill_checkpoints.rows_written + $5, batches = carve.backfill_checkpoints.batches + EXCLUDED.batches,
-                run_id = EXCLUDED.run_id, updated_at = now(), finished_at = EXCLUDED.finished_at`,
-          [ctx.name, s.name, newKey ? JSON.stringify(newKey) : null, rowsDone + batch.rows, w, runId, last, batch.rows],
-        );
-        const tc = performance.now();
-        await target.query('COMMIT');
-        if (trace) trace[merge.length + 1] += performance.now() - tc;
-        written += w;
-      } catch (err) {
-        await target.query('ROLLBACK').catch(() => undefined);
-        await next.catch(() => undefined);
-        throw err;
       }
       after = batch.lastKey ?? after;
       rows += batch.rows;
@@ -413,6 +443,6 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     }
     await target.query(`DROP TABLE IF EXISTS pg_temp.${staging}`);
     if (trace) process.stderr.write(`trace ${s.name}${direct ? ' (direct)' : ''}: ${['fill staging', ...merge.map((_, i) => `merge${i + 1}`), 'commit'].map((k, i) => `${k} ${Math.round(trace[i])} ms`).join(', ')}; total ${Math.round(performance.now() - started)} ms\n`);
-    return { name: s.name, rows, rowsWritten: written, batches, ms: performance.now() - started, resumedAfterRows, skipped: false };
+    return { name: s.name, rows, rowsWritten: written, batches, ms: performance.now() - started, resumedAfterRows, skipped: false, conflictRetries };
   }
 }

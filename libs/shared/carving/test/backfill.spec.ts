@@ -57,6 +57,62 @@ describe('backfill (real Postgres)', () => {
     expect(cp.lastKey).toEqual([(await c.query('SELECT id::text AS k FROM mono.widgets ORDER BY id DESC LIMIT 1')).rows[0].k]);
   });
 
+  /** A real server error in the batch's own transaction, as Postgres raises it for a deadlock. */
+  const raise = (code: string) => `DO $$ BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = '${code}'; END $$`;
+
+  it('writes a batch again when it loses a deadlock (40P01) to a concurrent writer: every row once, checkpoint counted once', async () => {
+    await seedWidgets(c, 2500);
+    const attempts: string[] = [];
+    const report = await runBackfill({
+      context: widgets,
+      sourceUrl: db.url,
+      targetUrl: db.url,
+      batchSize: 1000,
+      hooks: {
+        beforeCommit: async ({ batch, attempt, query }) => {
+          attempts.push(`${batch}.${attempt}`);
+          if (batch === 2 && attempt === 1) await query(raise('40P01'));
+        },
+      },
+    });
+    expect(attempts).toEqual(['1.1', '2.1', '2.2', '3.1']);
+    expect(report).toMatchObject({ rows: 2500, rowsWritten: 2500, complete: true });
+    expect(report.sources[0]).toMatchObject({ batches: 3, conflictRetries: 1 });
+    expect(await mismatches()).toBe(0);
+    const [cp] = await readCheckpoints(c, 'widgets');
+    expect(cp).toMatchObject({ rowsDone: 2500, batches: 3 });
+  });
+
+  it('does not retry other errors, and gives up on a batch that keeps losing (the error is reported; the checkpoint stays at the last good batch)', async () => {
+    await seedWidgets(c, 1500);
+    let tries = 0;
+    const failWith = (code: string) => {
+      tries = 0;
+      return runBackfill({
+        context: widgets,
+        sourceUrl: db.url,
+        targetUrl: db.url,
+        restart: true,
+        batchSize: 1000,
+        hooks: {
+          beforeCommit: async ({ batch, query }) => {
+            if (batch !== 2) return;
+            tries += 1;
+            await query(raise(code));
+          },
+        },
+      });
+    };
+    await expect(failWith('23514')).rejects.toMatchObject({ code: '23514' }); // check_violation
+    expect(tries).toBe(1);
+    let [cp] = await readCheckpoints(c, 'widgets');
+    expect(cp).toMatchObject({ rowsDone: 1000, finishedAt: null });
+    await expect(failWith('40001')).rejects.toMatchObject({ code: '40001' }); // serialization_failure
+    expect(tries).toBe(5);
+    [cp] = await readCheckpoints(c, 'widgets');
+    expect(cp).toMatchObject({ rowsDone: 1000, finishedAt: null });
+  });
+
   it('never overwrites a newer state that forward sync applied before or during the run', async () => {
     await seedWidgets(c, 900);
     // Before the run: an event for a row far down the key order made it newer already.

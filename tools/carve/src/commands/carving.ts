@@ -191,7 +191,7 @@ export function registerCarving(program: Command): void {
       for (const s of report.sources) {
         out(s.skipped
           ? `${s.name}: already complete (${formatCount(s.resumedAfterRows)} rows); --restart copies again`
-          : `${s.name}: ${formatCount(s.rows)} rows in ${formatDuration(s.ms)} (${formatCount(s.ms ? (s.rows * 1000) / s.ms : 0)} rows/s), ${formatCount(s.rowsWritten)} written${s.resumedAfterRows ? `, resumed after ${formatCount(s.resumedAfterRows)}` : ''}`);
+          : `${s.name}: ${formatCount(s.rows)} rows in ${formatDuration(s.ms)} (${formatCount(s.ms ? (s.rows * 1000) / s.ms : 0)} rows/s), ${formatCount(s.rowsWritten)} written${s.resumedAfterRows ? `, resumed after ${formatCount(s.resumedAfterRows)}` : ''}${s.conflictRetries ? `, ${s.conflictRetries} batch(es) written again after losing a deadlock to forward sync` : ''}`);
       }
       out(`${ctx.name}: ${report.complete ? 'backfill complete' : 'backfill incomplete'}; stage ${stage.stage}`);
       if (report.complete) out(`next: \`carve verify ${ctx.name}\`, then \`carve stage ${ctx.name} shadow\``);
