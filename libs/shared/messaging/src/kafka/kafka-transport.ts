@@ -196,15 +196,12 @@ export class KafkaTransport implements Transport {
     let stopping = false;
     // The partitions this member owns since its last join (an applied offset of another is not committed).
     let assigned = new Set<string>();
-    // kafkajs's functions of the latest batch: resolveOffset per partition (it moves the fetch
-    // position), heartbeat and isRunning (the same for every batch of a run).
-    const resolveOffsetOf = new Map<string, (offset: string) => void>();
+    // kafkajs's heartbeat and isRunning of the latest batch (the same for every batch of a run).
     let running: Pick<EachBatchPayload, 'heartbeat' | 'isRunning'> | undefined;
     const log = this.log;
     const lanes = new PartitionLanes(
       {
         handle: opts.handler,
-        resolve: (topic, partition, offset) => resolveOffsetOf.get(`${topic}|${partition}`)?.(offset),
         seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset }),
         onApplied: (topic, partition, offset, highWatermark) => {
           const key = `${topic}|${partition}`;
@@ -240,13 +237,13 @@ export class KafkaTransport implements Transport {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (stopping) return;
         running = { heartbeat, isRunning };
-        resolveOffsetOf.set(`${batch.topic}|${batch.partition}`, resolveOffset);
         await lanes.push({
           topic: batch.topic,
           partition: batch.partition,
           highWatermark: batch.highWatermark,
           messages: batch.messages.map((m) => delivered(batch.topic, batch.partition, m)),
           isStale,
+          resolve: resolveOffset,
         });
       },
     });

@@ -15,13 +15,17 @@ const msg = (partition: number, offset: number): DeliveredMessage => ({
   headers: {},
   timestamp: 0,
 });
-const batch = (partition: number, from: number, to: number, stale = false): IncomingBatch => ({
-  topic: 't',
-  partition,
-  highWatermark: String(to + 1),
-  messages: Array.from({ length: to - from + 1 }, (_, i) => msg(partition, from + i)),
-  isStale: () => stale,
-});
+/** A fetched batch; its resolveOffset records the fetch position in `resolved` (per partition). */
+const batchOf =
+  (resolved: Map<number, string>) =>
+  (partition: number, from: number, to: number, stale = false): IncomingBatch => ({
+    topic: 't',
+    partition,
+    highWatermark: String(to + 1),
+    messages: Array.from({ length: to - from + 1 }, (_, i) => msg(partition, from + i)),
+    isStale: () => stale,
+    resolve: (offset) => resolved.set(partition, offset),
+  });
 const tick = () => new Promise<void>((r) => setImmediate(r));
 async function until(what: string, probe: () => boolean): Promise<void> {
   for (let i = 0; i < 2000; i++) {
@@ -62,7 +66,6 @@ function scriptedHost() {
         inHandler -= 1;
       }
     },
-    resolve: (_t, p, o) => resolved.set(p, o),
     seek: (_t, p, o) => seeks.push(`${p}:${o}`),
     onApplied: (_t, p, o) => applied.set(p, o),
     onError: (_t, p, err) => errors.push(`${p}: ${(err as Error).message}`),
@@ -74,6 +77,7 @@ function scriptedHost() {
     seen,
     applied,
     resolved,
+    batch: batchOf(resolved),
     seeks,
     errors,
     fails,
@@ -96,9 +100,9 @@ describe('partition lanes', () => {
   it('handles each partition in offset order, moves the fetch position at once and the applied one as it goes', async () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, options);
-    await lanes.push(batch(0, 0, 4));
-    await lanes.push(batch(1, 10, 11));
-    await lanes.push(batch(0, 5, 6));
+    await lanes.push(h.batch(0, 0, 4));
+    await lanes.push(h.batch(1, 10, 11));
+    await lanes.push(h.batch(0, 5, 6));
     // The fetch position is already past everything pushed, before any handling finished.
     expect(h.resolved.get(0)).toBe('6');
     expect(h.resolved.get(1)).toBe('11');
@@ -113,8 +117,8 @@ describe('partition lanes', () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, options);
     const release = h.hold('0:1');
-    await lanes.push(batch(0, 0, 2)); // returns although 0:1 is held
-    await lanes.push(batch(1, 0, 1));
+    await lanes.push(h.batch(0, 0, 2)); // returns although 0:1 is held
+    await lanes.push(h.batch(1, 0, 1));
     await until('partition 1 handled', () => h.seen.includes('1:1'));
     expect(h.seen).not.toContain('0:1');
     release();
@@ -124,8 +128,8 @@ describe('partition lanes', () => {
   it('drops messages it has already queued when a batch is fetched again (after a rebalance)', async () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, options);
-    await lanes.push(batch(0, 0, 3));
-    await lanes.push(batch(0, 2, 5)); // 2 and 3 again
+    await lanes.push(h.batch(0, 0, 3));
+    await lanes.push(h.batch(0, 2, 5)); // 2 and 3 again
     await until('handled', () => h.seen.length >= 6);
     await tick();
     expect(h.seen).toEqual(['0:0', '0:1', '0:2', '0:3', '0:4', '0:5']);
@@ -136,7 +140,7 @@ describe('partition lanes', () => {
     const lanes = new PartitionLanes(h.host, { ...options, maxQueued: 4 });
     const release = h.hold('0:0');
     let returned = false;
-    const pushed = lanes.push(batch(0, 0, 9)).then(() => (returned = true));
+    const pushed = lanes.push(h.batch(0, 0, 9)).then(() => (returned = true));
     await new Promise((r) => setTimeout(r, 20));
     expect(returned).toBe(false);
     release();
@@ -149,18 +153,18 @@ describe('partition lanes', () => {
     const lanes = new PartitionLanes(h.host, options);
     h.fails.add('0:4');
     // Chunks of 3: 0-2 done; the chunk 3-5 rejects at 4, which counts as none of it done.
-    await lanes.push(batch(0, 0, 6));
+    await lanes.push(h.batch(0, 0, 6));
     await until('the rewind', () => h.seeks.length === 1);
     expect(h.seeks).toEqual(['0:3']);
     expect(h.errors).toEqual(['0: 0:4 failed']);
     expect(h.applied.get(0)).toBe('2');
     // A batch fetched before the seek took effect is stale: ignored, position not moved.
     h.resolved.delete(0);
-    await lanes.push(batch(0, 7, 8, true));
+    await lanes.push(h.batch(0, 7, 8, true));
     expect(h.resolved.has(0)).toBe(false);
     // The fetch from the sought position: 3 onwards again, in order (3 is seen twice: the
     // handler had done it before it rejected; the consumer's inbox makes that harmless).
-    await lanes.push(batch(0, 3, 8));
+    await lanes.push(h.batch(0, 3, 8));
     await until('handled', () => h.seen.includes('0:8'));
     expect(h.seen).toEqual(['0:0', '0:1', '0:2', '0:3', '0:3', '0:4', '0:5', '0:6', '0:7', '0:8']);
     expect(h.applied.get(0)).toBe('8');
@@ -170,7 +174,7 @@ describe('partition lanes', () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, { ...options, concurrency: 2 });
     const releases = [0, 1, 2, 3].map((p) => h.hold(`${p}:0`));
-    for (const p of [0, 1, 2, 3]) await lanes.push(batch(p, 0, 1));
+    for (const p of [0, 1, 2, 3]) await lanes.push(h.batch(p, 0, 1));
     await new Promise((r) => setTimeout(r, 20));
     expect(h.maxInHandler()).toBe(2);
     for (const r of releases) r();
@@ -182,8 +186,8 @@ describe('partition lanes', () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, options);
     const release = h.hold('0:1');
-    await lanes.push(batch(0, 0, 5));
-    await lanes.push(batch(1, 0, 1));
+    await lanes.push(h.batch(0, 0, 5));
+    await lanes.push(h.batch(1, 0, 1));
     await until('partition 1 handled', () => h.seen.includes('1:1'));
     lanes.revokeExcept(new Set(['t|1']));
     release();
@@ -197,10 +201,10 @@ describe('partition lanes', () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, options);
     const release = h.hold('0:2');
-    await lanes.push(batch(0, 0, 5)); // the first chunk (0-2) waits at 0:2
+    await lanes.push(h.batch(0, 0, 5)); // the first chunk (0-2) waits at 0:2
     await until('0:1 handled', () => h.seen.includes('0:1'));
     lanes.revokeExcept(new Set()); // lost in a rebalance ...
-    await lanes.push(batch(0, 3, 5)); // ... and back: its fetch starts at the committed position
+    await lanes.push(h.batch(0, 3, 5)); // ... and back: its fetch starts at the committed position
     await until('the new lane handled its batch', () => h.seen.includes('0:5'));
     release(); // the old call stops short (its lane is closed): no failure, no seek
     await new Promise((r) => setTimeout(r, 20));
@@ -213,7 +217,7 @@ describe('partition lanes', () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, options);
     const release = h.hold('0:1');
-    await lanes.push(batch(0, 0, 5));
+    await lanes.push(h.batch(0, 0, 5));
     await until('0:0 handled', () => h.seen.includes('0:0'));
     h.stop();
     let drained = false;
@@ -224,7 +228,7 @@ describe('partition lanes', () => {
     await stopping;
     expect(h.seen).toEqual(['0:0']);
     expect(h.applied.get(0)).toBe('0');
-    await lanes.push(batch(0, 6, 7)); // after the stop: ignored
+    await lanes.push(h.batch(0, 6, 7)); // after the stop: ignored
     await tick();
     expect(h.seen).toEqual(['0:0']);
   });

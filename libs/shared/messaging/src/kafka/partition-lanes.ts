@@ -29,8 +29,6 @@ import type { DeliveredMessage, DeliveryContext } from '../transport';
 export interface LaneHost {
   /** Handles messages of one partition, in order; resolves with how many, from the first, are done. */
   handle(messages: DeliveredMessage[], ctx: DeliveryContext): Promise<number>;
-  /** The fetch position moves past `offset` (kafkajs `resolveOffset`). */
-  resolve(topic: string, partition: number, offset: string): void;
   /** The next fetch of this partition starts at `offset` (kafkajs `seek`). */
   seek(topic: string, partition: number, offset: string): void;
   /** The messages up to and including `offset` are applied: their position may be committed. */
@@ -59,6 +57,8 @@ export interface IncomingBatch {
   messages: DeliveredMessage[];
   /** True when a seek of this partition is pending: the batch was fetched from the old position. */
   isStale(): boolean;
+  /** Moves the partition's fetch position past `offset` (kafkajs `resolveOffset`). */
+  resolve(offset: string): void;
 }
 
 interface Lane {
@@ -98,7 +98,7 @@ export class PartitionLanes {
     lane.rewinding = false;
     const fresh = lane.next === undefined ? batch.messages : batch.messages.filter((m) => BigInt(m.offset) >= lane.next!);
     const last = batch.messages[batch.messages.length - 1].offset;
-    this.host.resolve(batch.topic, batch.partition, last);
+    batch.resolve(last);
     lane.highWatermark = batch.highWatermark;
     if (fresh.length === 0) return;
     lane.next = BigInt(last) + 1n;
