@@ -11,6 +11,10 @@
  *   nginx         nginx (Debian nginx-light) as a keep-alive reverse proxy; skipped with a
  *                 message when nginx is not installed (this script never installs it)
  *   http-proxy    bare @fastify/http-proxy (reply-from, undici), logger off
+ *   node-floor    the least a proxy on Node's HTTP stack does: a node:http server relaying each
+ *                 request over an undici Pool (`dispatch`, no promise or stream per request) and
+ *                 writing the answer in one `end`; no routing, identity, metrics or logging. A
+ *                 reference, not a peer: what the Carve gateway costs beyond it is its own work
  *   gateway       the Carve gateway, 200 routes loaded, the route under load in canary 50%
  *                 (sticky by tenant over 100 tenants: about half the tenants go to the
  *                 "service", the rest to the monolith upstream), JWT verified, metrics on,
@@ -58,7 +62,7 @@
  * Usage:
  *   npm run bench:gateway -w @carve/bench -- [--rate 2000] [--duration 10] [--warmup 3]
  *       [--rounds 3] [--layout sliced|sequential|interleaved] [--slice-ms 500] [--drain-ms 5]
- *       [--targets direct,nginx,http-proxy,gateway,gateway-log,shadow] [--json] [--cpu-prof DIR]
+ *       [--targets direct,nginx,http-proxy,node-floor,gateway,gateway-log,shadow] [--json] [--cpu-prof DIR]
  *       [--gateway-node-flags="--flag --flag"] [--gateway-stdout FILE]
  * --rate is per target (sliced: the rate while a slice of that target runs). --duration and
  * --warmup are per target in every layout. With --rounds N every group (sliced: the whole
@@ -85,7 +89,7 @@ const role = args.role ?? 'main';
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-const ALL_TARGETS = ['direct', 'nginx', 'http-proxy', 'gateway', 'gateway-log', 'shadow'] as const;
+const ALL_TARGETS = ['direct', 'nginx', 'http-proxy', 'node-floor', 'gateway', 'gateway-log', 'shadow'] as const;
 type Target = (typeof ALL_TARGETS)[number];
 
 const TENANTS = 100;
@@ -132,6 +136,58 @@ async function runHttpProxy(): Promise<void> {
   // An orderly exit on SIGTERM, so that --cpu-prof gets to write its profile.
   process.once('SIGTERM', () => process.exit(0));
   process.stdout.write('READY\n');
+}
+
+/** Hop-by-hop headers (RFC 9110 7.6.1): a proxy does not pass them on. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+
+/**
+ * The node-floor target: a node:http server that relays each request to the upstream over an
+ * undici Pool through `dispatch` (the gateway's forwarder's path, without its gateway) and
+ * writes the answer with one `end`. Nothing else: no routing, identity, metrics or logs.
+ */
+async function runNodeFloor(): Promise<void> {
+  const { Pool } = await import('undici');
+  const pool = new Pool(args.upstream, { connections: 64, keepAliveTimeout: 60_000 });
+  const server = http.createServer((req, res) => {
+    const headers: string[] = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const name = req.rawHeaders[i];
+      if (!HOP_BY_HOP.has(name.toLowerCase()) && name.toLowerCase() !== 'host') headers.push(name, req.rawHeaders[i + 1]);
+    }
+    const body: Buffer[] = [];
+    pool.dispatch(
+      { method: req.method as 'GET', path: req.url!, headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req },
+      {
+        onConnect() {},
+        onHeaders(status, raw) {
+          res.statusCode = status;
+          for (let i = 0; i < raw.length; i += 2) {
+            const name = raw[i].toString('latin1');
+            if (!HOP_BY_HOP.has(name.toLowerCase())) res.setHeader(name, raw[i + 1].toString('latin1'));
+          }
+          return true;
+        },
+        onData(chunk) {
+          body.push(chunk);
+          return true;
+        },
+        onComplete() {
+          res.end(body.length === 1 ? body[0] : Buffer.concat(body));
+        },
+        onError() {
+          if (res.headersSent) res.destroy();
+          else {
+            res.statusCode = 502;
+            res.end();
+          }
+        },
+      },
+    );
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(Number(args.port), '127.0.0.1', () => process.stdout.write('READY\n'));
+  process.once('SIGTERM', () => process.exit(0));
 }
 
 /** A small seeded PRNG (mulberry32): the sliced layout's orders are the same from run to run. */
@@ -719,7 +775,7 @@ async function measure(
 function groupsOf(targets: Target[]): Array<{ name: string; targets: Target[] }> {
   if (layout === 'sliced') return [{ name: 'sliced', targets }];
   if (layout === 'sequential') return targets.map((t) => ({ name: t, targets: [t] }));
-  const peers = targets.filter((t) => ['direct', 'nginx', 'http-proxy', 'gateway'].includes(t));
+  const peers = targets.filter((t) => ['direct', 'nginx', 'http-proxy', 'node-floor', 'gateway'].includes(t));
   const variants = targets.filter((t) => ['gateway', 'gateway-log', 'shadow'].includes(t));
   const out: Array<{ name: string; targets: Target[] }> = [];
   if (peers.length) out.push({ name: 'peers', targets: peers });
@@ -773,9 +829,9 @@ async function main(): Promise<void> {
         const n = await startNginx(dir, upPort);
         return n && { target, url: n.url, proc: n.proc };
       }
-      if (target === 'http-proxy') {
+      if (target === 'http-proxy' || target === 'node-floor') {
         const p = await port();
-        const child = start('http-proxy', 0, process.execPath, [...profileFlags('http-proxy'), '-r', registerTs, self, '--role', 'http-proxy', '--port', String(p), '--upstream', upstream.url]);
+        const child = start(target, 0, process.execPath, [...profileFlags(target), '-r', registerTs, self, '--role', target, '--port', String(p), '--upstream', upstream.url]);
         await waitLine(child, 'READY');
         return { target, url: `http://127.0.0.1:${p}`, proc: { name: target, child, pids: () => [child.pid!], stop: () => stopChild(child) } };
       }
@@ -928,11 +984,20 @@ function report(results: Result[], backendCosts: Record<string, number[]>): void
   if (shadow && plain) check('shadowed route CPU / plain route CPU', shadow.cpuUsPerReq / plain.cpuUsPerReq, 2);
   if (shadow && plain) check('shadowed route client p99 / plain p99', shadow.summary.p99 / plain.summary.p99, 1.1);
   if (checks.length) lines.push('| goal (issue 4) | measured | limit | |', '| --- | ---: | ---: | --- |', ...checks, '');
+  // The same ratios for the node-floor reference: what any proxy on Node's HTTP stack gets here.
+  const floor = find(peersGroup('node-floor'), 'node-floor');
+  const refs: string[] = [];
+  const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && a > 0 && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
+  if (floor && nginx) refs.push(`| node-floor CPU / nginx CPU | ${ratio(floor.cpuUsPerReq, nginx.cpuUsPerReq)} |`);
+  if (floor && nginx) refs.push(`| node-floor added p99 / nginx added p99 | ${ratio(added99(floor), added99(nginx))} |`);
+  if (floor && gw) refs.push(`| gateway CPU / node-floor CPU | ${ratio(gw.cpuUsPerReq, floor.cpuUsPerReq)} |`);
+  if (floor && gw) refs.push(`| gateway added p99 / node-floor added p99 | ${ratio(added99(gw), added99(floor))} |`);
+  if (refs.length) lines.push('| reference: the node-floor target | measured |', '| --- | ---: |', ...refs, '');
   process.stdout.write(`${lines.join('\n')}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
 
-const roles: Record<string, () => void | Promise<void>> = { main, upstream: runUpstream, 'http-proxy': runHttpProxy, load: runLoad };
+const roles: Record<string, () => void | Promise<void>> = { main, upstream: runUpstream, 'http-proxy': runHttpProxy, 'node-floor': runNodeFloor, load: runLoad };
 const run = roles[role];
 if (!run) {
   log(`unknown role ${role}`);

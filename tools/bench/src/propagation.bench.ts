@@ -9,7 +9,11 @@
  *    its default producer settings (acks -1, unlimited requests in flight), one message per
  *    send, to the consumer's callback, no database anywhere (reached through the Kafka adapter,
  *    as kafkajs itself stays behind the messaging port);
- * 3. relay peak rate: events/s draining a pre-filled outbox (100k rows by default).
+ * 3. floor (`--floor off` skips it): what any pipeline that commits on both sides costs here at
+ *    least: the producer's transaction, the same raw send, and the consumer's transaction in its
+ *    callback, with no outbox, relay or inbox (a dual write, which can lose events: measured only
+ *    as a reference for the pipeline's ratio to the raw round trip);
+ * 4. relay peak rate: events/s draining a pre-filled outbox (100k rows by default).
  *
  * The pipeline's consumer runs in a child process of its own by default (`--consumer process`),
  * as a service consumes apart from the monolith that writes and relays; `--consumer inline` puts
@@ -18,7 +22,7 @@
  * Usage (the issue's figures: --duration 60):
  *   npm run bench:propagation -w @carve/bench -- [--duration 10] [--warmup 2] [--rates 50,500]
  *       [--transports kafka,postgres] [--relay-rows 100000] [--relay-batch 1000]
- *       [--consumer process|inline]
+ *       [--consumer process|inline] [--floor on|off]
  * Postgres: DATABASE_URL, else the embedded server. Kafka: KAFKA_BROKERS, else the local broker
  * (tools/kafka; started here if not running, and then stopped again by PID).
  */
@@ -54,6 +58,7 @@ const TRANSPORTS = (args.transports ?? 'kafka,postgres').split(',') as Kind[];
 const RELAY_ROWS = Number(args['relay-rows'] ?? 100_000);
 const RELAY_BATCH = Number(args['relay-batch'] ?? 1000);
 const AGGREGATES = 1000;
+const FLOOR = (args.floor ?? 'on') !== 'off';
 /**
  * Where the pipeline's consumer runs: `process` (default) in a child process of its own, as a
  * service consumes apart from the monolith that produces and relays; `inline` in this process,
@@ -402,6 +407,73 @@ async function rawRoundTrip(rate: number, infra: Infra): Promise<Row> {
   return { what: 'raw kafkajs round trip (produce → consume)', transport: 'kafka', rate, latency: summarize(latencies), produced, lost: produced - received };
 }
 
+/**
+ * The floor of any pipeline that commits on both sides: the producer's transaction (one row,
+ * COMMIT), then the same raw kafkajs send as the baseline, and the consumer's transaction (one
+ * row, COMMIT) in its callback. No outbox, no relay, no inbox: a dual write that can lose events,
+ * measured only to show what two synchronous commits around the raw round trip cost here.
+ */
+async function commitFloor(rate: number, infra: Infra): Promise<Row> {
+  const schema = `bf${rand()}`;
+  const topic = `${schema}.floor.v1`;
+  await exec(infra.dbUrl, `CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.src (id text PRIMARY KEY, title text, version int); CREATE TABLE ${schema}.dst (id text PRIMARY KEY, title text, version int);`);
+  const transport = createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench-floor', maxInFlightRequests: null });
+  await declare(transport, topic);
+  const pool = new Pool({ connectionString: infra.dbUrl, max: 8 });
+  const latencies: number[] = [];
+  let received = 0;
+  const warmupCount = Math.round(rate * WARMUP_S);
+  const upsert = (table: string) =>
+    `INSERT INTO ${schema}.${table} (id, title, version) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, version = EXCLUDED.version`;
+  const tx = async (table: string, id: string, title: string, version: number) => {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(upsert(table), [id, title, version]);
+      await c.query('COMMIT');
+    } finally {
+      c.release();
+    }
+  };
+  const sub = await transport.subscribe({
+    group: `bench-floor-${rand()}`,
+    topics: [topic],
+    fromBeginning: true,
+    ephemeral: true,
+    handler: perMessage(async (m) => {
+      const { i, id, sentAt, version } = JSON.parse(m.value!.toString('utf8')) as { i: number; id: string; sentAt: number; version: number };
+      await tx('dst', id, `note ${i}`, version);
+      const at = nowMs();
+      received += 1;
+      if (i >= warmupCount) latencies.push(at - sentAt);
+      return true;
+    }),
+  });
+  await sub.ready;
+  const body = 'x'.repeat(300);
+  const produced = await openLoop(rate, WARMUP_S + DURATION_S, async (i) => {
+    const id = `n-${i % AGGREGATES}`;
+    const version = Math.floor(i / AGGREGATES) + 1;
+    const c = await pool.connect();
+    let sentAt: number;
+    try {
+      await c.query('BEGIN');
+      await c.query(upsert('src'), [id, `note ${i}`, version]);
+      sentAt = nowMs();
+      await c.query('COMMIT');
+    } finally {
+      c.release();
+    }
+    await transport.publish([{ topic, key: id, value: JSON.stringify({ i, id, sentAt, version, body }) }]);
+  });
+  const deadline = Date.now() + 30_000;
+  while (received < produced && Date.now() < deadline) await sleep(50);
+  await sub.stop();
+  await transport.close();
+  await pool.end();
+  return { what: 'floor: commit → raw send → consume → commit (no outbox)', transport: 'kafka', rate, latency: summarize(latencies), produced, lost: produced - received };
+}
+
 async function relayPeak(kind: Kind, infra: Infra): Promise<{ transport: Kind; rows: number; seconds: number; perSecond: number }> {
   const source = `rp${rand()}`;
   const topic = `${source}.notes.v1`;
@@ -453,6 +525,10 @@ async function main(): Promise<void> {
       if (TRANSPORTS.includes('kafka')) {
         log(`raw kafka round trip at ${rate}/s`);
         rows.push(await rawRoundTrip(rate, infra));
+        if (FLOOR) {
+          log(`floor (commit → raw send → consume → commit) at ${rate}/s`);
+          rows.push(await commitFloor(rate, infra));
+        }
       }
       for (const kind of TRANSPORTS) {
         log(`pipeline on ${kind} at ${rate}/s`);
@@ -485,7 +561,9 @@ async function main(): Promise<void> {
   for (const rate of RATES) {
     const raw = rows.find((r) => r.rate === rate && r.what.startsWith('raw'));
     const kafka = rows.find((r) => r.rate === rate && r.what.startsWith('pipeline') && r.transport === 'kafka');
+    const floor = rows.find((r) => r.rate === rate && r.what.startsWith('floor'));
     if (raw && kafka) out.push(`- at ${rate}/s: pipeline p99 / raw p99 = ${(kafka.latency.p99 / raw.latency.p99).toFixed(2)}x, p50 ratio ${(kafka.latency.p50 / raw.latency.p50).toFixed(2)}x`);
+    if (raw && floor) out.push(`- at ${rate}/s: floor p99 / raw p99 = ${(floor.latency.p99 / raw.latency.p99).toFixed(2)}x${kafka ? `; pipeline p99 / floor p99 = ${(kafka.latency.p99 / floor.latency.p99).toFixed(2)}x` : ''}`);
   }
   for (const p of peaks) out.push(`- relay peak (${p.transport}): ${p.rows} rows in ${p.seconds.toFixed(2)} s = ${Math.round(p.perSecond)} events/s (batch ${RELAY_BATCH})`);
   out.push(`- machine: ${os.cpus().length} CPUs, load average at the end ${load()}`);
