@@ -6,7 +6,9 @@
  * PLATFORM=local (default, dev): listens on 127.0.0.1, the dev JWT secret and the dev admin
  * token are allowed, and without DATABASE_URL the control plane lives in the embedded Postgres.
  * Any other platform: DATABASE_URL, a JWT key and CARVE_ADMIN_TOKEN are required, and it
- * listens on 0.0.0.0.
+ * listens on 0.0.0.0. PLATFORM=kubernetes never migrates the control plane at boot: the chart's
+ * init container runs `src/migrate.ts` with the migrator role, and the gateway's own role (DML
+ * only) checks that nothing is pending.
  */
 import path from 'node:path';
 import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
@@ -62,6 +64,11 @@ export interface GatewayConfig {
   readonly adminToken: string;
   /** Unset only with PLATFORM=local: the embedded Postgres is used. */
   readonly databaseUrl?: string;
+  /**
+   * Apply the control plane's migrations at boot (default: on, except with PLATFORM=kubernetes).
+   * Off, the gateway only checks that none is pending and refuses to start otherwise.
+   */
+  readonly migrateControlPlane: boolean;
   readonly controlPollMs: number;
   readonly bodyLimitBytes: number;
   /** Upstream response timeout when the route table gives none (`upstreams.<name>.timeoutMs`). */
@@ -98,6 +105,7 @@ export function withDefaults(input: GatewayConfigInput): GatewayConfig {
     adminPort: input.adminPort ?? 9090,
     adminToken: input.adminToken ?? DEV_ADMIN_TOKEN,
     databaseUrl: input.databaseUrl,
+    migrateControlPlane: input.migrateControlPlane ?? platform !== 'kubernetes',
     controlPollMs: input.controlPollMs ?? 1000,
     bodyLimitBytes: input.bodyLimitBytes ?? 10 * 1024 * 1024,
     upstreamTimeoutMs: input.upstreamTimeoutMs ?? 30_000,

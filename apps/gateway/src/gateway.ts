@@ -3,12 +3,13 @@
  * environment; tests, the benchmark and `carve gateway` (as a child process) use it too.
  *
  * Boot order: load the route file (an invalid file stops the boot: there is no older table to
- * keep serving), connect the control plane (migrating it), read the overrides once (so they
+ * keep serving), connect the control plane (migrating it, or on kubernetes checking that the
+ * init container did: see config.ts), read the overrides once (so they
  * survive restarts: the gateway never serves a request without them), then listen on the
  * proxy port and on the admin port, and start watching the file.
  */
 import http from 'node:http';
-import { ControlPlaneClient, type ControlSubscription } from '@carve/shared-control-plane';
+import { ControlPlaneClient, ControlPlaneNotMigratedError, type ControlSubscription } from '@carve/shared-control-plane';
 import { createLogger, platformPlugin, platformServerOptions } from '@carve/shared-http';
 import { resolveDatabase, type ResolvedDatabase } from '@carve/shared-persistence';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
@@ -26,6 +27,10 @@ import { RoutingState } from './route-table/routing-state';
 import { buildAdminServer } from './routes/admin.routes';
 import { MismatchRecorder } from './shadow/mismatch-recorder';
 import { Shadower } from './shadow/shadow';
+
+/** What a gateway that found the control plane not migrated tells its operator to run. */
+const MIGRATE_HINT =
+  'the gateway image runs them with `node apps/gateway/dist/migrate.js` (its chart\'s init container, DATABASE_URL = the migrator role); from the repository: `npm run migrate -w @carve/gateway`';
 
 export interface RunningGateway {
   /** http://host:port of the proxy. */
@@ -77,7 +82,14 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
   if (embedded) cleanups.push(() => embedded!.stop());
 
   try {
-    const controlPlane = await ControlPlaneClient.connect({ url: databaseUrl, applicationName: `carve-gateway ${config.gatewayId}`.slice(0, 63) });
+    const controlPlane = await ControlPlaneClient.connect({
+      url: databaseUrl,
+      applicationName: `carve-gateway ${config.gatewayId}`.slice(0, 63),
+      migrate: config.migrateControlPlane,
+    }).catch((err: unknown) => {
+      if (err instanceof ControlPlaneNotMigratedError) err.message += ` (${MIGRATE_HINT})`;
+      throw err;
+    });
     cleanups.push(() => controlPlane.close());
 
     // The proxy port's server hands every request to the proxy first; Fastify serves what it

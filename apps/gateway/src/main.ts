@@ -6,6 +6,7 @@
  *   npm start -w @carve/gateway        (or `carve gateway`)
  */
 import { ConfigError } from '@carve/shared-config';
+import { ControlPlaneNotMigratedError } from '@carve/shared-control-plane';
 import { createLogger, installGracefulShutdown } from '@carve/shared-http';
 import { gatewayConfigFromEnv } from './config';
 import { startGateway } from './gateway';
@@ -38,6 +39,10 @@ async function main(): Promise<void> {
     if (e.code === 'ENOENT') {
       process.stderr.write(`gateway: cannot read the route table ${config.routesFile} (set CARVE_ROUTES_FILE)\n`);
       process.exit(78);
+    }
+    if (err instanceof ControlPlaneNotMigratedError) {
+      process.stderr.write(`gateway: ${err.message}\n`);
+      process.exit(1);
     }
     if (e.code === 'EADDRINUSE') {
       process.stderr.write(`gateway: ${e.message} (set PORT / CARVE_ADMIN_PORT)\n`);

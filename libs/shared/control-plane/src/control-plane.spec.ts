@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
-import { Client } from 'pg';
-import { ControlPlaneClient, ControlPlaneValidationError, type ControlSnapshot } from './index';
+import { Client, Pool } from 'pg';
+import { CONTROL_MIGRATIONS, ControlPlaneClient, ControlPlaneNotMigratedError, ControlPlaneValidationError, type ControlSnapshot, pendingControlMigrations } from './index';
 
 const waitFor = async <T>(what: string, fn: () => T | undefined | false, timeoutMs = 3000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
@@ -192,6 +192,52 @@ describe('ControlPlaneClient', () => {
     } finally {
       await admin.end();
       await sub.close();
+    }
+  });
+});
+
+describe('ControlPlaneClient.connect without migrating (a role without DDL)', () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('control_plane_unmigrated');
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('refuses a control plane with migrations pending, naming them, and accepts it once they ran', async () => {
+    const all = CONTROL_MIGRATIONS.map((m) => m.name);
+    const fresh = await ControlPlaneClient.connect({ url: db.url, migrate: false }).catch((err: unknown) => err);
+    expect(fresh).toBeInstanceOf(ControlPlaneNotMigratedError);
+    expect((fresh as ControlPlaneNotMigratedError).pending).toEqual(all);
+    expect((fresh as Error).message).toContain(`lacks migrations ${all.join(', ')}`);
+
+    // Half way: only the first one recorded.
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      await c.query(`CREATE SCHEMA carve; CREATE TABLE carve.schema_migrations (name text PRIMARY KEY); INSERT INTO carve.schema_migrations VALUES ('${all[0]}')`);
+      const pool = new Pool({ connectionString: db.url, max: 1 });
+      try {
+        expect(await pendingControlMigrations(pool)).toEqual(all.slice(1));
+      } finally {
+        await pool.end();
+      }
+      await c.query('DROP SCHEMA carve CASCADE');
+    } finally {
+      await c.end();
+    }
+
+    const migrated = await ControlPlaneClient.connect({ url: db.url });
+    await migrated.close();
+    const checked = await ControlPlaneClient.connect({ url: db.url, migrate: false });
+    try {
+      expect(await pendingControlMigrations(checked.pool)).toEqual([]);
+      expect(await checked.version()).toBe(0);
+    } finally {
+      await checked.close();
     }
   });
 });

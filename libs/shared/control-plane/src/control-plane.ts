@@ -8,7 +8,7 @@
  * poll (see subscription.ts).
  */
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
-import { migrateControlPlane, type ControlMigrationReport } from './migrations';
+import { CONTROL_SCHEMA, migrateControlPlane, pendingControlMigrations, type ControlMigrationReport } from './migrations';
 import { ControlSubscription, type SubscribeOptions } from './subscription';
 import {
   type AuditEntry,
@@ -31,7 +31,11 @@ import {
 export interface ControlPlaneOptions {
   /** Postgres connection string (DATABASE_URL). */
   readonly url: string;
-  /** Run pending migrations on connect (default true). */
+  /**
+   * Run pending migrations on connect (default true). With false, connect only checks that none
+   * is pending and throws ControlPlaneNotMigratedError otherwise: a role without DDL on schema
+   * `carve` (a deployed gateway's) relies on migrations a migrator role ran before it.
+   */
   readonly migrate?: boolean;
   /** Pool size (default 4). */
   readonly poolSize?: number;
@@ -51,6 +55,17 @@ export class ControlPlaneValidationError extends Error {
   ) {
     super(`${field} ${message}`);
     this.name = 'ControlPlaneValidationError';
+  }
+}
+
+/** Connecting with `migrate: false` found control-plane migrations not yet applied. */
+export class ControlPlaneNotMigratedError extends Error {
+  constructor(readonly pending: readonly string[]) {
+    super(
+      `the control plane (schema ${CONTROL_SCHEMA}) lacks ${pending.length === 1 ? 'migration' : 'migrations'} ${pending.join(', ')}: ` +
+        `run its migrations first, as a role that may create in schema ${CONTROL_SCHEMA}`,
+    );
+    this.name = 'ControlPlaneNotMigratedError';
   }
 }
 
@@ -81,7 +96,10 @@ export class ControlPlaneClient {
     const client = new ControlPlaneClient(options);
     try {
       if (options.migrate !== false) await client.migrate();
-      else await client.pool.query('SELECT 1');
+      else {
+        const pending = await pendingControlMigrations(client.pool);
+        if (pending.length > 0) throw new ControlPlaneNotMigratedError(pending);
+      }
     } catch (err) {
       await client.pool.end().catch(() => undefined);
       throw err;

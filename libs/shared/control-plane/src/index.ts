@@ -4,10 +4,10 @@
  * the services' cached reader of their own context's stage (`ContextStageReader`).
  */
 export * from './types';
-export { ControlPlaneClient, ControlPlaneValidationError, type ControlPlaneOptions } from './control-plane';
+export { ControlPlaneClient, ControlPlaneNotMigratedError, ControlPlaneValidationError, type ControlPlaneOptions } from './control-plane';
 export { ControlSubscription, type SubscribeOptions, type SubscriptionState } from './subscription';
 export { ContextStageReader, type ContextStageReaderOptions, type StageReader } from './stage-reader';
-export { CONTROL_MIGRATIONS, CONTROL_SCHEMA, migrateControlPlane, type ControlMigration, type ControlMigrationReport } from './migrations';
+export { CONTROL_MIGRATIONS, CONTROL_SCHEMA, migrateControlPlane, migrateControlPlaneAt, pendingControlMigrations, type ControlMigration, type ControlMigrationReport } from './migrations';
 
 /**
  * The gateway admin token of local development: what the gateway accepts and `carve routes`

@@ -10,7 +10,7 @@
  * extend `context_stages`); never edit one that has shipped.
  */
 import { migrationLockKey } from '@carve/shared-persistence';
-import type { Pool, PoolClient } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { CARVING_MIGRATION } from './migration-0002-carving';
 
 export const CONTROL_SCHEMA = 'carve';
@@ -98,6 +98,33 @@ export const CONTROL_MIGRATIONS: readonly ControlMigration[] = [
 export interface ControlMigrationReport {
   readonly applied: string[];
   readonly waitedMs: number;
+}
+
+/**
+ * Names of the control-plane migrations the database has not recorded, in order: all of them
+ * when schema `carve` has none yet. Reads only (`carve.schema_migrations`), so a role without
+ * DDL can check that its schema is current before it relies on it.
+ */
+export async function pendingControlMigrations(pool: Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ t: string | null }>(`SELECT to_regclass('${CONTROL_SCHEMA}.schema_migrations')::text AS t`);
+  if (!rows[0]?.t) return CONTROL_MIGRATIONS.map((m) => m.name);
+  const done = new Set<string>((await pool.query<{ name: string }>(`SELECT name FROM ${CONTROL_SCHEMA}.schema_migrations`)).rows.map((r) => r.name));
+  return CONTROL_MIGRATIONS.filter((m) => !done.has(m.name)).map((m) => m.name);
+}
+
+/**
+ * Applies pending control-plane migrations over a connection of its own to `url` (a migrator
+ * role's): what the migration commands run (the gateway's `migrate.ts`, `npm run migrate -w
+ * @carve/shared-control-plane`).
+ */
+export async function migrateControlPlaneAt(url: string, applicationName = 'carve-control-plane-migrate'): Promise<ControlMigrationReport> {
+  const pool = new Pool({ connectionString: url, max: 1, application_name: applicationName });
+  pool.on('error', () => undefined); // an idle connection's failure surfaces on the next query
+  try {
+    return await migrateControlPlane(pool);
+  } finally {
+    await pool.end();
+  }
 }
 
 /** Applies pending control-plane migrations (idempotent, safe to run from every replica at once). */
