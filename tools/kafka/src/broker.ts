@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { kafkaAdminReady } from './admin';
 import { KafkaBrokerError } from './errors';
 import { ensureKafkaJars, stderrLog, type Log } from './jars';
-import { brokerFiles, defaultDataDir, LOG4J_CONFIG, type BrokerFiles } from './paths';
+import { brokerFiles, defaultDataDir, isKafka4, kafkaVersion, LOG4J2_CONFIG, LOG4J_CONFIG, type BrokerFiles } from './paths';
 import { isAlive, isOurBroker, portAnswers, readPid, sleep, tail, waitForExit } from './process';
 
 const execFileAsync = promisify(execFile);
@@ -27,6 +27,8 @@ export interface StartKafkaOptions {
   timeoutMs?: number;
   /** JVM max heap (-Xmx); default 512m. */
   heap?: string;
+  /** Kafka release to run (its jars are fetched once); default kafkaVersion(): CARVE_KAFKA_VERSION, else 3.9.1. */
+  version?: string;
   /** Progress lines; default: stderr, prefixed `kafka:`. */
   log?: Log;
 }
@@ -93,14 +95,15 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<RunningK
       }
     }
 
-    const libDir = await ensureKafkaJars({ log });
+    const version = opts.version ?? kafkaVersion();
+    const libDir = await ensureKafkaJars({ log, version });
     fs.mkdirSync(files.logDirs, { recursive: true });
     fs.mkdirSync(files.logsDir, { recursive: true });
     fs.writeFileSync(files.serverProperties, serverProperties(files, port, controllerPort));
     if (!fs.existsSync(path.join(files.logDirs, 'meta.properties'))) {
-      await formatStorage(files, libDir, log);
+      await formatStorage(files, libDir, version, log);
     }
-    return await launch(files, libDir, port, opts, timeoutMs, log);
+    return await launch(files, libDir, version, port, opts, timeoutMs, log);
   } finally {
     release();
   }
@@ -189,7 +192,7 @@ function serverProperties(files: BrokerFiles, port: number, controllerPort: numb
   return `# Written by @carve/kafka-broker (tools/kafka/src/broker.ts) at every start: edits are lost.\n${lines.join('\n')}\n`;
 }
 
-function jvmArgs(files: BrokerFiles, heap: string): string[] {
+function jvmArgs(files: BrokerFiles, heap: string, version: string): string[] {
   return [
     `-Xmx${heap}`,
     '-Xms64m',
@@ -198,12 +201,12 @@ function jvmArgs(files: BrokerFiles, heap: string): string[] {
     '-XX:+ExitOnOutOfMemoryError',
     '-Djava.awt.headless=true',
     `-Dkafka.logs.dir=${files.logsDir}`,
-    `-Dlog4j.configuration=file:${LOG4J_CONFIG}`,
+    isKafka4(version) ? `-Dlog4j2.configurationFile=${LOG4J2_CONFIG}` : `-Dlog4j.configuration=file:${LOG4J_CONFIG}`,
   ];
 }
 
-async function formatStorage(files: BrokerFiles, libDir: string, log: Log): Promise<void> {
-  const base = [...jvmArgs(files, '256m'), '-cp', `${libDir}/*`, 'kafka.tools.StorageTool'];
+async function formatStorage(files: BrokerFiles, libDir: string, version: string, log: Log): Promise<void> {
+  const base = [...jvmArgs(files, '256m', version), '-cp', `${libDir}/*`, 'kafka.tools.StorageTool'];
   try {
     const { stdout: uuid } = await execFileAsync('java', [...base, 'random-uuid'], { timeout: 60_000 });
     const clusterId = uuid.trim().split('\n').pop()!.trim();
@@ -227,6 +230,7 @@ async function formatStorage(files: BrokerFiles, libDir: string, log: Log): Prom
 async function launch(
   files: BrokerFiles,
   libDir: string,
+  version: string,
   port: number,
   opts: StartKafkaOptions,
   timeoutMs: number,
@@ -236,7 +240,7 @@ async function launch(
   const out = fs.openSync(files.stdoutLog, 'a');
   let exited: number | null | undefined;
   let spawnError: Error | undefined;
-  const child = spawn('java', [...jvmArgs(files, opts.heap ?? '512m'), '-cp', `${libDir}/*`, 'kafka.Kafka', files.serverProperties], {
+  const child = spawn('java', [...jvmArgs(files, opts.heap ?? '512m', version), '-cp', `${libDir}/*`, 'kafka.Kafka', files.serverProperties], {
     cwd: files.dataDir,
     detached: true,
     stdio: ['ignore', out, out],
@@ -254,7 +258,7 @@ async function launch(
   }
   const pid = child.pid;
   fs.writeFileSync(files.pidFile, `${pid}\n`);
-  log(`started the broker (pid ${pid}); logs in ${files.serverLog}`);
+  log(`started the Kafka ${version} broker (pid ${pid}); logs in ${files.serverLog}`);
 
   const brokers = brokersFor(port);
   const deadline = started + timeoutMs;

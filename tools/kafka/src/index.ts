@@ -16,4 +16,4 @@ export {
 } from './broker';
 export { KafkaBrokerError } from './errors';
 export { ensureKafkaJars, kafkaJarsPresent, type Log } from './jars';
-export { brokerFiles, defaultDataDir, findRepoRoot, LIB_DIR, type BrokerFiles } from './paths';
+export { brokerFiles, DEFAULT_KAFKA_VERSION, defaultDataDir, findRepoRoot, kafkaVersion, LIB_DIR, libDirOf, type BrokerFiles } from './paths';

@@ -4,11 +4,37 @@ import * as path from 'node:path';
 /** The folder of this package (tools/kafka): holds pom.xml, config/ and the jar cache. */
 export const PACKAGE_DIR = path.resolve(__dirname, '..');
 
-/** The jar cache, filled once by `ensureKafkaJars()` and ignored by git. */
-export const LIB_DIR = path.join(PACKAGE_DIR, '.cache', 'lib');
+/** The broker version of pom.xml (`kafka.version`): what dev, CI and the tests run by default. */
+export const DEFAULT_KAFKA_VERSION = '3.9.1';
 
-/** The log4j configuration that sends the broker's logs to `<dataDir>/logs/server.log`. */
+/**
+ * The broker version to run: CARVE_KAFKA_VERSION when set (e.g. `4.1.1`, CI's Kafka 4 lane),
+ * else DEFAULT_KAFKA_VERSION. Only a plain x.y.z release is accepted.
+ */
+export function kafkaVersion(env: NodeJS.ProcessEnv = process.env): string {
+  const v = env.CARVE_KAFKA_VERSION?.trim() || DEFAULT_KAFKA_VERSION;
+  if (!/^\d+\.\d+\.\d+$/.test(v)) throw new Error(`CARVE_KAFKA_VERSION must be a Kafka release such as 3.9.1 or 4.1.1, not "${v}"`);
+  return v;
+}
+
+/** Kafka 4 logs through log4j2 (its own distribution's choice); 3.x through reload4j. */
+export const isKafka4 = (version: string): boolean => Number(version.split('.')[0]) >= 4;
+
+/**
+ * The jar cache of a version, filled once by `ensureKafkaJars()` and ignored by git:
+ * `.cache/lib` for the default version (the folder earlier checkouts filled), `.cache/lib-<v>`
+ * for any other.
+ */
+export function libDirOf(version: string): string {
+  return path.join(PACKAGE_DIR, '.cache', version === DEFAULT_KAFKA_VERSION ? 'lib' : `lib-${version}`);
+}
+
+/** The default version's jar cache. */
+export const LIB_DIR = libDirOf(DEFAULT_KAFKA_VERSION);
+
+/** The log4j (3.x) and log4j2 (4.x) configurations that send the broker's logs to `<dataDir>/logs/server.log`. */
 export const LOG4J_CONFIG = path.join(PACKAGE_DIR, 'config', 'log4j.properties');
+export const LOG4J2_CONFIG = path.join(PACKAGE_DIR, 'config', 'log4j2.properties');
 
 function isRepoRoot(dir: string): boolean {
   if (!fs.existsSync(path.join(dir, 'nx.json'))) return false;

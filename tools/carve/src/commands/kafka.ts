@@ -22,8 +22,8 @@ function parsePort(value: string): number {
 }
 
 /**
- * `carve kafka up|down`: the local single-node Kafka broker (KRaft, Apache Kafka 3.9) in
- * `<repo>/.carve/kafka`. Progress goes to stderr; `up` prints the bootstrap address as its last
+ * `carve kafka up|down`: the local single-node Kafka broker (KRaft, Apache Kafka 3.9.1, or the
+ * release CARVE_KAFKA_VERSION names, e.g. 4.1.1) in `<repo>/.carve/kafka`. Progress goes to stderr; `up` prints the bootstrap address as its last
  * stdout line, so `KAFKA_BROKERS=$(carve kafka up)` works.
  */
 export function registerKafka(program: Command): void {
@@ -31,7 +31,7 @@ export function registerKafka(program: Command): void {
 
   kafka
     .command('up')
-    .description('start the broker (or reuse the running one) and print its bootstrap address')
+    .description('start the broker (or reuse the running one) and print its bootstrap address; CARVE_KAFKA_VERSION picks another Kafka release (e.g. 4.1.1; use a --data-dir of its own)')
     .option('-p, --port <port>', 'client port on 127.0.0.1 (the controller takes the next one)', '9092')
     .option('--data-dir <dir>', 'data, logs and PID file (default: <repo>/.carve/kafka)')
     .option('--fresh', 'stop it if running and wipe its data first')
