@@ -10,6 +10,9 @@ module.exports = {
   transform: { '^.+\\.(t|j)s$': ['@swc/jest', { ...swcrc, swcrc: false, sourceMaps: 'inline' }] },
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['**/?(*.)+(spec|test).ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // tools/carve/test/module-boundaries.spec.ts writes short-lived lint probes
+  // (src/__boundary_probe_*.spec.ts) into real projects: a test run of such a project beside it
+  // must not collect one and then find it gone.
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/__boundary_probe_'],
   reporters: ['default', path.join(__dirname, 'tools/scripts/jest-summary-reporter.js')],
 };

@@ -125,7 +125,8 @@ describe('module boundaries', () => {
 
   it.each(present.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
     // A .spec.ts name: the build (tools/build) never compiles it, so a build of the same project
-    // running beside this test does not see it. One probe at a time, removed at once: two probes
+    // running beside this test does not see it; and Jest's preset ignores `__boundary_probe_`
+    // paths, so a test run of that project does not collect it. One probe at a time, removed at once: two probes
     // importing each other's projects would make a cycle and change the rule's message.
     const file = path.join(root, c.project, 'src', `__boundary_probe_${process.pid}_${i}.spec.ts`);
     writeFileSync(file, c.source);
