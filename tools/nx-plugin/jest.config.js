@@ -1,8 +1,10 @@
+const preset = require('../../jest.preset.js');
+
 module.exports = {
-  ...require('../../jest.preset.js'),
+  ...preset,
   displayName: 'nx-plugin',
   rootDir: __dirname,
-  testPathIgnorePatterns: ['/node_modules/', '/dist/', '/files/', '/files-app/'],
+  testPathIgnorePatterns: [...preset.testPathIgnorePatterns, '/files/', '/files-app/'],
   // The scratch-workspace test generates two contexts and runs their lint, tests and build.
   testTimeout: 600_000,
   // Without DATABASE_URL: one embedded Postgres for the run; the scratch copy's tests get its URL.
