@@ -33,5 +33,5 @@ secret() {
 for app in legacy-monolith insights-service roadmaps-service; do
   secret "$app" --from-literal=database-url="$db_url" --from-literal=migrator-database-url="$db_url" --from-literal=jwt-public-key="$REVIEW_JWT_PUBLIC_KEY"
 done
-secret gateway --from-literal=database-url="$db_url" --from-literal=jwt-public-key="$REVIEW_JWT_PUBLIC_KEY" --from-literal=admin-token="$admin_token"
+secret gateway --from-literal=database-url="$db_url" --from-literal=migrator-database-url="$db_url" --from-literal=jwt-public-key="$REVIEW_JWT_PUBLIC_KEY" --from-literal=admin-token="$admin_token"
 secret relay --from-literal=database-url="$db_url"
