@@ -3,3 +3,4 @@ export * from './auth';
 export * from './logger';
 export * from './shutdown';
 export * from './platform.plugin';
+export * from './service-config';

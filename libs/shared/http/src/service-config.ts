@@ -1,0 +1,126 @@
+/**
+ * The configuration every carved service shares (insights-service, roadmaps-service, and what
+ * the context generator makes), from the environment: checked once at boot and frozen; a bad
+ * variable stops the process with one line naming it (ConfigError). A service gives only its
+ * port and its forward-sync consumer group.
+ *
+ * PLATFORM: local (default: migrates at boot, embedded Postgres without DATABASE_URL, dev JWT
+ * secret, 127.0.0.1), kubernetes (migrations only from the init container, src/migrate.ts),
+ * heroku (TLS without CA verification, release-phase migrations).
+ *
+ * A service reads its own schema only: LEGACY_DATABASE_URL is refused. Two other connections
+ * are platform plumbing, not data access: the control plane (schema `carve`, the carving stage)
+ * and, with the embedded postgres transport, the outbox tables that stand in for Kafka topics.
+ * Both default to DATABASE_URL (dev); with role isolation they get their own credentials.
+ */
+import { ConfigError, env, loadConfig } from '@carve/shared-config';
+import { DEV_JWT_SECRET } from './auth';
+
+export const SERVICE_PLATFORMS = ['local', 'heroku', 'kubernetes'] as const;
+export type ServicePlatform = (typeof SERVICE_PLATFORMS)[number];
+
+/** The variables a carved service reads, with its own default port and consumer group. */
+export function serviceEnvSchema(defaults: { port: number; syncGroup: string }) {
+  return {
+    PLATFORM: env.oneOf(SERVICE_PLATFORMS, { default: 'local' }),
+    PORT: env.port({ default: defaults.port }),
+    HOST: env.string({ optional: true }),
+    DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
+    DATABASE_POOL_MAX: env.int({ min: 1, max: 200, default: 10 }),
+    DATABASE_SSL: env.oneOf(['off', 'no-verify', 'verify'] as const, { optional: true }),
+    LEGACY_DATABASE_URL: env.string({ optional: true }),
+    CARVE_JWT_SECRET: env.string({ optional: true, minLength: 16 }),
+    CARVE_JWT_PUBLIC_KEY: env.string({ optional: true }),
+    CARVE_TRANSPORT: env.oneOf(['kafka', 'postgres'] as const, { optional: true }),
+    KAFKA_BROKERS: env.list({ optional: true }),
+    CARVE_MESSAGING_DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
+    CARVE_CONTROL_PLANE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
+    CARVE_FORWARD_SYNC: env.bool({ default: true }),
+    CARVE_SYNC_GROUP: env.string({ default: defaults.syncGroup }),
+    CARVE_SYNC_FROM_BEGINNING: env.bool({ default: true }),
+    CARVE_OUTBOX_RELAY: env.bool({ default: true }),
+    CARVE_STAGE_CACHE_MS: env.int({ min: 0, max: 60_000, default: 1000 }),
+    BODY_LIMIT_BYTES: env.int({ min: 1024, max: 64 * 1024 * 1024, default: 256 * 1024 }),
+    MIGRATE_ON_BOOT: env.bool({ optional: true }),
+    TRUST_PROXY: env.bool({ optional: true }),
+    LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
+  };
+}
+
+export type ServiceEnvSchema = ReturnType<typeof serviceEnvSchema>;
+
+export interface ServiceConfig {
+  readonly platform: ServicePlatform;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly host: string;
+  /** The service's own schema (the app role in production). Unset only with PLATFORM=local (embedded Postgres). */
+  readonly databaseUrl?: string;
+  readonly databasePoolMax: number;
+  readonly databaseSsl: 'off' | 'no-verify' | 'verify';
+  readonly jwt: { readonly secret?: string; readonly publicKey?: string };
+  readonly transport: 'kafka' | 'postgres';
+  readonly kafkaBrokers: readonly string[];
+  /** Postgres transport only: where the source outboxes (topics) and the transport's offsets live. Default: databaseUrl. */
+  readonly messagingDatabaseUrl?: string;
+  /** The control plane (schema `carve`), read for the carving stage. Default: databaseUrl. */
+  readonly controlPlaneUrl?: string;
+  /** Consume the monolith's events in this process (default true). */
+  readonly forwardSync: boolean;
+  /** Forward sync's consumer group (and its name in the service's inbox). */
+  readonly syncGroup: string;
+  /** Where a new group starts: the beginning of the topics (default; compacted state topics) or their end. */
+  readonly syncFromBeginning: boolean;
+  /** Ship the service's outbox to the transport from this process (default true; else run `carve relay --schema <schema>`). */
+  readonly outboxRelay: boolean;
+  /** How long the carving stage read from the control plane is trusted (ms). */
+  readonly stageCacheMs: number;
+  readonly bodyLimitBytes: number;
+  readonly migrateOnBoot: boolean;
+  readonly trustProxy: boolean;
+  readonly logLevel: string;
+}
+
+/** Reads and checks the environment of `service` (its name in error messages); throws ConfigError naming the first bad variable. */
+export function loadServiceConfig(service: string, schema: ServiceEnvSchema, source: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const e = loadConfig(schema, source);
+  if (e.LEGACY_DATABASE_URL) {
+    throw new ConfigError('LEGACY_DATABASE_URL', `is not allowed: the ${service} never reads the legacy schema (it gets the monolith's data from events)`);
+  }
+  const deployed = e.PLATFORM !== 'local';
+  if (deployed && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL', `is required with PLATFORM=${e.PLATFORM}`);
+  if (deployed && !e.CARVE_JWT_SECRET && !e.CARVE_JWT_PUBLIC_KEY) {
+    throw new ConfigError('CARVE_JWT_SECRET', `or CARVE_JWT_PUBLIC_KEY is required with PLATFORM=${e.PLATFORM}`);
+  }
+  const brokers: string[] = e.KAFKA_BROKERS ?? [];
+  const transport = e.CARVE_TRANSPORT ?? (brokers.length ? 'kafka' : 'postgres');
+  if (transport === 'kafka' && brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required with CARVE_TRANSPORT=kafka (host:port,...)');
+  return Object.freeze({
+    platform: e.PLATFORM,
+    port: e.PORT,
+    host: e.HOST ?? (deployed ? '0.0.0.0' : '127.0.0.1'),
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseSsl: e.DATABASE_SSL ?? (e.PLATFORM === 'heroku' ? 'no-verify' : 'off'),
+    jwt: Object.freeze(e.CARVE_JWT_PUBLIC_KEY ? { publicKey: e.CARVE_JWT_PUBLIC_KEY } : { secret: e.CARVE_JWT_SECRET ?? DEV_JWT_SECRET }),
+    transport,
+    kafkaBrokers: Object.freeze([...brokers]),
+    messagingDatabaseUrl: e.CARVE_MESSAGING_DATABASE_URL,
+    controlPlaneUrl: e.CARVE_CONTROL_PLANE_URL,
+    forwardSync: e.CARVE_FORWARD_SYNC,
+    syncGroup: e.CARVE_SYNC_GROUP,
+    syncFromBeginning: e.CARVE_SYNC_FROM_BEGINNING,
+    outboxRelay: e.CARVE_OUTBOX_RELAY,
+    stageCacheMs: e.CARVE_STAGE_CACHE_MS,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    migrateOnBoot: e.MIGRATE_ON_BOOT ?? e.PLATFORM === 'local',
+    trustProxy: e.TRUST_PROXY ?? e.PLATFORM === 'heroku',
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** pg `ssl` option for the configured mode. */
+export function sslOption(mode: ServiceConfig['databaseSsl']): false | { rejectUnauthorized: boolean } {
+  if (mode === 'off') return false;
+  return { rejectUnauthorized: mode === 'verify' };
+}
