@@ -15,32 +15,20 @@
  * --schema legacy`), on the transport CARVE_TRANSPORT names (`kafka` when KAFKA_BROKERS is set,
  * else `postgres`, as everywhere in Carve: @carve/shared-messaging `transportKindFromEnv`).
  */
-import { ConfigError, env, loadConfig } from '@carve/shared-config';
-import { DEV_JWT_SECRET } from '@carve/shared-http';
+import { env, loadConfig } from '@carve/shared-config';
+import { platformConfig, platformEnvSchema, SERVICE_PLATFORMS, type ServicePlatform, sslOption } from '@carve/shared-http';
 
-export const PLATFORMS = ['local', 'heroku', 'kubernetes'] as const;
-export type Platform = (typeof PLATFORMS)[number];
+export { sslOption };
+export const PLATFORMS = SERVICE_PLATFORMS;
+export type Platform = ServicePlatform;
 export const RELAY_MODES = ['embedded', 'off'] as const;
 export type RelayMode = (typeof RELAY_MODES)[number];
-export const TRANSPORTS = ['postgres', 'kafka'] as const;
-export type TransportChoice = (typeof TRANSPORTS)[number];
+export type TransportChoice = 'postgres' | 'kafka';
 
+/** The platform's variables (@carve/shared-http's `platformEnvSchema`), then the monolith's own. */
 export const monolithEnvSchema = {
-  PLATFORM: env.oneOf(PLATFORMS, { default: 'local' }),
-  PORT: env.port({ default: 3000 }),
-  HOST: env.string({ optional: true }),
-  DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
-  DATABASE_POOL_MAX: env.int({ min: 1, max: 200, default: 10 }),
-  DATABASE_SSL: env.oneOf(['off', 'no-verify', 'verify'] as const, { optional: true }),
-  CARVE_JWT_SECRET: env.string({ optional: true, minLength: 16 }),
-  CARVE_JWT_PUBLIC_KEY: env.string({ optional: true }),
-  BODY_LIMIT_BYTES: env.int({ min: 1024, max: 64 * 1024 * 1024, default: 256 * 1024 }),
-  MIGRATE_ON_BOOT: env.bool({ optional: true }),
-  TRUST_PROXY: env.bool({ optional: true }),
-  LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
+  ...platformEnvSchema(3000),
   CARVE_RELAY: env.oneOf(RELAY_MODES, { optional: true }),
-  CARVE_TRANSPORT: env.oneOf(TRANSPORTS, { optional: true }),
-  KAFKA_BROKERS: env.list({ optional: true }),
   CARVE_REVERSE_SYNC: env.bool({ optional: true }),
 };
 
@@ -72,41 +60,16 @@ export interface EventsConfig {
 
 export function loadMonolithConfig(source: NodeJS.ProcessEnv = process.env): MonolithConfig {
   const e = loadConfig(monolithEnvSchema, source);
-  const deployed = e.PLATFORM !== 'local';
-  if (deployed && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL', `is required with PLATFORM=${e.PLATFORM}`);
-  if (deployed && !e.CARVE_JWT_SECRET && !e.CARVE_JWT_PUBLIC_KEY) {
-    throw new ConfigError('CARVE_JWT_SECRET', `or CARVE_JWT_PUBLIC_KEY is required with PLATFORM=${e.PLATFORM}`);
-  }
-  const brokers: string[] = e.KAFKA_BROKERS ?? [];
-  const transport: TransportChoice = e.CARVE_TRANSPORT ?? (brokers.length > 0 ? 'kafka' : 'postgres');
-  if (transport === 'kafka' && brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required with CARVE_TRANSPORT=kafka (host:port,...)');
+  const { transport, kafkaBrokers, ...platform } = platformConfig(e);
   return Object.freeze({
-    platform: e.PLATFORM,
-    port: e.PORT,
-    host: e.HOST ?? (deployed ? '0.0.0.0' : '127.0.0.1'),
-    databaseUrl: e.DATABASE_URL,
-    databasePoolMax: e.DATABASE_POOL_MAX,
-    databaseSsl: e.DATABASE_SSL ?? (e.PLATFORM === 'heroku' ? 'no-verify' : 'off'),
-    jwt: Object.freeze(
-      e.CARVE_JWT_PUBLIC_KEY ? { publicKey: e.CARVE_JWT_PUBLIC_KEY } : { secret: e.CARVE_JWT_SECRET ?? DEV_JWT_SECRET },
-    ),
-    bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    migrateOnBoot: e.MIGRATE_ON_BOOT ?? e.PLATFORM === 'local',
-    trustProxy: e.TRUST_PROXY ?? e.PLATFORM === 'heroku',
-    logLevel: e.LOG_LEVEL,
+    ...platform,
     events: Object.freeze({
       relay: e.CARVE_RELAY ?? (e.PLATFORM === 'kubernetes' ? 'off' : 'embedded'),
       transport,
-      kafkaBrokers: Object.freeze(brokers),
+      kafkaBrokers,
       reverseSync: e.CARVE_REVERSE_SYNC ?? false,
     }),
   });
-}
-
-/** pg `ssl` option for the configured mode. */
-export function sslOption(mode: MonolithConfig['databaseSsl']): false | { rejectUnauthorized: boolean } {
-  if (mode === 'off') return false;
-  return { rejectUnauthorized: mode === 'verify' };
 }
 
 /**

@@ -1,8 +1,13 @@
 /**
- * The configuration every carved service shares (insights-service, roadmaps-service, and what
- * the context generator makes), from the environment: checked once at boot and frozen; a bad
- * variable stops the process with one line naming it (ConfigError). A service gives only its
- * port and its forward-sync consumer group.
+ * Configuration from the environment, checked once at boot and frozen; a bad variable stops the
+ * process with one line naming it (ConfigError).
+ *
+ * - `platformEnvSchema` / `platformConfig`: what every HTTP deployable of Carve on a Postgres
+ *   schema reads (the monolith and the carved services): platform, listener, database, JWT key,
+ *   event transport, body limit, migrations at boot, proxy trust, log level.
+ * - `serviceEnvSchema` / `loadServiceConfig`: all a carved service reads (insights-service,
+ *   roadmaps-service, and what the context generator makes); a service gives only its port and
+ *   its forward-sync consumer group.
  *
  * PLATFORM: local (default: migrates at boot, embedded Postgres without DATABASE_URL, dev JWT
  * secret, 127.0.0.1), kubernetes (migrations only from the init container, src/migrate.ts),
@@ -13,33 +18,25 @@
  * and, with the embedded postgres transport, the outbox tables that stand in for Kafka topics.
  * Both default to DATABASE_URL (dev); with role isolation they get their own credentials.
  */
-import { ConfigError, env, loadConfig } from '@carve/shared-config';
+import { type ConfigOf, ConfigError, env, loadConfig } from '@carve/shared-config';
 import { DEV_JWT_SECRET } from './auth';
 
 export const SERVICE_PLATFORMS = ['local', 'heroku', 'kubernetes'] as const;
 export type ServicePlatform = (typeof SERVICE_PLATFORMS)[number];
 
-/** The variables a carved service reads, with its own default port and consumer group. */
-export function serviceEnvSchema(defaults: { port: number; syncGroup: string }) {
+/** The variables every HTTP deployable on a Postgres schema reads, with its default port. */
+export function platformEnvSchema(port: number) {
   return {
     PLATFORM: env.oneOf(SERVICE_PLATFORMS, { default: 'local' }),
-    PORT: env.port({ default: defaults.port }),
+    PORT: env.port({ default: port }),
     HOST: env.string({ optional: true }),
     DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
     DATABASE_POOL_MAX: env.int({ min: 1, max: 200, default: 10 }),
     DATABASE_SSL: env.oneOf(['off', 'no-verify', 'verify'] as const, { optional: true }),
-    LEGACY_DATABASE_URL: env.string({ optional: true }),
     CARVE_JWT_SECRET: env.string({ optional: true, minLength: 16 }),
     CARVE_JWT_PUBLIC_KEY: env.string({ optional: true }),
-    CARVE_TRANSPORT: env.oneOf(['kafka', 'postgres'] as const, { optional: true }),
+    CARVE_TRANSPORT: env.oneOf(['postgres', 'kafka'] as const, { optional: true }),
     KAFKA_BROKERS: env.list({ optional: true }),
-    CARVE_MESSAGING_DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
-    CARVE_CONTROL_PLANE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
-    CARVE_FORWARD_SYNC: env.bool({ default: true }),
-    CARVE_SYNC_GROUP: env.string({ default: defaults.syncGroup }),
-    CARVE_SYNC_FROM_BEGINNING: env.bool({ default: true }),
-    CARVE_OUTBOX_RELAY: env.bool({ default: true }),
-    CARVE_STAGE_CACHE_MS: env.int({ min: 0, max: 60_000, default: 1000 }),
     BODY_LIMIT_BYTES: env.int({ min: 1024, max: 64 * 1024 * 1024, default: 256 * 1024 }),
     MIGRATE_ON_BOOT: env.bool({ optional: true }),
     TRUST_PROXY: env.bool({ optional: true }),
@@ -47,20 +44,77 @@ export function serviceEnvSchema(defaults: { port: number; syncGroup: string }) 
   };
 }
 
-export type ServiceEnvSchema = ReturnType<typeof serviceEnvSchema>;
+export type PlatformEnv = ConfigOf<ReturnType<typeof platformEnvSchema>>;
 
-export interface ServiceConfig {
+export interface PlatformConfig {
   readonly platform: ServicePlatform;
   /** 0 picks a free port (tests). */
   readonly port: number;
   readonly host: string;
-  /** The service's own schema (the app role in production). Unset only with PLATFORM=local (embedded Postgres). */
+  /** The deployable's own schema (the app role in production). Unset only with PLATFORM=local (embedded Postgres). */
   readonly databaseUrl?: string;
   readonly databasePoolMax: number;
   readonly databaseSsl: 'off' | 'no-verify' | 'verify';
   readonly jwt: { readonly secret?: string; readonly publicKey?: string };
-  readonly transport: 'kafka' | 'postgres';
+  /** `kafka` when KAFKA_BROKERS is set, else `postgres`, unless CARVE_TRANSPORT says. */
+  readonly transport: 'postgres' | 'kafka';
+  /** Bootstrap brokers; non-empty with the kafka transport. */
   readonly kafkaBrokers: readonly string[];
+  readonly bodyLimitBytes: number;
+  readonly migrateOnBoot: boolean;
+  readonly trustProxy: boolean;
+  readonly logLevel: string;
+}
+
+/**
+ * The platform part of a configuration, from variables already parsed with a schema that
+ * includes `platformEnvSchema`: deployed (any PLATFORM but local), DATABASE_URL and a JWT key
+ * are required; the kafka transport needs brokers. Throws ConfigError naming the variable.
+ */
+export function platformConfig(e: PlatformEnv): PlatformConfig {
+  const deployed = e.PLATFORM !== 'local';
+  if (deployed && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL', `is required with PLATFORM=${e.PLATFORM}`);
+  if (deployed && !e.CARVE_JWT_SECRET && !e.CARVE_JWT_PUBLIC_KEY) {
+    throw new ConfigError('CARVE_JWT_SECRET', `or CARVE_JWT_PUBLIC_KEY is required with PLATFORM=${e.PLATFORM}`);
+  }
+  const brokers: string[] = e.KAFKA_BROKERS ?? [];
+  const transport = e.CARVE_TRANSPORT ?? (brokers.length ? 'kafka' : 'postgres');
+  if (transport === 'kafka' && brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required with CARVE_TRANSPORT=kafka (host:port,...)');
+  return {
+    platform: e.PLATFORM,
+    port: e.PORT,
+    host: e.HOST ?? (deployed ? '0.0.0.0' : '127.0.0.1'),
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    databaseSsl: e.DATABASE_SSL ?? (e.PLATFORM === 'heroku' ? 'no-verify' : 'off'),
+    jwt: Object.freeze(e.CARVE_JWT_PUBLIC_KEY ? { publicKey: e.CARVE_JWT_PUBLIC_KEY } : { secret: e.CARVE_JWT_SECRET ?? DEV_JWT_SECRET }),
+    transport,
+    kafkaBrokers: Object.freeze([...brokers]),
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    migrateOnBoot: e.MIGRATE_ON_BOOT ?? e.PLATFORM === 'local',
+    trustProxy: e.TRUST_PROXY ?? e.PLATFORM === 'heroku',
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** The variables a carved service reads, with its own default port and consumer group. */
+export function serviceEnvSchema(defaults: { port: number; syncGroup: string }) {
+  return {
+    ...platformEnvSchema(defaults.port),
+    LEGACY_DATABASE_URL: env.string({ optional: true }),
+    CARVE_MESSAGING_DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
+    CARVE_CONTROL_PLANE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
+    CARVE_FORWARD_SYNC: env.bool({ default: true }),
+    CARVE_SYNC_GROUP: env.string({ default: defaults.syncGroup }),
+    CARVE_SYNC_FROM_BEGINNING: env.bool({ default: true }),
+    CARVE_OUTBOX_RELAY: env.bool({ default: true }),
+    CARVE_STAGE_CACHE_MS: env.int({ min: 0, max: 60_000, default: 1000 }),
+  };
+}
+
+export type ServiceEnvSchema = ReturnType<typeof serviceEnvSchema>;
+
+export interface ServiceConfig extends PlatformConfig {
   /** Postgres transport only: where the source outboxes (topics) and the transport's offsets live. Default: databaseUrl. */
   readonly messagingDatabaseUrl?: string;
   /** The control plane (schema `carve`), read for the carving stage. Default: databaseUrl. */
@@ -75,10 +129,6 @@ export interface ServiceConfig {
   readonly outboxRelay: boolean;
   /** How long the carving stage read from the control plane is trusted (ms). */
   readonly stageCacheMs: number;
-  readonly bodyLimitBytes: number;
-  readonly migrateOnBoot: boolean;
-  readonly trustProxy: boolean;
-  readonly logLevel: string;
 }
 
 /** Reads and checks the environment of `service` (its name in error messages); throws ConfigError naming the first bad variable. */
@@ -87,24 +137,8 @@ export function loadServiceConfig(service: string, schema: ServiceEnvSchema, sou
   if (e.LEGACY_DATABASE_URL) {
     throw new ConfigError('LEGACY_DATABASE_URL', `is not allowed: the ${service} never reads the legacy schema (it gets the monolith's data from events)`);
   }
-  const deployed = e.PLATFORM !== 'local';
-  if (deployed && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL', `is required with PLATFORM=${e.PLATFORM}`);
-  if (deployed && !e.CARVE_JWT_SECRET && !e.CARVE_JWT_PUBLIC_KEY) {
-    throw new ConfigError('CARVE_JWT_SECRET', `or CARVE_JWT_PUBLIC_KEY is required with PLATFORM=${e.PLATFORM}`);
-  }
-  const brokers: string[] = e.KAFKA_BROKERS ?? [];
-  const transport = e.CARVE_TRANSPORT ?? (brokers.length ? 'kafka' : 'postgres');
-  if (transport === 'kafka' && brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required with CARVE_TRANSPORT=kafka (host:port,...)');
   return Object.freeze({
-    platform: e.PLATFORM,
-    port: e.PORT,
-    host: e.HOST ?? (deployed ? '0.0.0.0' : '127.0.0.1'),
-    databaseUrl: e.DATABASE_URL,
-    databasePoolMax: e.DATABASE_POOL_MAX,
-    databaseSsl: e.DATABASE_SSL ?? (e.PLATFORM === 'heroku' ? 'no-verify' : 'off'),
-    jwt: Object.freeze(e.CARVE_JWT_PUBLIC_KEY ? { publicKey: e.CARVE_JWT_PUBLIC_KEY } : { secret: e.CARVE_JWT_SECRET ?? DEV_JWT_SECRET }),
-    transport,
-    kafkaBrokers: Object.freeze([...brokers]),
+    ...platformConfig(e),
     messagingDatabaseUrl: e.CARVE_MESSAGING_DATABASE_URL,
     controlPlaneUrl: e.CARVE_CONTROL_PLANE_URL,
     forwardSync: e.CARVE_FORWARD_SYNC,
@@ -112,15 +146,11 @@ export function loadServiceConfig(service: string, schema: ServiceEnvSchema, sou
     syncFromBeginning: e.CARVE_SYNC_FROM_BEGINNING,
     outboxRelay: e.CARVE_OUTBOX_RELAY,
     stageCacheMs: e.CARVE_STAGE_CACHE_MS,
-    bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    migrateOnBoot: e.MIGRATE_ON_BOOT ?? e.PLATFORM === 'local',
-    trustProxy: e.TRUST_PROXY ?? e.PLATFORM === 'heroku',
-    logLevel: e.LOG_LEVEL,
   });
 }
 
 /** pg `ssl` option for the configured mode. */
-export function sslOption(mode: ServiceConfig['databaseSsl']): false | { rejectUnauthorized: boolean } {
+export function sslOption(mode: PlatformConfig['databaseSsl']): false | { rejectUnauthorized: boolean } {
   if (mode === 'off') return false;
   return { rejectUnauthorized: mode === 'verify' };
 }
