@@ -6,13 +6,13 @@
  * when up to date). Exit status 0 on success, 1 on failure, 78 on bad configuration.
  */
 import { env, loadConfigOrExit } from '@carve/shared-config';
-import { migrateControlPlaneAt } from '@carve/shared-control-plane';
+import { describeControlMigration, migrateControlPlaneAt } from '@carve/shared-control-plane';
 
 if (require.main === module) {
   const config = loadConfigOrExit({ DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'] }) });
   migrateControlPlaneAt(config.DATABASE_URL, 'carve-gateway-migrate').then(
     (report) => {
-      process.stdout.write(report.applied.length ? `control plane: applied ${report.applied.join(', ')}\n` : 'control plane: up to date (nothing to apply)\n');
+      process.stdout.write(`${describeControlMigration(report)}\n`);
       process.exit(0);
     },
     (err: Error) => {

@@ -7,7 +7,7 @@ export * from './types';
 export { ControlPlaneClient, ControlPlaneNotMigratedError, ControlPlaneValidationError, type ControlPlaneOptions } from './control-plane';
 export { ControlSubscription, type SubscribeOptions, type SubscriptionState } from './subscription';
 export { ContextStageReader, type ContextStageReaderOptions, type StageReader } from './stage-reader';
-export { CONTROL_MIGRATIONS, CONTROL_SCHEMA, migrateControlPlane, migrateControlPlaneAt, pendingControlMigrations, type ControlMigration, type ControlMigrationReport } from './migrations';
+export { CONTROL_MIGRATIONS, CONTROL_SCHEMA, describeControlMigration, migrateControlPlane, migrateControlPlaneAt, pendingControlMigrations, type ControlMigration, type ControlMigrationReport } from './migrations';
 
 /**
  * The gateway admin token of local development: what the gateway accepts and `carve routes`

@@ -1,11 +1,11 @@
 /** `npm run migrate -w @carve/shared-control-plane`: applies the control plane's migrations to DATABASE_URL. */
 import { env, loadConfigOrExit } from '@carve/shared-config';
-import { migrateControlPlaneAt } from './migrations';
+import { describeControlMigration, migrateControlPlaneAt } from './migrations';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'] }) });
   const report = await migrateControlPlaneAt(config.DATABASE_URL);
-  process.stdout.write(report.applied.length ? `control plane: applied ${report.applied.join(', ')}\n` : 'control plane: up to date (nothing to apply)\n');
+  process.stdout.write(`${describeControlMigration(report)}\n`);
 }
 
 main().catch((err: Error) => {

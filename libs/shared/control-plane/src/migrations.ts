@@ -127,6 +127,11 @@ export async function migrateControlPlaneAt(url: string, applicationName = 'carv
   }
 }
 
+/** The one line a migration command prints about its run. */
+export function describeControlMigration(report: ControlMigrationReport): string {
+  return report.applied.length ? `control plane: applied ${report.applied.join(', ')}` : 'control plane: up to date (nothing to apply)';
+}
+
 /** Applies pending control-plane migrations (idempotent, safe to run from every replica at once). */
 export async function migrateControlPlane(pool: Pool, options: { lockTimeoutMs?: number } = {}): Promise<ControlMigrationReport> {
   const client = await pool.connect();
