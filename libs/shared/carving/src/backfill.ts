@@ -22,10 +22,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { migrateControlPlane } from '@carve/shared-control-plane';
+import { MARK_SYNC_APPLY_SQL } from '@carve/shared-persistence';
 import { Client, Pool } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { BackfillSource, CarvableContext } from './context';
+import { LoadThrottle, type LoadThrottleOptions, type ThrottleState } from './load-throttle';
 import { ident, literal, parseCopyTextLine } from './sql';
+import { isoOrNull as iso } from '@carve/shared-kernel';
 
 export interface BackfillProgress {
   readonly context: string;
@@ -44,6 +47,8 @@ export interface BackfillProgress {
   readonly elapsedMs: number;
   /** True on the last call for this source. */
   readonly done: boolean;
+  /** The load-adaptive throttle's state, when one runs. */
+  readonly throttle?: ThrottleState;
 }
 
 export interface BackfillOptions {
@@ -56,10 +61,23 @@ export interface BackfillOptions {
   readonly batchSize?: number;
   /** At most this many rows per second (default unlimited). */
   readonly maxRowsPerSecond?: number;
+  /**
+   * Slow down while the source or the target answers slowly or its replicas lag (see
+   * `LoadThrottle`; default off here, on in `carve backfill`). Works with or without
+   * `maxRowsPerSecond`, which stays the ceiling.
+   */
+  readonly throttle?: LoadThrottleOptions;
   /** Forget the checkpoints of this context and copy everything again. */
   readonly restart?: boolean;
   /** Only these sources (default all, in the descriptor's order). */
   readonly sources?: readonly string[];
+  /**
+   * Only the rows of these workspaces (per-tenant carving): a pass of its own from the start of
+   * each source, which neither reads nor writes the checkpoints (the context's backfill keeps
+   * them), filtered by each source's tenant (`BackfillSource.tenant`, else its `workspace_id`
+   * column).
+   */
+  readonly workspaces?: readonly string[];
   readonly onProgress?: (p: BackfillProgress) => void;
   readonly signal?: AbortSignal;
   /**
@@ -95,6 +113,10 @@ export interface SourceReport {
    * or a serialization failure with forward sync or reverse sync touching the same rows).
    */
   readonly conflictRetries: number;
+  /** Time the load-adaptive throttle held this source back, ms (0 without one). */
+  readonly throttledMs: number;
+  /** The last reason the throttle slowed this source down, if it did. */
+  readonly slowedBy: string | null;
 }
 
 export interface BackfillReport {
@@ -130,8 +152,6 @@ export class BackfillBusyError extends Error {
   }
 }
 
-const iso = (d: Date | string | null) => (d ? (d instanceof Date ? d : new Date(d)).toISOString() : null);
-
 function toCheckpoint(row: any): Checkpoint {
   return {
     context: row.context,
@@ -159,6 +179,7 @@ const CONFLICT_CODES = new Set(['40P01', '40001']);
 const MAX_BATCH_ATTEMPTS = 5;
 const isConflict = (err: unknown) => CONFLICT_CODES.has((err as { code?: string })?.code ?? '');
 
+/** Waits `ms`, or less when `signal` aborts (resolves either way: the caller checks the signal). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (ms <= 0 || signal?.aborted) return resolve();
@@ -187,20 +208,34 @@ function lastLine(buf: Buffer): string | null {
   return buf.subarray(start, end).toString('utf8');
 }
 
-/** The SELECT a batch reads (also used for the count, without paging). */
-function selectSql(s: BackfillSource, after: string[] | null, limit: number): string {
+/** The SQL expression of a source's workspace id, or undefined when it has none. */
+export function tenantOf(s: BackfillSource): string | undefined {
+  if (s.tenant) return s.tenant;
+  const c = s.columns.find((col) => col.name === 'workspace_id');
+  return c ? (c.expr ?? c.name) : undefined;
+}
+
+/** The conditions every read of a source has: its own `where`, and the workspaces of a scoped run. */
+function sourceConds(s: BackfillSource, workspaces: readonly string[] | undefined): string[] {
+  const conds: string[] = [];
+  if (s.where) conds.push(`(${s.where})`);
+  if (workspaces) conds.push(`(${tenantOf(s)})::text = ANY(ARRAY[${workspaces.map((w) => literal(w)).join(', ')}]::text[])`);
+  return conds;
+}
+
+/** The SELECT a batch reads. */
+function selectSql(s: BackfillSource, after: string[] | null, limit: number, workspaces?: readonly string[]): string {
   const colType = new Map(s.columns.map((c) => [c.name, c.type]));
   const exprOf = (name: string) => s.columns.find((c) => c.name === name)!.expr ?? name;
   const keyExprs = s.key.map(exprOf);
-  const conds: string[] = [];
-  if (s.where) conds.push(`(${s.where})`);
+  const conds = sourceConds(s, workspaces);
   if (after) conds.push(`(${keyExprs.join(', ')}) > (${after.map((v, i) => `${literal(v)}::${colType.get(s.key[i])}`).join(', ')})`);
   const cols = s.columns.map((c) => `${c.expr ?? c.name} AS ${ident(c.name, 'column')}`).join(', ');
   return `SELECT ${cols} FROM ${s.from}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''} ORDER BY ${keyExprs.join(', ')} LIMIT ${Math.floor(limit)}`;
 }
 
-async function readBatch(src: Client, s: BackfillSource, after: string[] | null, limit: number): Promise<Batch> {
-  const stream = src.query(copyTo(`COPY (${selectSql(s, after, limit)}) TO STDOUT`));
+async function readBatch(src: Client, s: BackfillSource, after: string[] | null, limit: number, workspaces?: readonly string[]): Promise<Batch> {
+  const stream = src.query(copyTo(`COPY (${selectSql(s, after, limit, workspaces)}) TO STDOUT`));
   const chunks: Buffer[] = [];
   let size = 0;
   await new Promise<void>((resolve, reject) => {
@@ -262,6 +297,12 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     if (!ctx.backfill.some((s) => s.name === name)) throw new Error(`${ctx.name} has no backfill source ${name} (it has ${ctx.backfill.map((s) => s.name).join(', ')})`);
   }
   const sources = ctx.backfill.filter((s) => wanted.includes(s.name));
+  const scope = opts.workspaces;
+  if (scope) {
+    if (scope.length === 0) throw new Error('a backfill of some workspaces needs at least one workspace');
+    const blind = sources.filter((s) => tenantOf(s) === undefined).map((s) => s.name);
+    if (blind.length) throw new Error(`${ctx.name}: backfill source(s) ${blind.join(', ')} name no workspace (a \`tenant\` expression or a workspace_id column): they cannot be backfilled per workspace`);
+  }
 
   // The control plane's tables (checkpoints) exist before anything else happens.
   const migrator = new Pool({ connectionString: opts.targetUrl, max: 1, application_name: 'carve-backfill-migrate' });
@@ -272,6 +313,9 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     await migrator.end().catch(() => undefined);
   }
 
+  let throttle: LoadThrottle | undefined;
+  /** The running source's reaction to a change of the throttle (progress, its report's reason). */
+  let onThrottle: ((state: ThrottleState) => void) | undefined;
   const target = connect(opts.targetUrl, `carve-backfill:${ctx.name}`);
   const source = connect(opts.sourceUrl, `carve-backfill-read:${ctx.name}`);
   await target.connect();
@@ -283,7 +327,12 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     await target.query(`SET temp_buffers = '128MB'`); // before the first temporary table of this session
     // Read the source as of one moment per batch; never block writers.
     await source.query('SET default_transaction_isolation = \'read committed\'');
-    if (opts.restart) await target.query('DELETE FROM carve.backfill_checkpoints WHERE context = $1', [ctx.name]);
+    if (opts.restart && !scope) await target.query('DELETE FROM carve.backfill_checkpoints WHERE context = $1', [ctx.name]);
+    if (opts.throttle) {
+      const dbs: Record<string, string> = sameDatabase(opts.sourceUrl, opts.targetUrl) ? { database: opts.targetUrl } : { source: opts.sourceUrl, target: opts.targetUrl };
+      throttle = new LoadThrottle(dbs, opts.throttle, (state) => onThrottle?.(state));
+      await throttle.start();
+    }
 
     const t0 = performance.now();
     const reports: SourceReport[] = [];
@@ -292,7 +341,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       reports.push(await backfillSource(s));
     }
     const all = await readCheckpoints(target, ctx.name);
-    const complete = ctx.backfill.every((s) => all.some((c) => c.source === s.name && c.finishedAt !== null));
+    // A scoped run is complete when it went through every source it had to; the context's by its checkpoints.
+    const complete = scope ? !opts.signal?.aborted && reports.length === sources.length : ctx.backfill.every((s) => all.some((c) => c.source === s.name && c.finishedAt !== null));
     const ms = performance.now() - t0;
     const rows = reports.reduce((a, r) => a + r.rows, 0);
     return {
@@ -306,16 +356,17 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       complete,
     };
   } finally {
+    await throttle?.close();
     await source.end().catch(() => undefined);
     await target.end().catch(() => undefined);
   }
 
   async function backfillSource(s: BackfillSource): Promise<SourceReport> {
     const started = performance.now();
-    const cp = (await target.query('SELECT * FROM carve.backfill_checkpoints WHERE context = $1 AND source = $2', [ctx.name, s.name])).rows[0];
+    const cp = scope ? undefined : (await target.query('SELECT * FROM carve.backfill_checkpoints WHERE context = $1 AND source = $2', [ctx.name, s.name])).rows[0];
     const checkpoint = cp ? toCheckpoint(cp) : null;
     if (checkpoint?.finishedAt) {
-      return { name: s.name, rows: 0, rowsWritten: 0, batches: 0, ms: 0, resumedAfterRows: checkpoint.rowsDone, skipped: true, conflictRetries: 0 };
+      return { name: s.name, rows: 0, rowsWritten: 0, batches: 0, ms: 0, resumedAfterRows: checkpoint.rowsDone, skipped: true, conflictRetries: 0, throttledMs: 0, slowedBy: null };
     }
     const staging = `carve_staging_${s.name.replace(/-/g, '_')}`;
     const columns = s.columns.map((c) => c.name).join(', ');
@@ -323,7 +374,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
     await target.query(`CREATE TEMP TABLE ${staging} (${s.columns.map((c) => `${c.name} ${c.type}`).join(', ')}) ON COMMIT DELETE ROWS`);
     const direct = opts.direct ?? sameDatabase(opts.sourceUrl, opts.targetUrl);
     const merge = s.merge(staging).map((m) => (typeof m === 'string' ? { sql: m, counts: false } : { sql: m.sql, counts: m.counts ?? false }));
-    const countSql = `SELECT count(*)::bigint AS n FROM ${s.from}${s.where ? ` WHERE ${s.where}` : ''}`;
+    const conds = sourceConds(s, scope);
+    const countSql = `SELECT count(*)::bigint AS n FROM ${s.from}${conds.length ? ` WHERE ${conds.join(' AND ')}` : ''}`;
     const total = Number((await source.query(countSql)).rows[0].n);
     // CARVE_BACKFILL_TRACE=1: where the time of a source goes (COPY into staging, each merge statement, commit).
     const trace = process.env.CARVE_BACKFILL_TRACE === '1' ? new Array<number>(merge.length + 2).fill(0) : null;
@@ -350,19 +402,28 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
         etaMs: done ? 0 : rate > 0 ? (left * 1000) / rate : Number.NaN,
         elapsedMs,
         done,
+        ...(throttle ? { throttle: throttle.state } : {}),
       });
     };
     report(false);
+    const throttledBefore = throttle?.state.waitedMs ?? 0;
+    let slowedBy: string | null = null;
+    onThrottle = (state) => {
+      if (state.reason) slowedBy = state.reason;
+      report(false);
+    };
 
     let allowedAt = performance.now() - 1000 / 20; // the first batch may start at once
     const keyOrder = (dir: 'ASC' | 'DESC') => s.key.map((k) => `${k} ${dir}`).join(', ');
     const empty: Promise<Batch> = Promise.resolve({ buf: Buffer.alloc(0), rows: 0, lastKey: null });
-    let next: Promise<Batch> = direct ? empty : readBatch(source, s, after, batchSize);
+    let next: Promise<Batch> = direct ? empty : readBatch(source, s, after, batchSize, scope);
     for (;;) {
+      const batchStarted = performance.now();
+      let rateWaitMs = 0;
       let batch = await next;
       let last = batch.rows < batchSize;
       // Read ahead while this batch is merged (the key of the next page is known now).
-      if (!direct && !last && !opts.signal?.aborted) next = readBatch(source, s, batch.lastKey, batchSize);
+      if (!direct && !last && !opts.signal?.aborted) next = readBatch(source, s, batch.lastKey, batchSize, scope);
       if (maxRate) {
         // A token bucket: a batch is written only once the rate allows all of its rows, and at
         // most 100 ms of unused budget is kept (a stall or a pause is not followed by a burst).
@@ -370,19 +431,21 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
         if (coming > 0) {
           const now = performance.now();
           allowedAt = Math.max(allowedAt, now - 100) + (coming * 1000) / maxRate;
-          await sleep(allowedAt - now, opts.signal);
+          rateWaitMs = Math.max(0, allowedAt - now);
+          await sleep(rateWaitMs, opts.signal);
         }
       }
       // A batch that deadlocks with a concurrent writer (forward sync applying events to the same
       // rows) is rolled back as a whole, checkpoint included, and written again.
       for (let attempt = 1; ; attempt++) {
-        await target.query('BEGIN');
+        // The backfill writes the monolith's state: the service's write fence lets it pass.
+        await target.query(`BEGIN; ${MARK_SYNC_APPLY_SQL}`);
         try {
           let w = 0;
           let t = performance.now();
           if (direct) {
             // Same database: the page goes straight from the source table into staging, no text round trip.
-            const r = await target.query(`INSERT INTO ${staging} (${columns}) ${selectSql(s, after, batchSize)}`);
+            const r = await target.query(`INSERT INTO ${staging} (${columns}) ${selectSql(s, after, batchSize, scope)}`);
             const n = r.rowCount ?? 0;
             const lastKey = n > 0 ? Object.values((await target.query(`SELECT ${s.key.map((k) => `${k}::text`).join(', ')} FROM ${staging} ORDER BY ${keyOrder('DESC')} LIMIT 1`)).rows[0]).map(String) : null;
             batch = { buf: batch.buf, rows: n, lastKey };
@@ -400,7 +463,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
             }
           }
           const newKey = batch.lastKey ?? after;
-          await target.query(
+          if (!scope) await target.query(
             `INSERT INTO carve.backfill_checkpoints (context, source, last_key, rows_done, rows_written, batches, run_id, started_at, updated_at, finished_at)
                   VALUES ($1, $2, $3, $4, $5, CASE WHEN $8 > 0 THEN 1 ELSE 0 END, $6, now(), now(), CASE WHEN $7 THEN now() END)
              ON CONFLICT (context, source) DO UPDATE SET
@@ -440,9 +503,13 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
         await next.catch(() => undefined);
         break;
       }
+      // The throttle's duty cycle is of the batch's work: the rate limit's own wait is not work.
+      await throttle?.afterBatch(performance.now() - batchStarted - rateWaitMs, opts.signal);
     }
     await target.query(`DROP TABLE IF EXISTS pg_temp.${staging}`);
     if (trace) process.stderr.write(`trace ${s.name}${direct ? ' (direct)' : ''}: ${['fill staging', ...merge.map((_, i) => `merge${i + 1}`), 'commit'].map((k, i) => `${k} ${Math.round(trace[i])} ms`).join(', ')}; total ${Math.round(performance.now() - started)} ms\n`);
-    return { name: s.name, rows, rowsWritten: written, batches, ms: performance.now() - started, resumedAfterRows, skipped: false, conflictRetries };
+    onThrottle = undefined;
+    const throttledMs = (throttle?.state.waitedMs ?? 0) - throttledBefore;
+    return { name: s.name, rows, rowsWritten: written, batches, ms: performance.now() - started, resumedAfterRows, skipped: false, conflictRetries, throttledMs, slowedBy };
   }
 }

@@ -41,6 +41,11 @@ export interface BackfillSource {
   /** An optional WHERE condition over `from`. */
   readonly where?: string;
   /**
+   * The workspace id of a row, an SQL expression over `from`: what a backfill of some workspaces
+   * filters on (`carve backfill <ctx> --workspace W`). Default: the `workspace_id` column's.
+   */
+  readonly tenant?: string;
+  /**
    * The keyset: unique, ordered, and of types with a deterministic order (uuid, integers).
    * Each is also a staging column (by name) and its `expr` is used to page the source.
    */

@@ -5,8 +5,26 @@
 export * from './context';
 export * from './stages';
 export * from './stage-store';
+export * from './ramps';
 export * from './backfill';
+export { LoadThrottle, nextDuty, waitAfter, MIN_DUTY, type LoadThrottleOptions, type ProbeSample, type ThrottleState } from './load-throttle';
 export * from './verify';
 export * from './sync';
-export { Carving, CarvingError, type CarvingOptions, type ContextStatus, type CutoverResult, type GatewayAdmin, type RollbackResult, type RouteStatus, type StageResult } from './carving';
-export { literal, parseCopyTextLine } from './sql';
+export * from './handover';
+export * from './conflicts';
+export {
+  Carving,
+  CarvingError,
+  type CarvingOptions,
+  type ContextStatus,
+  type CutoverResult,
+  type GatewayAdmin,
+  type RollbackResult,
+  type RouteStatus,
+  type StageResult,
+  type WorkspacesResult,
+} from './carving';
+export * from './workspace-stages';
+export * from './cohorts';
+export { isoSql, literal, parseCopyTextLine } from './sql';
+export * from './move';

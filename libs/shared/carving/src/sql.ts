@@ -56,3 +56,8 @@ export function parseCopyTextLine(line: string): Array<string | null> {
     return out;
   });
 }
+
+/** SQL for a timestamptz column as an ISO-8601 UTC string with milliseconds, as `Date.prototype.toISOString()` writes it. */
+export function isoSql(column: string): string {
+  return `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}

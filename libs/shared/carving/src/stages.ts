@@ -1,5 +1,5 @@
 /**
- * The stages of carving one context (DESIGN.md, "Carving one context: the stages"), which moves
+ * The stages of carving one context (docs/runbooks/carving-a-context.md), which moves
  * are allowed, and what each stage means for the gateway's routes and for the ownership of
  * writes. Pure: no I/O.
  *
@@ -14,8 +14,11 @@
  * | complete        | service            | service      | service         |
  */
 
-export const STAGES = ['created', 'backfilled', 'shadow', 'canary', 'reads-switched', 'writes-switched', 'complete'] as const;
-export type Stage = (typeof STAGES)[number];
+import { CARVING_STAGES, type CarvingStage } from '@carve/shared-kernel';
+
+/** The stages in order: the kernel's list, the one every context's domain uses. */
+export const STAGES = CARVING_STAGES;
+export type Stage = CarvingStage;
 
 export type Owner = 'monolith' | 'service';
 export type RouteKind = 'read' | 'write';
@@ -28,7 +31,7 @@ export interface RouteSetting {
 }
 
 export function isStage(value: unknown): value is Stage {
-  return typeof value === 'string' && (STAGES as readonly string[]).includes(value);
+  return (STAGES as readonly unknown[]).includes(value);
 }
 
 export const stageIndex = (s: Stage): number => STAGES.indexOf(s);
@@ -115,10 +118,9 @@ export function checkTransition(from: Stage, to: Stage, command: StageCommand): 
   if (ownerAt(from) === 'service') {
     return refuse(`the service owns the writes (stage ${from}); moving reads back alone is not a rollback`, 'use `carve rollback <context>`: it waits for the reverse sync, then moves everything');
   }
-  if (from === to) return { ok: true };
   const fi = stageIndex(from);
   const ti = stageIndex(to);
-  if (ti < fi) return { ok: true };
+  if (ti <= fi) return { ok: true }; // the same stage again, or back among the read stages
   if (ti === fi + 1) return { ok: true };
   const next = STAGES[fi + 1];
   return refuse(`from ${from} the next stage is ${next}, not ${to}`, `go one step at a time: \`carve stage <context> ${stageArg(next)}\``);

@@ -37,7 +37,18 @@ export interface SyncLag {
 export const forwardSpec = (s: ForwardSync): SyncSpec => s;
 export const reverseSpec = (s: ReverseSync): SyncSpec => s;
 
-export async function measureLag(db: Q, spec: SyncSpec): Promise<SyncLag> {
+/**
+ * The outbox position of a sync's producer: the highest `seq` of its topics' rows. Read after a
+ * handover's fence has committed, every event the fenced side wrote is at or below it.
+ */
+export async function outboxPosition(db: Q, spec: SyncSpec): Promise<number> {
+  const out = ident(spec.outboxSchema, 'outbox schema');
+  const r = await db.query(`SELECT coalesce(max(seq), 0)::bigint AS p FROM ${out}.outbox WHERE topic = ANY($1::text[])`, [[...spec.topics]]);
+  return Number(r.rows[0].p);
+}
+
+/** The lag of a consumer; with `upTo`, only of the outbox rows at or below that position. */
+export async function measureLag(db: Q, spec: SyncSpec, upTo?: number): Promise<SyncLag> {
   const out = ident(spec.outboxSchema, 'outbox schema');
   const inb = ident(spec.inboxSchema, 'inbox schema');
   const base = { group: spec.group, from: `${out}.outbox`, to: `${inb}.inbox` };
@@ -48,8 +59,8 @@ export async function measureLag(db: Q, spec: SyncSpec): Promise<SyncLag> {
               coalesce(extract(epoch FROM now() - min(o.created_at) FILTER (WHERE i.event_id IS NULL)) * 1000, 0)::bigint AS oldest
          FROM ${out}.outbox o
          LEFT JOIN ${inb}.inbox i ON i.consumer = $1 AND i.event_id = (o.envelope->>'id')::uuid
-        WHERE o.topic = ANY($2::text[])`,
-      [spec.group, [...spec.topics]],
+        WHERE o.topic = ANY($2::text[]) AND ($3::bigint IS NULL OR o.seq <= $3::bigint)`,
+      [spec.group, [...spec.topics], upTo ?? null],
     );
     return { ...base, unpublished: Number(r.rows[0].unpublished), pending: Number(r.rows[0].pending), oldestPendingMs: Number(r.rows[0].oldest) };
   } catch (err) {
@@ -74,13 +85,13 @@ export class DrainTimeoutError extends Error {
 export async function waitForDrain(
   db: Q,
   spec: SyncSpec,
-  opts: { timeoutMs?: number; pollMs?: number; onPoll?: (lag: SyncLag) => void } = {},
+  opts: { timeoutMs?: number; pollMs?: number; onPoll?: (lag: SyncLag) => void; upTo?: number } = {},
 ): Promise<SyncLag> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const pollMs = opts.pollMs ?? 200;
   const started = Date.now();
   for (;;) {
-    const lag = await measureLag(db, spec);
+    const lag = await measureLag(db, spec, opts.upTo);
     opts.onPoll?.(lag);
     if (lag.error) throw new Error(`cannot measure ${spec.group}'s lag: ${lag.error}`);
     if (lag.pending === 0) return lag;

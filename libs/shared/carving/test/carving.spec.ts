@@ -21,9 +21,9 @@ describe('carving a context: stages, routes, cutover, rollback (real Postgres, P
     db = await createTestDatabase('carving_stages');
     c = new Client({ connectionString: db.url });
     await c.connect();
-    await createWidgetSchemas(c);
+    await createWidgetSchemas(c, { fence: true });
     await seedWidgets(c, 600);
-    carving = await Carving.connect({ url: db.url, actor: 'alice', transport: 'postgres', ownershipPropagationMs: 300 });
+    carving = await Carving.connect({ url: db.url, actor: 'alice', transport: 'postgres' });
     pool = new Pool({ connectionString: db.url, max: 4 });
     transport = createPostgresTransport({ databaseUrl: db.url });
   });
@@ -59,13 +59,15 @@ describe('carving a context: stages, routes, cutover, rollback (real Postgres, P
     await consumer.ready;
   };
 
-  /** A write the service acknowledges: only while it owns writes; its event goes to its outbox in the same transaction. */
+  /**
+   * A write the service acknowledges: only while it owns writes (its database's write fence
+   * refuses it otherwise: CV409, or CV503 while a handover holds the fence); its event goes to its
+   * outbox in the same transaction.
+   */
   const serviceWrite = async (id: string, name: string): Promise<number> => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      const st = (await client.query(`SELECT stage FROM carve.context_stages WHERE context = 'widgets'`)).rows[0]?.stage;
-      if (st !== 'writes-switched' && st !== 'complete') throw new NotOwner(`not the source of truth at ${st}`);
       const r = await client.query(
         `INSERT INTO svc.widgets AS t (id, tenant_id, label, colour_code, aggregate_version) VALUES ($1, $2, upper($3), '#f00', 1)
          ON CONFLICT (id) DO UPDATE SET label = upper($3), aggregate_version = t.aggregate_version + 1 RETURNING aggregate_version, tenant_id`,
@@ -79,6 +81,8 @@ describe('carving a context: stages, routes, cutover, rollback (real Postgres, P
       return version;
     } catch (err) {
       await client.query('ROLLBACK');
+      const code = (err as { code?: string }).code;
+      if (code === 'CV409' || code === 'CV503') throw new NotOwner(`${code}: ${(err as Error).message}`);
       throw err;
     } finally {
       client.release();
@@ -96,7 +100,7 @@ describe('carving a context: stages, routes, cutover, rollback (real Postgres, P
       reverseSync: { ...widgets.reverseSync, outboxSchema: 'nowhere' },
     });
     const r = await carving.rollback(ghost, { reason: 'just in case' });
-    expect(r).toMatchObject({ from: 'created', drained: null, change: { after: { stage: 'created', owner: 'monolith' } } });
+    expect(r).toMatchObject({ from: 'created', handover: null, change: { after: { stage: 'created', owner: 'monolith' } } });
     expect((await carving.cp.getOverride('ghost-read'))?.mode).toBe('monolith');
   });
 
@@ -164,21 +168,30 @@ describe('carving a context: stages, routes, cutover, rollback (real Postgres, P
         await new Promise((r) => setTimeout(r, 5));
       }
     })();
-    await new Promise((r) => setTimeout(r, 400));
+    // Wait (bounded) until the service has acknowledged writes to many widgets.
+    for (const deadline = Date.now() + 20_000; acked.size < 20 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
     const polls: number[] = [];
     const result = await carving.rollback(widgets, { reason: 'service misbehaves', drainTimeoutMs: 20_000, onPoll: (l) => polls.push(l.pending) });
     stop = true;
     await writer;
 
     expect(result).toMatchObject({ from: 'writes-switched', change: { after: { stage: 'backfilled', owner: 'monolith' } } });
-    expect(result.drained).toMatchObject({ pending: 0 });
+    expect(result.handover).toMatchObject({ phase: 'done', from: 'service', to: 'monolith', command: 'rollback' });
+    expect(result.handover!.fenceMs).toBeGreaterThan(0);
+    expect(polls.at(-1)).toBe(0);
     expect(acked.size).toBeGreaterThan(10);
-    expect(refused).toBeGreaterThan(0); // writes were refused (not lost) while the monolith caught up
+    expect(refused).toBeGreaterThan(0); // writes were refused (not lost) while fenced, and after the flip
     expect(await overrides()).toEqual({ 'widgets-read': 'monolith', 'widgets-write': 'monolith' });
     const mono = new Map((await c.query('SELECT id, name, version FROM mono.widgets WHERE id = ANY($1)', [[...acked.keys()]])).rows.map((r) => [r.id, r]));
     for (const [id, w] of acked) expect(mono.get(id)).toMatchObject({ name: w.name, version: w.version });
     const trail = (await carving.cp.audit({ target: 'context:widgets', limit: 3 })).map((a) => a.action);
-    expect(trail).toEqual(['stage.rollback', 'stage.rollback-drain', 'stage.cutover-writes']);
+    expect(trail.slice(0, 2)).toEqual(['stage.rollback', 'stage.cutover-writes']);
+    // Both sides' fences say the monolith owns the widgets again, and neither is fenced.
+    const fence = (await c.query(`SELECT 'mono' AS side, owner, fenced_until FROM mono.write_fence UNION ALL SELECT 'svc', owner, fenced_until FROM svc.write_fence ORDER BY 1`)).rows;
+    expect(fence).toEqual([
+      { side: 'mono', owner: true, fenced_until: null },
+      { side: 'svc', owner: false, fenced_until: null },
+    ]);
   });
 
   it('stops a rollback whose reverse sync does not catch up in time, and gives the service its writes back', async () => {
@@ -197,13 +210,16 @@ describe('carving a context: stages, routes, cutover, rollback (real Postgres, P
     expect(err).toBeInstanceOf(CarvingError);
     expect(err.code).toBe('drain_timeout');
     expect(err.message).toContain('1 event(s) of svc.outbox have not reached mono.inbox');
-    expect(err.message).toContain('The service owns writes again (stage writes-switched)');
-    expect(err.hint).toContain('CARVE_REVERSE_SYNC=true');
+    expect(err.message).toContain('the service still owns them');
+    expect(err.hint).toContain('mono-reverse-sync');
+    // The handover was undone: the service takes writes again, the monolith still refuses them.
+    expect(await serviceWrite('00000000-0000-4000-8000-00000000abce', 'after the undo')).toBe(1);
+    await expect(c.query(`UPDATE mono.widgets SET name = 'split?' WHERE id = (SELECT id FROM mono.widgets ORDER BY id LIMIT 1)`)).rejects.toMatchObject({ code: 'CV409' });
     expect(await carving.stage(widgets)).toMatchObject({ stage: 'writes-switched', owner: 'service' });
     expect(await overrides()).toEqual({ 'widgets-read': 'service', 'widgets-write': 'service' });
 
     const status = await carving.status(widgets);
-    expect(status.lag.reverse).toMatchObject({ pending: 1, group: 'mono-reverse-sync' });
+    expect(status.lag.reverse).toMatchObject({ pending: 2, group: 'mono-reverse-sync' });
     expect(status.routes.map((r) => [r.id, r.effective.mode, r.matchesStage])).toEqual([
       ['widgets-read', 'service', true],
       ['widgets-write', 'service', true],

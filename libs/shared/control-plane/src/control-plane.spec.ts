@@ -35,13 +35,25 @@ describe('ControlPlaneClient', () => {
     expect(r.rows.map((x) => x.table_name)).toEqual([
       'audit',
       'backfill_checkpoints',
+      'cohorts',
+      'context_guard_trips',
+      'context_routes',
       'context_stages',
       'control_state',
+      'dead_letter_replays',
+      'gateway_replicas',
       'guard_events',
+      'handovers',
+      'operators',
+      'ramps',
       'route_overrides',
       'schema_migrations',
+      'shadow_mismatch_paths',
       'shadow_mismatches',
+      'shadow_noise',
       'verify_runs',
+      'workspace_route_overrides',
+      'workspace_stages',
     ]);
     const cols = await cp.pool.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'carve' AND table_name = 'context_stages' ORDER BY ordinal_position`);
     expect(cols.rows.map((x) => x.column_name)).toEqual([
@@ -208,7 +220,7 @@ describe('ControlPlaneClient.connect without migrating (a role without DDL)', ()
   });
 
   it('refuses a control plane with migrations pending, naming them, and accepts it once they ran', async () => {
-    const all = CONTROL_MIGRATIONS.map((m) => m.name);
+    const all = CONTROL_MIGRATIONS;
     const fresh = await ControlPlaneClient.connect({ url: db.url, migrate: false }).catch((err: unknown) => err);
     expect(fresh).toBeInstanceOf(ControlPlaneNotMigratedError);
     expect((fresh as ControlPlaneNotMigratedError).pending).toEqual(all);

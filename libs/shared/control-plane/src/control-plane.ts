@@ -8,7 +8,19 @@
  * poll (see subscription.ts).
  */
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
-import { CONTROL_SCHEMA, migrateControlPlane, pendingControlMigrations, type ControlMigrationReport } from './migrations';
+import { routeContext, upsertContextTrip } from './guard-trips';
+import {
+  addNoise,
+  type FieldPathCount,
+  insertMismatch,
+  type MismatchPage,
+  type MismatchQuery,
+  type MismatchRetention,
+  mismatchPathCounts,
+  noisePaths,
+  queryMismatches,
+} from './mismatches';
+import { CONTROL_SCHEMA, migrateControlPlane, pendingControlMigrations, type ControlMigrationReport } from './migrate';
 import { ControlSubscription, type SubscribeOptions } from './subscription';
 import {
   type AuditEntry,
@@ -26,7 +38,9 @@ import {
   type SetOverrideInput,
   type ShadowMismatch,
   type StoredOverride,
+  type StoredWorkspaceOverride,
 } from './types';
+import { iso } from '@carve/shared-kernel';
 
 export interface ControlPlaneOptions {
   /** Postgres connection string (DATABASE_URL). */
@@ -43,6 +57,8 @@ export interface ControlPlaneOptions {
   readonly applicationName?: string;
   /** Latest shadow mismatches kept per route (default 50). */
   readonly keepMismatches?: number;
+  /** Shadow mismatches older than this (ms) are deleted as their route gets a new one (default 7 days). */
+  readonly keepMismatchesForMs?: number;
   /** Connection timeout in ms (default 5000). */
   readonly connectTimeoutMs?: number;
 }
@@ -73,7 +89,7 @@ const ROUTE_TARGET = (routeId: string) => `route:${routeId}`;
 
 export class ControlPlaneClient {
   readonly pool: Pool;
-  private readonly keepMismatches: number;
+  private readonly retention: MismatchRetention;
   private readonly subscriptions = new Set<ControlSubscription>();
   private closed = false;
 
@@ -88,7 +104,10 @@ export class ControlPlaneClient {
     this.pool = new Pool(config);
     // An idle client that loses its connection must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
-    this.keepMismatches = Math.max(1, options.keepMismatches ?? 50);
+    this.retention = {
+      keep: Math.max(1, Math.floor(options.keepMismatches ?? 50)),
+      keepForMs: Math.max(1, Math.floor(options.keepMismatchesForMs ?? 7 * 24 * 3600_000)),
+    };
   }
 
   /** Connects (and migrates, unless `migrate: false`). */
@@ -122,15 +141,34 @@ export class ControlPlaneClient {
     return r.rows.map(toOverride);
   }
 
-  /** The version and every override, read in one snapshot. */
-  async snapshot(): Promise<{ version: number; overrides: StoredOverride[] }> {
-    const r = await this.pool.query(
-      `SELECT s.version AS state_version, o.*
-         FROM carve.control_state s LEFT JOIN carve.route_overrides o ON true
-        WHERE s.id = 1 ORDER BY o.route_id`,
-    );
-    const version = Number(r.rows[0]?.state_version ?? 0);
-    return { version, overrides: r.rows.filter((row) => row.route_id !== null).map(toOverride) };
+  /** Every per-workspace override (of one context, if given), by route then workspace. */
+  async listWorkspaceOverrides(context?: string): Promise<StoredWorkspaceOverride[]> {
+    const r = context
+      ? await this.pool.query('SELECT * FROM carve.workspace_route_overrides WHERE context = $1 ORDER BY route_id, workspace_id', [context])
+      : await this.pool.query('SELECT * FROM carve.workspace_route_overrides ORDER BY route_id, workspace_id');
+    return r.rows.map(toWorkspaceOverride);
+  }
+
+  /** The version, every override and every per-workspace override, read in one snapshot. */
+  async snapshot(): Promise<{ version: number; overrides: StoredOverride[]; workspaceOverrides: StoredWorkspaceOverride[] }> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const r = await c.query(
+        `SELECT s.version AS state_version, o.*
+           FROM carve.control_state s LEFT JOIN carve.route_overrides o ON true
+          WHERE s.id = 1 ORDER BY o.route_id`,
+      );
+      const w = await c.query('SELECT * FROM carve.workspace_route_overrides ORDER BY route_id, workspace_id');
+      await c.query('COMMIT');
+      const version = Number(r.rows[0]?.state_version ?? 0);
+      return { version, overrides: r.rows.filter((row) => row.route_id !== null).map(toOverride), workspaceOverrides: w.rows.map(toWorkspaceOverride) };
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      c.release();
+    }
   }
 
   async getOverride(routeId: string): Promise<StoredOverride | null> {
@@ -192,6 +230,11 @@ export class ControlPlaneClient {
    * Records that a gateway's guard found a route misbehaving and, unless `rollback: false`,
    * moves the route to the monolith in the same transaction (actor `guard`). When the route's
    * override already is `monolith` (another replica was faster), only the event is recorded.
+   *
+   * A route a carving command named is looked up with its context's stage (guard-trips.ts): a
+   * write route of a context whose writes the service owns is never moved (the context is
+   * marked degraded instead, audited as `context.guard-degraded`); any other such trip is
+   * recorded on the context as `rolled-back`.
    */
   async recordGuardTrip(input: GuardTripInput): Promise<GuardTripResult> {
     checkText('routeId', input.routeId);
@@ -199,13 +242,29 @@ export class ControlPlaneClient {
     const rollback = input.rollback !== false;
     return this.change<GuardTripResult>(async (c, version) => {
       const previous = await currentOverride(c, input.routeId);
-      const doRollback = rollback && previous?.mode !== 'monolith';
+      const owned = await routeContext(c, input.routeId);
+      const degrade = owned !== null && owned.kind === 'write' && owned.owner === 'service';
+      const doRollback = rollback && !degrade && previous?.mode !== 'monolith';
       const ev = await c.query(
         `INSERT INTO carve.guard_events (route_id, reason, stats, gateway, rolled_back) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
         [input.routeId, input.reason, input.stats ? JSON.stringify(input.stats) : null, input.gateway ?? null, doRollback],
       );
       const event = toGuardEvent(ev.rows[0]);
-      if (!doRollback) return { value: { event, change: null }, audit: null, wrote: true };
+      const context = owned
+        ? await upsertContextTrip(c, { ...owned, action: degrade ? 'degraded' : 'rolled-back', reason: input.reason, stats: input.stats, gateway: input.gateway })
+        : null;
+      if (degrade) {
+        const audit = await writeAudit(c, {
+          actor: 'guard',
+          action: 'context.guard-degraded',
+          target: `context:${owned.context}`,
+          reason: `${input.routeId}: ${input.reason}`,
+          before: { stage: owned.stage, owner: owned.owner },
+          after: { stage: owned.stage, owner: owned.owner, degraded: true, route: input.routeId, ...(input.gateway ? { gateway: input.gateway } : {}) },
+        });
+        return { value: { event, change: null, context }, audit, wrote: true };
+      }
+      if (!doRollback) return { value: { event, change: null, context }, audit: null, wrote: true };
       const r = await c.query(
         `INSERT INTO carve.route_overrides (route_id, mode, percent, updated_by, updated_at, reason, version)
               VALUES ($1, 'monolith', NULL, 'guard', now(), $2, $3)
@@ -224,7 +283,7 @@ export class ControlPlaneClient {
         before: input.before !== undefined ? input.before : stateOf(previous),
         after: { ...stateOf(override), source: 'override', ...(input.gateway ? { gateway: input.gateway } : {}) },
       });
-      return { value: { event, change: { version, override, previous, audit } }, audit, wrote: true };
+      return { value: { event, change: { version, override, previous, audit }, context }, audit, wrote: true };
     });
   }
 
@@ -236,36 +295,37 @@ export class ControlPlaneClient {
     return r.rows.map(toGuardEvent);
   }
 
-  /** Stores one shadow mismatch and trims the route's samples to the latest `keepMismatches`. */
-  async recordMismatch(input: MismatchInput): Promise<ShadowMismatch> {
-    const r = await this.pool.query(
-      `INSERT INTO carve.shadow_mismatches (route_id, request, monolith_status, service_status, differences, truncated, gateway)
-            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-      [
-        input.routeId,
-        JSON.stringify(input.request),
-        input.monolithStatus ?? null,
-        input.serviceStatus ?? null,
-        JSON.stringify(input.differences, jsonSafe),
-        input.truncated ?? false,
-        input.gateway ?? null,
-      ],
-    );
-    await this.pool.query(
-      `DELETE FROM carve.shadow_mismatches
-        WHERE route_id = $1
-          AND id < (SELECT id FROM carve.shadow_mismatches WHERE route_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`,
-      [input.routeId, this.keepMismatches - 1],
-    );
-    return toMismatch(r.rows[0]);
+  /**
+   * Stores one shadow mismatch, counts its field paths and trims the route's samples to the
+   * latest `keepMismatches` none older than `keepMismatchesForMs`, in one statement.
+   */
+  recordMismatch(input: MismatchInput): Promise<ShadowMismatch> {
+    return insertMismatch(this.pool, input, this.retention);
   }
 
+  /** The latest stored mismatches (of one route), newest first. */
   async mismatches(options: { routeId?: string; limit?: number } = {}): Promise<ShadowMismatch[]> {
-    const limit = clampLimit(options.limit, 20);
-    const r = options.routeId
-      ? await this.pool.query('SELECT * FROM carve.shadow_mismatches WHERE route_id = $1 ORDER BY id DESC LIMIT $2', [options.routeId, limit])
-      : await this.pool.query('SELECT * FROM carve.shadow_mismatches ORDER BY id DESC LIMIT $1', [limit]);
-    return r.rows.map(toMismatch);
+    return (await this.browseMismatches({ routeId: options.routeId, limit: options.limit })).items;
+  }
+
+  /** One page of stored mismatches, newest first, filtered by route, field path and time. */
+  browseMismatches(query: MismatchQuery = {}): Promise<MismatchPage> {
+    return queryMismatches(this.pool, query, clampLimit(query.limit, 20));
+  }
+
+  /** How many mismatches of a route differed in each field path (kept beyond the samples). */
+  mismatchPathCounts(routeId: string): Promise<FieldPathCount[]> {
+    return mismatchPathCounts(this.pool, routeId);
+  }
+
+  /** Adds to a route's noise baseline: field paths where two answers of the monolith differed. */
+  recordNoise(routeId: string, counts: ReadonlyMap<string, number>): Promise<void> {
+    return addNoise(this.pool, routeId, counts);
+  }
+
+  /** The noise baseline of a route (of every route when none is given). */
+  noise(routeId?: string): Promise<FieldPathCount[]> {
+    return noisePaths(this.pool, routeId);
   }
 
   /** The audit trail, newest first. `target` filters (e.g. `route:notes-read`); `beforeId` pages. */
@@ -393,13 +453,25 @@ function stateOf(o: StoredOverride | null): RouteState | null {
   return o ? { mode: o.mode, percent: o.percent, source: 'override' } : null;
 }
 
-const iso = (d: Date | string) => (d instanceof Date ? d : new Date(d)).toISOString();
 
 function toOverride(row: any): StoredOverride {
   return {
     routeId: row.route_id,
     mode: row.mode as OverrideMode,
     percent: row.percent === null ? null : Number(row.percent),
+    updatedBy: row.updated_by,
+    updatedAt: iso(row.updated_at),
+    reason: row.reason,
+    version: Number(row.version),
+  };
+}
+
+function toWorkspaceOverride(row: any): StoredWorkspaceOverride {
+  return {
+    routeId: row.route_id,
+    workspaceId: row.workspace_id,
+    side: row.side === 'service' ? 'service' : 'monolith',
+    context: row.context,
     updatedBy: row.updated_by,
     updatedAt: iso(row.updated_at),
     reason: row.reason,
@@ -430,25 +502,4 @@ function toGuardEvent(row: any): GuardEvent {
     gateway: row.gateway,
     rolledBack: row.rolled_back,
   };
-}
-
-function toMismatch(row: any): ShadowMismatch {
-  return {
-    id: Number(row.id),
-    routeId: row.route_id,
-    at: iso(row.at),
-    request: row.request,
-    monolithStatus: row.monolith_status,
-    serviceStatus: row.service_status,
-    differences: row.differences,
-    truncated: row.truncated,
-    gateway: row.gateway,
-  };
-}
-
-/** JSON.stringify replacer: values JSON cannot hold (undefined, bigint) survive as strings. */
-function jsonSafe(_key: string, value: unknown): unknown {
-  if (typeof value === 'bigint') return value.toString();
-  if (value === undefined) return null;
-  return value;
 }

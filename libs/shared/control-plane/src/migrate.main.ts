@@ -1,6 +1,6 @@
 /** `npm run migrate -w @carve/shared-control-plane`: applies the control plane's migrations to DATABASE_URL. */
 import { env, loadConfigOrExit } from '@carve/shared-config';
-import { describeControlMigration, migrateControlPlaneAt } from './migrations';
+import { describeControlMigration, migrateControlPlaneAt } from './migrate';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit({ DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'] }) });

@@ -4,10 +4,10 @@
  * plus a poll of the version as the fallback. NOTIFY wakes a listener at commit; a listener
  * whose connection broke misses notifications until it reconnects, and the poll (and the re-read
  * after every reconnect) covers that window. Whatever woke it, the subscription re-reads the
- * version and the overrides and calls back only when the version moved, one read at a time.
+ * version and the overrides (route and per-workspace) and calls back only when the version moved, one read at a time.
  */
 import { Client } from 'pg';
-import { CONTROL_CHANNEL, type ControlSnapshot, type StoredOverride } from './types';
+import { CONTROL_CHANNEL, type ControlSnapshot, type StoredOverride, type StoredWorkspaceOverride } from './types';
 
 export interface SubscribeOptions {
   /** Poll interval in ms (default 1000). */
@@ -50,7 +50,7 @@ export class ControlSubscription {
 
   constructor(
     private readonly url: string,
-    private readonly read: () => Promise<{ version: number; overrides: StoredOverride[] }>,
+    private readonly read: () => Promise<{ version: number; overrides: StoredOverride[]; workspaceOverrides: StoredWorkspaceOverride[] }>,
     private readonly onChange: (snapshot: ControlSnapshot) => void,
     private readonly options: SubscribeOptions,
     private readonly onClosed: () => void,
@@ -178,7 +178,7 @@ export class ControlSubscription {
       if (snap.version === this.version && via !== 'initial') return;
       this.version = snap.version;
       try {
-        this.onChange({ version: snap.version, overrides: snap.overrides, via: this.lastReadAtFirst(via) });
+        this.onChange({ version: snap.version, overrides: snap.overrides, workspaceOverrides: snap.workspaceOverrides, via: this.lastReadAtFirst(via) });
       } catch (err) {
         this.options.onError?.(err as Error, 'read');
       }

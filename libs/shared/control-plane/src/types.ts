@@ -1,4 +1,5 @@
 /** What the control plane stores, as its clients see it (timestamps as ISO-8601 strings). */
+import type { ContextGuardTrip } from './guard-trips';
 
 export const CONTROL_CHANNEL = 'carve_control';
 
@@ -86,8 +87,14 @@ export interface GuardEvent {
 
 export interface GuardTripResult {
   readonly event: GuardEvent;
-  /** The rollback, when this trip changed the override (null when it already was monolith). */
+  /** The rollback, when this trip changed the override (null when it already was monolith, or the route was kept). */
   readonly change: OverrideChange | null;
+  /**
+   * The trip as recorded on the carved context the route belongs to (null for a route no carving
+   * command named): `degraded` when the route writes for a context whose writes the service
+   * owns (the route was kept on the service), `rolled-back` otherwise.
+   */
+  readonly context?: ContextGuardTrip | null;
 }
 
 export interface MismatchRequest {
@@ -106,6 +113,16 @@ export interface MismatchInput {
   readonly differences: readonly unknown[];
   readonly truncated?: boolean;
   readonly gateway?: string;
+  /** The field paths it differs in, normalised (default: each difference's `path`). */
+  readonly paths?: readonly string[];
+  /** The two bodies as compared (parsed JSON, or text), when the gateway kept them. */
+  readonly bodies?: MismatchBodies | null;
+}
+
+/** The bodies of both sides of a shadow mismatch. */
+export interface MismatchBodies {
+  readonly monolith: unknown;
+  readonly service: unknown;
 }
 
 export interface ShadowMismatch {
@@ -118,6 +135,10 @@ export interface ShadowMismatch {
   readonly differences: unknown[];
   readonly truncated: boolean;
   readonly gateway: string | null;
+  /** The normalised field paths it differs in. */
+  readonly paths: string[];
+  /** Both bodies as compared, or null when they were not kept. */
+  readonly bodies: MismatchBodies | null;
 }
 
 /** The payload of a NOTIFY on `carve_control` (informational: listeners re-read the overrides). */
@@ -129,9 +150,24 @@ export interface ControlNotice {
 }
 
 /** What a subscriber gets whenever the control plane's version moved (and once at the start). */
+/** One workspace's side on one route (per-tenant carving); it beats the route's mode for that workspace. */
+export interface StoredWorkspaceOverride {
+  readonly routeId: string;
+  readonly workspaceId: string;
+  readonly side: 'monolith' | 'service';
+  /** The context whose carving set it. */
+  readonly context: string;
+  readonly updatedBy: string;
+  readonly updatedAt: string;
+  readonly reason: string;
+  readonly version: number;
+}
+
 export interface ControlSnapshot {
   readonly version: number;
   readonly overrides: readonly StoredOverride[];
+  /** Per-workspace overrides (empty when none). */
+  readonly workspaceOverrides: readonly StoredWorkspaceOverride[];
   /** What noticed the change: the first read, a NOTIFY, or the poll. */
   readonly via: 'initial' | 'notify' | 'poll';
 }

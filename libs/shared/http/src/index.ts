@@ -4,3 +4,5 @@ export * from './logger';
 export * from './shutdown';
 export * from './platform.plugin';
 export * from './service-config';
+export * from './http-server';
+export * from './tracing';

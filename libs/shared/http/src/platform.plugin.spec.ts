@@ -1,3 +1,6 @@
+import crypto from 'node:crypto';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { signToken } from './auth';
 import { platformPlugin, platformServerOptions, requireIdentity } from './platform.plugin';
@@ -112,5 +115,83 @@ describe('readiness', () => {
     expect((await app.inject('/readyz')).json()).toMatchObject({ status: 'draining' });
     expect((await app.inject('/healthz')).statusCode).toBe(200);
     await app.close();
+  });
+});
+
+describe('platformPlugin with the issuer\'s JWKS', () => {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  let jwks: http.Server;
+  let app: FastifyInstance;
+
+  beforeAll(async () => {
+    jwks = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'k1', use: 'sig' }] }));
+    });
+    await new Promise<void>((r) => jwks.listen(0, '127.0.0.1', r));
+    app = Fastify(platformServerOptions());
+    const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`;
+    await app.register(platformPlugin, { service: 'test', auth: { jwksUrl, issuer: 'https://idp.test/', audience: 'api' }, defaultMetrics: false });
+    app.get('/api/whoami', async (req) => requireIdentity(req));
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app?.close();
+    jwks?.close();
+  });
+
+  const sign = (opts: { issuer?: string; audience?: string } = {}) =>
+    signToken({ sub: 'u1', tid: 'w1', role: 'viewer' }, '', { privateKey: pem, keyId: 'k1', issuer: opts.issuer ?? 'https://idp.test/', audience: opts.audience ?? 'api', ttlSec: 300 });
+
+  it('verifies an ES256 token with the fetched key, and checks iss and aud', async () => {
+    const ok = await app.inject({ url: '/api/whoami', headers: { authorization: `Bearer ${sign()}` } });
+    expect(ok.json()).toEqual({ userId: 'u1', workspaceId: 'w1', role: 'viewer' });
+    for (const bad of [sign({ issuer: 'https://other.test/' }), sign({ audience: 'other' }), signToken({ sub: 'u1', tid: 'w1', role: 'viewer' }, SECRET, { issuer: 'https://idp.test/', audience: 'api' })]) {
+      const res = await app.inject({ url: '/api/whoami', headers: { authorization: `Bearer ${bad}` } });
+      expect(res.json()).toMatchObject({ status: 401, code: 'token_invalid' });
+    }
+  });
+});
+
+describe('what the HTTP parser refuses before a request exists', () => {
+  let app: FastifyInstance;
+  let port: number;
+
+  beforeAll(async () => {
+    // Node checks the headers and request timeouts every connectionsCheckingInterval.
+    const serverFactory = (handler: http.RequestListener) => http.createServer({ connectionsCheckingInterval: 100, headersTimeout: 300, requestTimeout: 300 }, handler);
+    app = Fastify(platformServerOptions({ serverFactory }));
+    await app.register(platformPlugin, { service: 'test', defaultMetrics: false });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    port = (app.server.address() as AddressInfo).port;
+  });
+  afterAll(() => app.close());
+
+  /** Writes raw bytes on a fresh connection and returns all the server wrote before it closed. */
+  const raw = (text: string) =>
+    new Promise<string>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write(text));
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('close', () => resolve(data));
+      s.on('error', () => undefined);
+      setTimeout(() => reject(new Error('the server kept the connection open')), 10_000).unref();
+    });
+  const parse = (response: string) => {
+    const [head, body] = response.split('\r\n\r\n');
+    return { statusLine: head.split('\r\n')[0], head: head.toLowerCase(), body: JSON.parse(body) };
+  };
+
+  it.each([
+    ['headers that never finish', 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ', 408, 'request_timeout'],
+    ['headers over the size limit', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+    ['a request line that is not HTTP', 'HELLO THERE\r\n\r\n', 400, 'malformed_request'],
+  ])('answers %s with problem+json and closes the connection', async (_what, text, status, code) => {
+    const res = parse(await raw(text));
+    expect(res.statusLine).toBe(`HTTP/1.1 ${status} ${res.body.title}`);
+    expect(res.head).toContain('content-type: application/problem+json');
+    expect(res.head).toContain('connection: close');
+    expect(res.body).toMatchObject({ status, code, type: `https://carve.dev/problems/${code}` });
   });
 });

@@ -29,11 +29,13 @@ const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
@@ -42,6 +44,8 @@ const TITLES: Record<number, string> = {
 
 export class ProblemError extends Error {
   readonly extras: Record<string, unknown>;
+  /** Seconds after which the caller may try again (sent as `Retry-After`). */
+  retryAfterSeconds?: number;
   constructor(
     readonly status: number,
     readonly code: string,
@@ -51,6 +55,12 @@ export class ProblemError extends Error {
     super(detail);
     this.name = 'ProblemError';
     this.extras = extras;
+  }
+
+  /** The same problem, telling the caller when to try again. */
+  retryAfter(seconds: number): this {
+    this.retryAfterSeconds = seconds;
+    return this;
   }
 
   /** Retriable problems (the caller may try again unchanged). */
@@ -83,9 +93,42 @@ export const problems = {
   unavailable: (code: string, detail: string) => new ProblemError(503, code, detail),
 };
 
-/** Maps any thrown value to a status and a problem body. */
-export function toProblem(err: unknown): { status: number; body: ProblemBody } {
-  if (err instanceof ProblemError) return { status: err.status, body: err.toBody() };
+/**
+ * SQLSTATEs of the write fence (the database of the side that writes refuses a write of a
+ * context it does not own, or while a handover holds the context's writes). Raised by the
+ * fence's triggers (@carve/shared-persistence, write-fence.ts).
+ */
+export const WRITE_FENCE_SQLSTATE = { notOwner: 'CV409', fenced: 'CV503' } as const;
+
+/** The problem for a write the fence refused, or undefined when `err` is not one. */
+export function writeFenceProblem(err: unknown): ProblemError | undefined {
+  const e = err as { code?: unknown; hint?: unknown; driverError?: { code?: unknown; hint?: unknown } } | undefined;
+  const pg = e?.driverError ?? e;
+  const context = typeof pg?.hint === 'string' ? pg.hint : 'this context';
+  if (pg?.code === WRITE_FENCE_SQLSTATE.fenced) {
+    return new ProblemError(503, 'write_fenced', `The writes of ${context} are moving between the monolith and its service; try again in a moment.`, {
+      context,
+    }).retryAfter(1);
+  }
+  if (pg?.code === WRITE_FENCE_SQLSTATE.notOwner) {
+    return new ProblemError(409, 'not_source_of_truth', `This side does not own the writes of ${context}; send them to the owner (the gateway does).`, {
+      context,
+    }).retryAfter(1);
+  }
+  return undefined;
+}
+
+/** Maps any thrown value to a status, a problem body and the headers that go with it. */
+export function toProblem(err: unknown): { status: number; body: ProblemBody; headers?: Record<string, string> } {
+  if (err instanceof ProblemError) {
+    return {
+      status: err.status,
+      body: err.toBody(),
+      ...(err.retryAfterSeconds !== undefined ? { headers: { 'retry-after': String(err.retryAfterSeconds) } } : {}),
+    };
+  }
+  const fenced = writeFenceProblem(err);
+  if (fenced) return toProblem(fenced);
   const e = err as { statusCode?: number; status?: number; code?: string; message?: string; validation?: unknown[]; getStatus?: () => number; getResponse?: () => unknown };
 
   // Fastify's own errors (body limit, bad JSON, bad content type, schema validation).

@@ -27,12 +27,10 @@ describe('the configuration every carved service shares', () => {
       transport: 'postgres',
       kafkaBrokers: [],
       messagingDatabaseUrl: undefined,
-      controlPlaneUrl: undefined,
       forwardSync: true,
       syncGroup: 'example-service',
       syncFromBeginning: true,
       outboxRelay: true,
-      stageCacheMs: 1000,
       bodyLimitBytes: 256 * 1024,
       migrateOnBoot: true,
       trustProxy: false,
@@ -45,12 +43,16 @@ describe('the configuration every carved service shares', () => {
     expect(problem({ PLATFORM: 'kubernetes' })).toEqual(['DATABASE_URL', 'is required with PLATFORM=kubernetes']);
     expect(problem({ PLATFORM: 'kubernetes', DATABASE_URL: 'postgres://app@db/carve' })).toEqual([
       'CARVE_JWT_SECRET',
-      'or CARVE_JWT_PUBLIC_KEY is required with PLATFORM=kubernetes',
+      'or CARVE_JWT_PUBLIC_KEY or CARVE_JWT_JWKS_URL is required with PLATFORM=kubernetes',
     ]);
     const k8s = load({ PLATFORM: 'kubernetes', DATABASE_URL: 'postgres://app@db/carve', CARVE_JWT_PUBLIC_KEY: 'PEM', KAFKA_BROKERS: 'b1:9094,b2:9094' });
     expect(k8s).toMatchObject({ host: '0.0.0.0', migrateOnBoot: false, jwt: { publicKey: 'PEM' }, transport: 'kafka', kafkaBrokers: ['b1:9094', 'b2:9094'] });
     const heroku = load({ PLATFORM: 'heroku', DATABASE_URL: 'postgres://app@db/carve', CARVE_JWT_SECRET: 'a-secret-of-16-chars' });
     expect(heroku).toMatchObject({ databaseSsl: 'no-verify', trustProxy: true, migrateOnBoot: false });
+    // The dev secret is for PLATFORM=local only; an issuer's JWKS with its iss and aud is read as given.
+    expect(problem({ PLATFORM: 'heroku', DATABASE_URL: 'postgres://app@db/carve', CARVE_JWT_SECRET: DEV_JWT_SECRET })).toEqual(['CARVE_JWT_SECRET', 'must not be the dev secret with PLATFORM=heroku']);
+    const idp = load({ PLATFORM: 'kubernetes', DATABASE_URL: 'postgres://app@db/carve', CARVE_JWT_JWKS_URL: 'https://idp.test/jwks', CARVE_JWT_ISSUER: 'https://idp.test/', CARVE_JWT_AUDIENCE: 'carve-api', CARVE_JWT_MAX_LIFETIME_SEC: '3600' });
+    expect(idp.jwt).toEqual({ jwksUrl: 'https://idp.test/jwks', issuer: 'https://idp.test/', audience: 'carve-api', maxLifetimeSec: 3600 });
   });
 
   it('refuses the legacy schema, and the kafka transport without brokers', () => {

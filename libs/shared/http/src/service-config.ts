@@ -13,13 +13,14 @@
  * secret, 127.0.0.1), kubernetes (migrations only from the init container, src/migrate.ts),
  * heroku (TLS without CA verification, release-phase migrations).
  *
- * A service reads its own schema only: LEGACY_DATABASE_URL is refused. Two other connections
- * are platform plumbing, not data access: the control plane (schema `carve`, the carving stage)
- * and, with the embedded postgres transport, the outbox tables that stand in for Kafka topics.
- * Both default to DATABASE_URL (dev); with role isolation they get their own credentials.
+ * A service reads its own schema only: LEGACY_DATABASE_URL is refused. One other connection is
+ * platform plumbing, not data access: with the embedded postgres transport, the outbox tables that
+ * stand in for Kafka topics (default DATABASE_URL; with role isolation its own credentials). Who
+ * owns a context's writes is not configuration: the write fence of the service's own schema
+ * (@carve/shared-persistence write-fence.ts) decides, in the writing transaction.
  */
 import { type ConfigOf, ConfigError, env, loadConfig } from '@carve/shared-config';
-import { DEV_JWT_SECRET } from './auth';
+import { type AuthOptions, DEV_JWT_SECRET } from './auth';
 
 export const SERVICE_PLATFORMS = ['local', 'heroku', 'kubernetes'] as const;
 export type ServicePlatform = (typeof SERVICE_PLATFORMS)[number];
@@ -35,6 +36,10 @@ export function platformEnvSchema(port: number) {
     DATABASE_SSL: env.oneOf(['off', 'no-verify', 'verify'] as const, { optional: true }),
     CARVE_JWT_SECRET: env.string({ optional: true, minLength: 16 }),
     CARVE_JWT_PUBLIC_KEY: env.string({ optional: true }),
+    CARVE_JWT_JWKS_URL: env.url({ protocols: ['http', 'https'], optional: true }),
+    CARVE_JWT_ISSUER: env.string({ optional: true }),
+    CARVE_JWT_AUDIENCE: env.string({ optional: true }),
+    CARVE_JWT_MAX_LIFETIME_SEC: env.int({ min: 60, max: 30 * 24 * 3600, optional: true }),
     CARVE_TRANSPORT: env.oneOf(['postgres', 'kafka'] as const, { optional: true }),
     KAFKA_BROKERS: env.list({ optional: true }),
     BODY_LIMIT_BYTES: env.int({ min: 1024, max: 64 * 1024 * 1024, default: 256 * 1024 }),
@@ -55,7 +60,8 @@ export interface PlatformConfig {
   readonly databaseUrl?: string;
   readonly databasePoolMax: number;
   readonly databaseSsl: 'off' | 'no-verify' | 'verify';
-  readonly jwt: { readonly secret?: string; readonly publicKey?: string };
+  /** How tokens are verified: key (secret, public key or JWKS), issuer, audience, lifetime. */
+  readonly jwt: Readonly<AuthOptions>;
   /** `kafka` when KAFKA_BROKERS is set, else `postgres`, unless CARVE_TRANSPORT says. */
   readonly transport: 'postgres' | 'kafka';
   /** Bootstrap brokers; non-empty with the kafka transport. */
@@ -74,9 +80,10 @@ export interface PlatformConfig {
 export function platformConfig(e: PlatformEnv): PlatformConfig {
   const deployed = e.PLATFORM !== 'local';
   if (deployed && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL', `is required with PLATFORM=${e.PLATFORM}`);
-  if (deployed && !e.CARVE_JWT_SECRET && !e.CARVE_JWT_PUBLIC_KEY) {
-    throw new ConfigError('CARVE_JWT_SECRET', `or CARVE_JWT_PUBLIC_KEY is required with PLATFORM=${e.PLATFORM}`);
+  if (deployed && !e.CARVE_JWT_SECRET && !e.CARVE_JWT_PUBLIC_KEY && !e.CARVE_JWT_JWKS_URL) {
+    throw new ConfigError('CARVE_JWT_SECRET', `or CARVE_JWT_PUBLIC_KEY or CARVE_JWT_JWKS_URL is required with PLATFORM=${e.PLATFORM}`);
   }
+  if (deployed && e.CARVE_JWT_SECRET === DEV_JWT_SECRET) throw new ConfigError('CARVE_JWT_SECRET', `must not be the dev secret with PLATFORM=${e.PLATFORM}`);
   const brokers: string[] = e.KAFKA_BROKERS ?? [];
   const transport = e.CARVE_TRANSPORT ?? (brokers.length ? 'kafka' : 'postgres');
   if (transport === 'kafka' && brokers.length === 0) throw new ConfigError('KAFKA_BROKERS', 'is required with CARVE_TRANSPORT=kafka (host:port,...)');
@@ -87,7 +94,12 @@ export function platformConfig(e: PlatformEnv): PlatformConfig {
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
     databaseSsl: e.DATABASE_SSL ?? (e.PLATFORM === 'heroku' ? 'no-verify' : 'off'),
-    jwt: Object.freeze(e.CARVE_JWT_PUBLIC_KEY ? { publicKey: e.CARVE_JWT_PUBLIC_KEY } : { secret: e.CARVE_JWT_SECRET ?? DEV_JWT_SECRET }),
+    jwt: Object.freeze({
+      ...(e.CARVE_JWT_JWKS_URL ? { jwksUrl: e.CARVE_JWT_JWKS_URL } : e.CARVE_JWT_PUBLIC_KEY ? { publicKey: e.CARVE_JWT_PUBLIC_KEY } : { secret: e.CARVE_JWT_SECRET ?? DEV_JWT_SECRET }),
+      ...(e.CARVE_JWT_ISSUER !== undefined ? { issuer: e.CARVE_JWT_ISSUER } : {}),
+      ...(e.CARVE_JWT_AUDIENCE !== undefined ? { audience: e.CARVE_JWT_AUDIENCE } : {}),
+      ...(e.CARVE_JWT_MAX_LIFETIME_SEC !== undefined ? { maxLifetimeSec: e.CARVE_JWT_MAX_LIFETIME_SEC } : {}),
+    }),
     transport,
     kafkaBrokers: Object.freeze([...brokers]),
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
@@ -103,12 +115,10 @@ export function serviceEnvSchema(defaults: { port: number; syncGroup: string }) 
     ...platformEnvSchema(defaults.port),
     LEGACY_DATABASE_URL: env.string({ optional: true }),
     CARVE_MESSAGING_DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
-    CARVE_CONTROL_PLANE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
     CARVE_FORWARD_SYNC: env.bool({ default: true }),
     CARVE_SYNC_GROUP: env.string({ default: defaults.syncGroup }),
     CARVE_SYNC_FROM_BEGINNING: env.bool({ default: true }),
     CARVE_OUTBOX_RELAY: env.bool({ default: true }),
-    CARVE_STAGE_CACHE_MS: env.int({ min: 0, max: 60_000, default: 1000 }),
   };
 }
 
@@ -117,8 +127,6 @@ export type ServiceEnvSchema = ReturnType<typeof serviceEnvSchema>;
 export interface ServiceConfig extends PlatformConfig {
   /** Postgres transport only: where the source outboxes (topics) and the transport's offsets live. Default: databaseUrl. */
   readonly messagingDatabaseUrl?: string;
-  /** The control plane (schema `carve`), read for the carving stage. Default: databaseUrl. */
-  readonly controlPlaneUrl?: string;
   /** Consume the monolith's events in this process (default true). */
   readonly forwardSync: boolean;
   /** Forward sync's consumer group (and its name in the service's inbox). */
@@ -127,8 +135,6 @@ export interface ServiceConfig extends PlatformConfig {
   readonly syncFromBeginning: boolean;
   /** Ship the service's outbox to the transport from this process (default true; else run `carve relay --schema <schema>`). */
   readonly outboxRelay: boolean;
-  /** How long the carving stage read from the control plane is trusted (ms). */
-  readonly stageCacheMs: number;
 }
 
 /** Reads and checks the environment of `service` (its name in error messages); throws ConfigError naming the first bad variable. */
@@ -140,12 +146,10 @@ export function loadServiceConfig(service: string, schema: ServiceEnvSchema, sou
   return Object.freeze({
     ...platformConfig(e),
     messagingDatabaseUrl: e.CARVE_MESSAGING_DATABASE_URL,
-    controlPlaneUrl: e.CARVE_CONTROL_PLANE_URL,
     forwardSync: e.CARVE_FORWARD_SYNC,
     syncGroup: e.CARVE_SYNC_GROUP,
     syncFromBeginning: e.CARVE_SYNC_FROM_BEGINNING,
     outboxRelay: e.CARVE_OUTBOX_RELAY,
-    stageCacheMs: e.CARVE_STAGE_CACHE_MS,
   });
 }
 

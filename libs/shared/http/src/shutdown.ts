@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { tracing } from './tracing';
 
 export interface ShutdownOptions {
   /** Hard deadline after which the process exits anyway (ms). */
@@ -30,7 +31,7 @@ function processGone(pid: number): boolean {
 
 /**
  * SIGTERM/SIGINT: mark draining (readiness fails), close servers and consumers (in-flight
- * requests finish), then exit 0; a second signal or the deadline exits at once. The same when
+ * requests finish), export the spans still buffered (tracing.ts), then exit 0; a second signal or the deadline exits at once. The same when
  * the supervising process (`parentPid`) disappears.
  */
 export function installGracefulShutdown(close: () => Promise<void>, logger: Pick<Logger, 'info' | 'error'>, opts: ShutdownOptions = {}): () => void {
@@ -50,18 +51,21 @@ export function installGracefulShutdown(close: () => Promise<void>, logger: Pick
       exit(1);
     }, timeoutMs);
     timer.unref();
-    close().then(
-      () => {
-        clearTimeout(timer);
-        logger.info('shutdown complete');
-        exit(0);
-      },
-      (err) => {
-        clearTimeout(timer);
-        logger.error({ err }, 'shutdown failed');
-        exit(1);
-      },
-    );
+    // The spans still buffered are exported last (tracing on; nothing to do otherwise).
+    close()
+      .finally(() => tracing().shutdown().catch(() => undefined))
+      .then(
+        () => {
+          clearTimeout(timer);
+          logger.info('shutdown complete');
+          exit(0);
+        },
+        (err) => {
+          clearTimeout(timer);
+          logger.error({ err }, 'shutdown failed');
+          exit(1);
+        },
+      );
   };
   for (const s of signals) process.on(s, handler);
   const parentPid = opts.parentPid ?? (Number(process.env[PARENT_PID_ENV]) || undefined);

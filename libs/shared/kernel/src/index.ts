@@ -7,3 +7,5 @@
  */
 export * from './validation';
 export * from './list-query';
+export * from './context';
+export * from './time';

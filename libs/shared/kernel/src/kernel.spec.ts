@@ -69,6 +69,18 @@ describe('list queries and cursors', () => {
     });
   });
 
+  it('looks sort keys and filters up as own properties of the allow-list only', () => {
+    const allowed = 'must be one of createdAt, -createdAt, title, -title';
+    for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf']) {
+      for (const sort of [key, `-${key}`]) expect(parseListQuery(list, { sort })).toEqual({ ok: false, errors: [{ field: 'sort', message: allowed }] });
+      // A parsed query string has no prototype: its keys are all own.
+      const query = Object.assign(Object.create(null), { [key]: 'x' });
+      const r = parseListQuery(list, query);
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.errors[0]).toEqual({ field: key, message: 'is not a known query parameter (known: limit, cursor, sort, state, customerEmail)' });
+    }
+  });
+
   it('pages with limit + 1 rows', () => {
     const q = ok(parseListQuery(list, { limit: '1' }));
     const rows = [

@@ -75,7 +75,8 @@ export function parseListQuery<F extends QueryFilters>(spec: ListSpec<F>, query:
   const sortRaw = q.sort === undefined || Array.isArray(q.sort) ? spec.defaultSort : String(q.sort);
   const desc = sortRaw.startsWith('-');
   const field = desc ? sortRaw.slice(1) : sortRaw;
-  const kind = spec.sorts[field];
+  // An own property of the allow-list only: `constructor`, `__proto__`, `toString` are not sort keys.
+  const kind = Object.prototype.hasOwnProperty.call(spec.sorts, field) ? spec.sorts[field] : undefined;
   if (!kind) {
     const allowed = Object.keys(spec.sorts).flatMap((s) => [s, `-${s}`]).join(', ');
     errors.push({ field: 'sort', message: `must be one of ${allowed}` });

@@ -1,8 +1,11 @@
+import { context } from '@opentelemetry/api';
 import type { Pool, PoolClient } from 'pg';
 import type { Registry } from 'prom-client';
+import { isSyncConflict, recordSyncConflict, type SyncConflict } from './conflicts';
 import { dlqTopicFor, type Envelope, MalformedMessageError, parseEnvelope } from './envelope';
 import { ident, queryRows, type SqlExecutor } from './executor';
 import { messagingMetrics } from './metrics';
+import { contextOf, endSpans, messageSpan, type MessageSpan } from './tracing';
 import { type DeliveredMessage, type DeliveryContext, DLQ_HEADERS, type Subscription, type Transport } from './transport';
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF, errorMessage, isConnectionError, type MessagingLogger, silentLogger, sleep } from './util';
 
@@ -41,7 +44,21 @@ export function pgTransactions(pool: Pool): TransactionRunner<PoolClient> {
   };
 }
 
-export type ApplyOutcome = 'applied' | 'duplicate' | 'stale' | 'own-origin';
+/**
+ * Marks the applying transaction as a sync apply, so that the write fence of the consuming side
+ * (@carve/shared-persistence write-fence.ts: `carve.sync_apply`) lets the handler write the
+ * other side's changes whoever owns the context's writes. An expression, folded into the
+ * inbox statement: no extra round trip.
+ */
+const MARK_SYNC_APPLY = `set_config('carve.sync_apply', 'on', true)`;
+
+/**
+ * What became of an event: applied; a redelivery (duplicate); not newer than what the consumer
+ * applied of its aggregate (stale); this consumer's own change coming back (own-origin); or a
+ * conflict: the handler found that this side wrote the event's version of the aggregate itself,
+ * so it was neither applied nor skipped but recorded in `<schema>.sync_conflicts` (conflicts.ts).
+ */
+export type ApplyOutcome = 'applied' | 'duplicate' | 'stale' | 'own-origin' | 'conflict';
 
 export interface EventMeta {
   topic: string;
@@ -49,7 +66,29 @@ export interface EventMeta {
   offset: string;
 }
 
-export type EventHandler<Tx extends SqlExecutor> = (event: Envelope, tx: Tx, meta: EventMeta) => Promise<void>;
+/** Applies one event; returns a SyncConflict instead when it must not be applied (see conflicts.ts). */
+export type EventHandler<Tx extends SqlExecutor> = (event: Envelope, tx: Tx, meta: EventMeta) => Promise<void | SyncConflict>;
+
+/** A handler's conflict: stored with both payloads, and the inbox row says so. */
+async function keepConflict(tx: SqlExecutor, schema: string, consumer: string, event: Envelope, meta: EventMeta, conflict: SyncConflict): Promise<void> {
+  await recordSyncConflict(tx, schema, { consumer, topic: meta.topic, event, conflict });
+  await tx.query(`UPDATE ${ident(schema)}.inbox SET outcome = 'conflict' WHERE consumer = $1 AND event_id = $2`, [consumer, event.id]);
+}
+
+/**
+ * Serialises the events of one key (e.g. a note and its links) across concurrent transactions:
+ * a transaction-level advisory lock per distinct key of the run, taken in one statement and in
+ * sorted order, before any row is touched. Two runs that share keys wait for each other instead
+ * of taking the rows' locks in opposite orders (a deadlock).
+ */
+async function lockKeys(tx: SqlExecutor, group: string, keys: ReadonlyArray<string | null | undefined>): Promise<void> {
+  const distinct = [...new Set(keys.filter((k): k is string => typeof k === 'string' && k.length > 0))].sort();
+  if (distinct.length === 0) return;
+  await tx.query(
+    `SELECT count(pg_advisory_xact_lock(hashtext($1), hashtext(k))) FROM (SELECT k FROM unnest($2::text[]) WITH ORDINALITY AS t(k, ord) ORDER BY ord) s`,
+    [`carve.serialize:${group}`, distinct],
+  );
+}
 
 /**
  * The idempotent apply, inside the caller's transaction: record the event in the inbox
@@ -83,7 +122,7 @@ export async function applyEvent<Tx extends SqlExecutor>(
        ON CONFLICT (consumer, aggregate_type, aggregate_id)
          DO UPDATE SET version = EXCLUDED.version, updated_at = now() WHERE aggregate_versions.version < EXCLUDED.version
        RETURNING 1)
-     SELECT EXISTS (SELECT 1 FROM ins) AS fresh, EXISTS (SELECT 1 FROM up) AS newer`,
+     SELECT EXISTS (SELECT 1 FROM ins) AS fresh, EXISTS (SELECT 1 FROM up) AS newer, ${MARK_SYNC_APPLY} AS sync`,
     [...inboxRow, 'applied'],
   );
   if (!r.fresh) return 'duplicate';
@@ -91,7 +130,11 @@ export async function applyEvent<Tx extends SqlExecutor>(
     await tx.query(`UPDATE ${s}.inbox SET outcome = 'stale' WHERE consumer = $1 AND event_id = $2`, [args.consumer, e.id]);
     return 'stale';
   }
-  await args.handle(e, tx, args.meta);
+  const result = await args.handle(e, tx, args.meta);
+  if (isSyncConflict(result)) {
+    await keepConflict(tx, args.schema, args.consumer, e, args.meta, result);
+    return 'conflict';
+  }
   return 'applied';
 }
 
@@ -129,7 +172,7 @@ export async function admitRun(
     unique.push(r);
   }
   const col = <T>(f: (r: RunEvent) => T) => unique.map(f);
-  const rows = await queryRows<{ kind: 'e' | 'v'; a: string; b: string | null; v: string | null }>(
+  const rows = await queryRows<{ kind: 'e' | 'v' | 's'; a: string; b: string | null; v: string | null }>(
     tx,
     `WITH input AS (
        SELECT * FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[]) WITH ORDINALITY
@@ -147,7 +190,9 @@ export async function admitRun(
        RETURNING aggregate_type, aggregate_id, version)
      SELECT 'e' AS kind, event_id::text AS a, NULL::text AS b, NULL::bigint AS v FROM ins
      UNION ALL
-     SELECT 'v', aggregate_type, aggregate_id, version FROM locked`,
+     SELECT 'v', aggregate_type, aggregate_id, version FROM locked
+     UNION ALL
+     SELECT 's', ${MARK_SYNC_APPLY}, NULL, NULL`,
     [
       args.consumer,
       col((r) => r.event.id),
@@ -164,7 +209,7 @@ export async function admitRun(
   const versions = new Map<string, number>();
   for (const r of rows) {
     if (r.kind === 'e') fresh.add(r.a);
-    else versions.set(key(r.a, r.b!), Number(r.v));
+    else if (r.kind === 'v') versions.set(key(r.a, r.b!), Number(r.v));
   }
   const bumped = new Map<string, { type: string; id: string; version: number }>();
   const stale: string[] = [];
@@ -211,6 +256,12 @@ export interface ConsumerOptions<Tx extends SqlExecutor = PoolClient> {
   validate?: (event: Envelope) => string | null | undefined;
   /** Origins whose events this consumer records and skips (reverse sync: its own changes). */
   skipOrigins?: string[];
+  /**
+   * The key whose events must not be applied by two transactions at once (e.g. a note's id for
+   * the note's and its links' events, which arrive on different topics); null for none. Each run
+   * takes an advisory lock per key, in sorted order, before it touches a row.
+   */
+  serializeBy?: (event: Envelope) => string | null | undefined;
   /** Handler attempts before the event goes to the DLQ; default 5. */
   maxAttempts?: number;
   /**
@@ -238,6 +289,7 @@ export interface ConsumerStats {
   duplicate: number;
   stale: number;
   ownOrigin: number;
+  conflicts: number;
   deadLettered: number;
   retries: number;
 }
@@ -268,7 +320,7 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
   const log = opts.logger ?? silentLogger;
   const metrics = opts.registry ? messagingMetrics(opts.registry) : undefined;
   const group = opts.group;
-  const stats: ConsumerStats = { applied: 0, duplicate: 0, stale: 0, ownOrigin: 0, deadLettered: 0, retries: 0 };
+  const stats: ConsumerStats = { applied: 0, duplicate: 0, stale: 0, ownOrigin: 0, conflicts: 0, deadLettered: 0, retries: 0 };
 
   async function pause(ms: number, ctx: DeliveryContext): Promise<void> {
     const until = Date.now() + ms;
@@ -293,7 +345,7 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
     if (eventId) headers[DLQ_HEADERS.eventId] = eventId;
     for (let attempt = 1; ctx.isRunning(); attempt++) {
       try {
-        await opts.transport.publish([{ topic: dlqTopicFor(m.topic), key: m.key, value: m.value ?? '', headers }]);
+        await opts.transport.publish([{ topic: dlqTopicFor(m.topic), key: m.key, value: m.value, headers }]);
         stats.deadLettered += 1;
         metrics?.consumerDeadLettered.inc({ group, topic: m.topic, reason });
         log.warn({ group, topic: m.topic, partition: m.partition, offset: m.offset, reason, err: errorMessage(err) }, 'consumer: message dead-lettered');
@@ -320,9 +372,15 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
   const metaOf = (m: DeliveredMessage): EventMeta => ({ topic: m.topic, partition: m.partition, offset: m.offset });
 
   const counted = async (m: DeliveredMessage, event: Envelope, outcome: ApplyOutcome) => {
+    const conflictContext = conflictContexts.get(event.id);
+    conflictContexts.delete(event.id);
     if (outcome === 'applied') {
       stats.applied += 1;
       metrics?.consumerApplied.inc({ group, topic: m.topic });
+    } else if (outcome === 'conflict') {
+      stats.conflicts += 1;
+      metrics?.syncConflicts.inc({ context: conflictContext ?? 'unknown', consumer: group });
+      log.warn({ group, eventId: event.id, type: event.type, aggregateId: event.aggregateId, version: event.aggregateVersion, origin: event.origin }, 'consumer: sync conflict recorded (both sides wrote this version)');
     } else {
       if (outcome === 'duplicate') stats.duplicate += 1;
       else if (outcome === 'stale') stats.stale += 1;
@@ -339,14 +397,29 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
     }
   }
 
+  // The context of each conflict found by a committed run, for the metric's label (counted after commit).
+  const conflictContexts = new Map<string, string>();
+  const handle: EventHandler<Tx> = async (event, tx, meta) => {
+    const result = await opts.handle(event, tx, meta);
+    if (isSyncConflict(result)) conflictContexts.set(event.id, result.context);
+    return result;
+  };
+
   /** Applies a run of events in one transaction (group commit); throws RunFailure or a connection error. */
   const applyRun = (run: Array<{ m: DeliveredMessage; event: Envelope }>): Promise<ApplyOutcome[]> =>
     transaction(async (tx) => {
+      if (opts.serializeBy) {
+        try {
+          await lockKeys(tx, group, run.map(({ event }) => opts.serializeBy!(event)));
+        } catch (err) {
+          throw isConnectionError(err) ? err : new RunFailure(0, err);
+        }
+      }
       if (run.length === 1) {
         // One event: the per-event path takes one round trip fewer than the set-based one.
         const [{ m, event }] = run;
         try {
-          return [await applyEvent(tx, { schema, consumer: group, event, meta: metaOf(m), handle: opts.handle, skipOrigins: opts.skipOrigins })];
+          return [await applyEvent(tx, { schema, consumer: group, event, meta: metaOf(m), handle, skipOrigins: opts.skipOrigins })];
         } catch (err) {
           throw isConnectionError(err) ? err : new RunFailure(0, err);
         }
@@ -362,13 +435,46 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
       for (const [index, { m, event }] of run.entries()) {
         if (outcomes[index] !== 'applied') continue;
         try {
-          await opts.handle(event, tx, metaOf(m));
+          const result = await handle(event, tx, metaOf(m));
+          if (isSyncConflict(result)) {
+            await keepConflict(tx, schema, group, event, metaOf(m), result);
+            outcomes[index] = 'conflict';
+          }
         } catch (err) {
           throw isConnectionError(err) ? err : new RunFailure(index, err);
         }
       }
       return outcomes;
     });
+
+  /**
+   * applyRun with a `process` span per event that carries a trace context (tracing.ts), child of
+   * the relay's `send` span; a run of one event is applied inside its span's context.
+   */
+  const tracedRun = async (run: Array<{ m: DeliveredMessage; event: Envelope }>): Promise<ApplyOutcome[]> => {
+    let spans: Array<MessageSpan | undefined> | undefined;
+    for (const [i, { m, event }] of run.entries()) {
+      const parent = contextOf(m.headers);
+      if (!parent) continue;
+      spans ??= new Array<MessageSpan | undefined>(run.length).fill(undefined);
+      spans[i] = messageSpan('process', m.topic, parent, {
+        'messaging.message.id': event.id,
+        'messaging.consumer.group.name': group,
+        'messaging.destination.partition.id': String(m.partition),
+        'carve.event.type': event.type,
+      });
+    }
+    if (!spans) return applyRun(run);
+    try {
+      const only = run.length === 1 ? spans[0] : undefined;
+      const outcomes = await (only ? context.with(only.ctx, () => applyRun(run)) : applyRun(run));
+      endSpans(spans, undefined, (i) => ({ 'carve.outcome': outcomes[i] }));
+      return outcomes;
+    } catch (err) {
+      endSpans(spans, err instanceof RunFailure ? err.cause : err);
+      throw err;
+    }
+  };
 
   /** One event on its own, retried with backoff; dead-lettered after maxAttempts. False if stopped first. */
   async function applyAlone(m: DeliveredMessage, event: Envelope, ctx: DeliveryContext, failed: unknown): Promise<boolean> {
@@ -386,7 +492,7 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
       for (;;) {
         if (!ctx.isRunning()) return false;
         try {
-          const [outcome] = await applyRun([{ m, event }]);
+          const [outcome] = await tracedRun([{ m, event }]);
           await counted(m, event, outcome);
           return true;
         } catch (e) {
@@ -438,7 +544,7 @@ export async function startConsumer<Tx extends SqlExecutor = PoolClient>(opts: C
         run.push({ m: messages[j], event: p.event });
       }
       try {
-        const outcomes = await applyRun(run);
+        const outcomes = await tracedRun(run);
         for (const [k, outcome] of outcomes.entries()) await counted(run[k].m, run[k].event, outcome);
         i += run.length;
         outages = 0;

@@ -1,4 +1,4 @@
-import Ajv from 'ajv';
+import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { uuidv7 } from './uuidv7';
 
@@ -37,7 +37,7 @@ export interface Envelope<T = unknown> {
 
 /**
  * What an event is: the static half of an envelope, as a contract library declares it (e.g.
- * `NoteCreated` of @carve/legacy-contracts). A contract that carries its data type in the
+ * `NoteCreated` of @carve/legacy-events). A contract that carries its data type in the
  * phantom `__data` makes `createEvent` type-check `data` against it.
  */
 export interface EventContractRef<T = unknown> {
@@ -175,9 +175,21 @@ export const envelopeJsonSchema = {
   },
 } as const;
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats(ajv);
-const validateEnvelope = ajv.compile(envelopeJsonSchema);
+// Compiled on first use: a process that only imports this module (the CLI's help) pays nothing.
+let validateEnvelopeFn: ValidateFunction | undefined;
+function envelopeValidator(): ValidateFunction {
+  // Stryker disable next-line ConditionalExpression: equivalent, compiling again gives the same validator (the cache saves time only)
+  if (!validateEnvelopeFn) {
+    const ajv = new Ajv({
+      allErrors: true,
+      // Stryker disable next-line BooleanLiteral: equivalent while the schema has nothing strict mode refuses
+      strict: false,
+    });
+    addFormats(ajv);
+    validateEnvelopeFn = ajv.compile(envelopeJsonSchema);
+  }
+  return validateEnvelopeFn;
+}
 
 /** A message that cannot be an event: it goes to the DLQ, never to a handler. */
 export class MalformedMessageError extends Error {
@@ -192,11 +204,13 @@ export function parseEnvelope(raw: Buffer | string | null | undefined): Envelope
   if (raw === null || raw === undefined) throw new MalformedMessageError('empty message (tombstone or null value)', 'not-json');
   let value: unknown;
   try {
-    value = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+    value = JSON.parse(raw.toString()); // a Buffer as UTF-8
   } catch (err) {
     throw new MalformedMessageError(`not JSON: ${(err as Error).message}`, 'not-json');
   }
+  const validateEnvelope = envelopeValidator();
   if (!validateEnvelope(value)) {
+    // Stryker disable next-line ArrayDeclaration: equivalent, Ajv sets errors whenever validation fails
     const why = (validateEnvelope.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
     throw new MalformedMessageError(`not an event envelope: ${why}`, 'invalid-envelope');
   }

@@ -8,8 +8,16 @@ import { ident } from './executor';
  *   aggregateVersion applied per aggregate; anything not newer is skipped.
  */
 export function inboxMigrationSql(schema: string, opts: { createSchema?: boolean } = {}): string {
+  return `${opts.createSchema === false ? '' : `\nCREATE SCHEMA IF NOT EXISTS ${ident(schema)};`}${inboxTablesSqlV1(schema)}`;
+}
+
+/**
+ * Version 1 of the inbox's DDL (above), without CREATE SCHEMA, frozen: a migration that shipped
+ * runs exactly this, so it never changes. A change is a new version run by a new migration.
+ */
+export function inboxTablesSqlV1(schema: string): string {
   const s = ident(schema);
-  return `${opts.createSchema === false ? '' : `\nCREATE SCHEMA IF NOT EXISTS ${s};`}
+  return `
 CREATE TABLE IF NOT EXISTS ${s}.inbox (
   consumer text NOT NULL,
   event_id uuid NOT NULL,

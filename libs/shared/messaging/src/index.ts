@@ -11,9 +11,26 @@ export * from './inbox';
 export * from './transport';
 export * from './relay';
 export * from './consumer';
+export * from './conflicts';
 export * from './topics';
 export * from './metrics';
 export * from './transport-factory';
+export { type DeadLetterReplayLedger, DeadLetterLedgerMissingError, postgresReplayLedger } from './dead-letter-replays';
 export { KafkaTransport, createKafkaTransport, type KafkaTransportOptions } from './kafka/kafka-transport';
+export {
+  describeKafkaError,
+  describeKafkaSecurity,
+  explainKafkaError,
+  KAFKA_SASL_MECHANISMS,
+  KafkaConnectionError,
+  kafkaClientSecurity,
+  kafkaSecurityEnvSchema,
+  kafkaSecurityFromEnv,
+  type KafkaFailure,
+  type KafkaFailureKind,
+  type KafkaSaslMechanism,
+  type KafkaSecurity,
+  type MskTokenSigner,
+} from './kafka/kafka-security';
 export { PostgresTransport, createPostgresTransport, type PostgresTransportOptions } from './postgres/postgres-transport';
 export { type Backoff, type MessagingLogger, silentLogger, backoffDelay } from './util';

@@ -13,6 +13,7 @@ export interface MessagingMetrics {
   consumerSkipped: Counter<'group' | 'topic' | 'reason'>;
   consumerDeadLettered: Counter<'group' | 'topic' | 'reason'>;
   consumerRetries: Counter<'group' | 'topic'>;
+  syncConflicts: Counter<'context' | 'consumer'>;
 }
 
 const cache = new WeakMap<Registry, MessagingMetrics>();
@@ -67,6 +68,12 @@ export function messagingMetrics(registry: Registry): MessagingMetrics {
       registers,
     }),
     consumerRetries: new Counter({ name: 'carve_consumer_retries_total', help: 'Handler attempts that failed and were retried', labelNames: ['group', 'topic'], registers }),
+    syncConflicts: new Counter({
+      name: 'carve_sync_conflicts_total',
+      help: 'Events from the other side at a version this side wrote itself: recorded in <schema>.sync_conflicts, neither applied nor skipped',
+      labelNames: ['context', 'consumer'],
+      registers,
+    }),
   };
   cache.set(registry, m);
   return m;

@@ -1,5 +1,7 @@
+import { context } from '@opentelemetry/api';
 import { type Envelope, type OutboxEvent, topicFor } from './envelope';
 import { ident, type SqlExecutor } from './executor';
+import { activeSpan, endSpans, messageSpan, type MessageSpan } from './tracing';
 
 /** NOTIFY channel the outbox trigger signals at commit: `<schema>_outbox` (wakes the relay). */
 export const outboxChannel = (schema: string) => `${ident(schema)}_outbox`;
@@ -17,8 +19,17 @@ export const outboxLogChannel = (schema: string) => `${ident(schema)}_outbox_log
  * A statement trigger NOTIFYs `<schema>_outbox` so the relay wakes at commit.
  */
 export function outboxMigrationSql(schema: string, opts: { createSchema?: boolean } = {}): string {
+  return `${opts.createSchema === false ? '' : `\nCREATE SCHEMA IF NOT EXISTS ${ident(schema)};`}${outboxTablesSqlV1(schema)}`;
+}
+
+/**
+ * Version 1 of the outbox's DDL (above), without CREATE SCHEMA, frozen: a migration that shipped
+ * runs exactly this, so it never changes. A change of the outbox's tables is a new version (the
+ * delta, run by a new migration) and `outboxMigrationSql` the sum of the versions.
+ */
+export function outboxTablesSqlV1(schema: string): string {
   const s = ident(schema);
-  return `${opts.createSchema === false ? '' : `\nCREATE SCHEMA IF NOT EXISTS ${s};`}
+  return `
 CREATE TABLE IF NOT EXISTS ${s}.outbox (
   id uuid PRIMARY KEY,
   seq bigserial NOT NULL,
@@ -55,6 +66,8 @@ function isOutboxEvent(e: OutboxEntry): e is OutboxEvent {
  * Appends events to `<schema>.outbox` inside the caller's transaction: they become visible
  * (and the relay is woken) when, and only if, that transaction commits. One statement for the
  * whole list. An entry is an envelope (topic by convention, `topicFor`) or `{ topic, envelope }`.
+ * Called inside a traced request, each event gets a `create` span whose trace context is stored
+ * in the row's `headers` (tracing.ts); otherwise `headers` stays null.
  */
 export async function appendToOutbox(executor: SqlExecutor, schema: string, entries: OutboxEntry[]): Promise<void> {
   if (entries.length === 0) return;
@@ -62,16 +75,33 @@ export async function appendToOutbox(executor: SqlExecutor, schema: string, entr
   const topics: string[] = [];
   const keys: string[] = [];
   const bodies: string[] = [];
+  const parent = activeSpan() ? context.active() : undefined;
+  const spans: MessageSpan[] = [];
   for (const entry of entries) {
     const { topic, envelope } = isOutboxEvent(entry) ? entry : { topic: topicFor(entry), envelope: entry };
     ids.push(envelope.id);
     topics.push(topic);
     keys.push(envelope.aggregateId);
     bodies.push(JSON.stringify(envelope));
+    if (parent) spans.push(messageSpan('create', topic, parent, { 'messaging.message.id': envelope.id, 'messaging.system': 'carve-outbox', 'carve.outbox.schema': schema, 'carve.event.type': envelope.type }));
   }
-  await executor.query(
-    `INSERT INTO ${ident(schema)}.outbox (id, topic, key, envelope)
+  if (spans.length === 0) {
+    await executor.query(
+      `INSERT INTO ${ident(schema)}.outbox (id, topic, key, envelope)
      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[])`,
-    [ids, topics, keys, bodies],
-  );
+      [ids, topics, keys, bodies],
+    );
+    return;
+  }
+  try {
+    await executor.query(
+      `INSERT INTO ${ident(schema)}.outbox (id, topic, key, envelope, headers)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])`,
+      [ids, topics, keys, bodies, spans.map((s) => JSON.stringify(s.headers))],
+    );
+  } catch (err) {
+    endSpans(spans, err);
+    throw err;
+  }
+  endSpans(spans);
 }

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { ident } from './executor';
 import { messagingMetrics, type MessagingMetrics } from './metrics';
 import { outboxChannel, outboxLogChannel } from './outbox';
+import { contextOf, endSpans, messageSpan, type MessageSpan } from './tracing';
 import type { OutboundMessage, Transport } from './transport';
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF, errorMessage, type MessagingLogger, silentLogger, sleep, Waker } from './util';
 
@@ -130,17 +131,49 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
     unmarked = [];
     if (rows.length === 0) return 0;
     const batch: OutboxRow[] = rows.map((r) => ({ id: r.id, seq: r.seq, topic: r.topic, key: r.key, envelope: r.envelope, headers: r.headers, createdAt: r.created_at }));
+    // A `send` span per row written inside a trace: its context replaces the row's in what the
+    // consumers read (tracing.ts).
+    let spans: Array<MessageSpan | undefined> | undefined;
+    for (const [i, r] of batch.entries()) {
+      const parent = contextOf(r.headers);
+      if (!parent) continue;
+      spans ??= new Array<MessageSpan | undefined>(batch.length).fill(undefined);
+      spans[i] = messageSpan('send', r.topic, parent, { 'messaging.message.id': r.id, 'messaging.system': transport.kind === 'kafka' ? 'kafka' : 'carve-outbox', 'carve.outbox.schema': schema, 'carve.relay': name });
+    }
+    let shipped: boolean;
+    try {
+      shipped = await ship(c, batch, spans);
+    } catch (err) {
+      if (spans) endSpans(spans, err);
+      throw err;
+    }
+    if (spans) endSpans(spans, shipped ? undefined : new Error('the relay stopped before the transport acknowledged the batch'));
+    if (!shipped) return 0;
+    const ackedAt = Date.now();
+    stats.published += batch.length;
+    stats.batches += 1;
+    if (metrics) {
+      metrics.relayPublished.inc({ schema }, batch.length);
+      for (const r of batch) metrics.relayEventLatency.observe({ schema }, Math.max(0, ackedAt - r.createdAt.getTime()) / 1000);
+    }
+    return batch.length;
+  }
 
+  /**
+   * Publishes a batch (or, when the outbox is the log, gives it its positions) and marks it;
+   * false when the relay stopped before the transport acknowledged it.
+   */
+  async function ship(c: Client, batch: OutboxRow[], spans: Array<MessageSpan | undefined> | undefined): Promise<boolean> {
     if (!transport.outboxIsLog) {
-      const messages: OutboundMessage[] = batch.map((r) => ({
+      const messages: OutboundMessage[] = batch.map((r, i) => ({
         topic: r.topic,
         key: r.key,
         value: r.envelope,
-        headers: { ...(r.headers ?? {}), 'content-type': 'application/json', 'carve-event-id': r.id },
+        headers: { ...(r.headers ?? {}), ...spans?.[i]?.headers, 'content-type': 'application/json', 'carve-event-id': r.id },
       }));
       const started = process.hrtime.bigint();
       for (let attempt = 1; ; attempt++) {
-        if (stopping) return 0;
+        if (stopping) return false;
         try {
           await transport.publish(messages);
           break;
@@ -164,26 +197,22 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
         `SELECT array_agg(n ORDER BY n)::text[] AS p FROM (SELECT nextval('${schema}.outbox_log_pos_seq') AS n FROM generate_series(1, $1)) s`,
         [batch.length],
       );
+      // A traced row's headers take the context of its `send` span, in the same statement.
+      const traced = spans?.map((sp) => (sp ? JSON.stringify(sp.headers) : null));
       await c.query(
         `WITH upd AS (
-           UPDATE ${schema}.outbox o SET published_at = clock_timestamp(), log_pos = v.pos
-             FROM unnest($1::uuid[], $2::bigint[]) AS v(id, pos)
+           UPDATE ${schema}.outbox o SET published_at = clock_timestamp(), log_pos = v.pos${traced ? `,
+                  headers = CASE WHEN v.trace IS NULL THEN o.headers ELSE coalesce(o.headers, '{}'::jsonb) || v.trace END` : ''}
+             FROM unnest($1::uuid[], $2::bigint[]${traced ? ', $3::jsonb[]' : ''}) AS v(id, pos${traced ? ', trace' : ''})
             WHERE o.id = v.id AND o.published_at IS NULL
             RETURNING 1)
          SELECT pg_notify('${outboxLogChannel(schema)}', ''), (SELECT count(*) FROM upd) AS n`,
-        [batch.map((r) => r.id), pos[0].p],
+        traced ? [batch.map((r) => r.id), pos[0].p, traced] : [batch.map((r) => r.id), pos[0].p],
       );
     } else {
       unmarked = batch.map((r) => r.id);
     }
-    const ackedAt = Date.now();
-    stats.published += batch.length;
-    stats.batches += 1;
-    if (metrics) {
-      metrics.relayPublished.inc({ schema }, batch.length);
-      for (const r of batch) metrics.relayEventLatency.observe({ schema }, Math.max(0, ackedAt - r.createdAt.getTime()) / 1000);
-    }
-    return batch.length;
+    return true;
   }
 
   async function cleanup(c: Client): Promise<void> {

@@ -7,7 +7,8 @@
 export interface OutboundMessage {
   topic: string;
   key: string | null;
-  value: string | Buffer;
+  /** null: a tombstone (Kafka; the Postgres transport carries JSON only). */
+  value: string | Buffer | null;
   headers?: Record<string, string>;
 }
 
@@ -104,7 +105,19 @@ export interface DeadLetter {
   group: string | null;
   attempts: number;
   failedAt: string;
+  /** When a replay sent it back to its topic; null: waiting. */
   replayedAt: string | null;
+  /** The failed message's own headers (without the DLQ's): a replay sends them again. */
+  headers: Record<string, string>;
+}
+
+export interface ReplayOptions {
+  /** The original topic (or its `.dlq`). */
+  topic: string;
+  /** Only the dead letter with this id, or the dead letters of the event with this id. */
+  id?: string;
+  /** Select and return what would be replayed; send and mark nothing. */
+  dryRun?: boolean;
 }
 
 export interface PartitionLag {
@@ -130,8 +143,14 @@ export interface Transport {
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
   ensureTopics(declarations: TopicDeclaration[]): Promise<EnsureTopicsReport>;
   listDeadLetters(opts?: { topic?: string }): Promise<DeadLetter[]>;
-  /** Publishes dead letters of `topic` (the original or its `.dlq`) back to their original topic. */
-  replayDeadLetters(opts: { topic: string; id?: string }): Promise<DeadLetter[]>;
+  /**
+   * Publishes the waiting dead letters of `topic` back to their original topic, each at most
+   * once: a dead letter is marked replayed (claimed) before it is sent, and one message failed
+   * in several consumer groups is sent once for all of them. The original key, headers and a
+   * null value (tombstone) are kept. Resolves with the dead letters replayed (or, with
+   * `dryRun`, those that would be).
+   */
+  replayDeadLetters(opts: ReplayOptions): Promise<DeadLetter[]>;
   lag(group: string, topics: string[]): Promise<PartitionLag[]>;
   close(): Promise<void>;
 }
@@ -150,3 +169,26 @@ export const DLQ_HEADERS = {
 } as const;
 
 export const REPLAYED_FROM_HEADER = 'carve-replayed-from';
+
+/** The headers the failed message had, from a dead letter's headers (without the DLQ's own and an earlier replay mark). */
+export function originalHeaders(headers: Record<string, string> | null | undefined): Record<string, string> {
+  const dlq = new Set<string>(Object.values(DLQ_HEADERS));
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) if (!dlq.has(k) && k !== REPLAYED_FROM_HEADER) out[k] = v;
+  return out;
+}
+
+/**
+ * The waiting dead letters a replay selects, by the message each one failed on: several
+ * consumer groups dead-lettering the same message (same topic, partition and offset) make one
+ * message to send again, for all of their dead letters.
+ */
+export function replayBatches(letters: DeadLetter[], opts: Pick<ReplayOptions, 'id'>): DeadLetter[][] {
+  const chosen = letters.filter((d) => d.replayedAt === null && (!opts.id || d.id === opts.id || d.eventId === opts.id));
+  const byMessage = new Map<string, DeadLetter[]>();
+  for (const d of chosen) {
+    const key = d.partition >= 0 && d.offset !== '' ? `${d.originalTopic}\u0000${d.partition}\u0000${d.offset}` : `id\u0000${d.id}`;
+    byMessage.set(key, [...(byMessage.get(key) ?? []), d]);
+  }
+  return [...byMessage.values()];
+}

@@ -56,7 +56,7 @@ export class Waker {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { setTimeout as sleep } from 'node:timers/promises';
 
 /** The logger shape the backbone writes to: pino's, or anything with these three methods. */
 export interface MessagingLogger {

@@ -1,5 +1,5 @@
 /**
- * The faults of issue 3, against a real Kafka broker this file starts for itself (its own port
+ * The faults that must lose nothing, against a real Kafka broker this file starts for itself (its own port
  * and data dir, so stopping it disturbs no other suite) and real Postgres. Relays and consumers
  * that get killed run as child processes and are SIGKILLed by PID.
  *
@@ -235,5 +235,43 @@ describe('faults that must lose nothing (real Kafka)', () => {
     await waitFor(`all ${written.length} events applied`, () => c.stats().applied === written.length, 45_000, 200);
     await expectAllAppliedOnce(group, written);
     expect(writtenWhileDown).toBeGreaterThan(appliedAtStop + 50); // writes went on while the broker was down
+  });
+
+  it('broker away long enough for the consumer to give up and restart: it resumes within a few seconds of the broker coming back', async () => {
+    const src = await newSource();
+    const group = uniqueName('g');
+    await relay(src);
+    const errors: string[] = [];
+    const logger = { info: () => undefined, warn: () => undefined, error: (_o: object, msg?: string) => void errors.push(msg ?? '') };
+    const c = await startConsumer({
+      transport: transport({ logger }),
+      pool,
+      group,
+      topics: [src.topic],
+      schema: SINK,
+      handle: sinkHandler(SINK, group),
+      backoff: { initialMs: 50, maxMs: 500 },
+    });
+    consumers.push(c);
+    await c.ready;
+    const before = await writeEvents(db.url, src, ['r-1', 'r-2'], 2, 2);
+    await waitFor('events flowing', () => c.stats().applied === before.length);
+
+    await stopKafka({ dataDir, log: () => undefined });
+    // Down until the consumer has crashed on it and scheduled a restart (its retries exhausted).
+    await waitFor('the consumer crashed on the missing broker', () => errors.some((m) => /kafka consumer crashed/.test(m)), 60_000, 100);
+    const after = await writeEvents(db.url, src, ['r-1', 'r-2'], 1, 2, 3);
+    await startKafka({ port: PORT, dataDir, log: () => undefined });
+    const backAt = Date.now();
+    const r = relays[relays.length - 1];
+    await waitFor('the events written while down published', () => r.stats().published >= before.length + after.length, 30_000, 50);
+    const publishedMs = Date.now() - backAt;
+    await waitFor('the events written while down applied', () => c.stats().applied === before.length + after.length, 30_000, 50);
+    const resumedMs = Date.now() - backAt;
+    process.stdout.write(`broker back: relay published after ${publishedMs} ms, consumer applied after ${resumedMs} ms\n`);
+    // The relay's backoff is at most 1 s here; the rest is the consumer's restart backoff and
+    // rejoining its group.
+    expect(resumedMs).toBeLessThan(6_000);
+    await expectAllAppliedOnce(group, [...before, ...after]);
   });
 });

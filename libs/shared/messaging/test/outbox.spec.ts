@@ -190,6 +190,6 @@ describe('outbox and relay (Postgres)', () => {
     expect((await transport.listDeadLetters({ topic: src.topic }))[0].replayedAt).not.toBeNull();
     const again = spawnNode(CARVE_BIN, ['events', 'dlq', 'replay', src.topic, '--id', dead.id, ...flags], {});
     expect(await again.exited).toMatchObject({ code: 1 }); // nothing left to replay, says so
-    expect(again.stderr.join('\n')).toContain('no dead letters to replay');
+    expect(again.stderr.join('\n')).toContain('no dead letters waiting');
   });
 });

@@ -11,11 +11,12 @@ import { createTestDatabase, sql, type TestDatabase, uniqueName, waitFor } from 
 
 export interface TransportFixture {
   /** A new transport instance on the test database. */
-  create(databaseUrl: string): Transport;
+  create(databaseUrl: string): Transport | Promise<Transport>;
 }
 
-export function transportContract(kind: 'kafka' | 'postgres', fixture: TransportFixture): void {
-  describe(`transport contract: ${kind}`, () => {
+/** `label`: how the suite is named when a transport runs it in another setting (e.g. over TLS and SASL). */
+export function transportContract(kind: 'kafka' | 'postgres', fixture: TransportFixture, label: string = kind): void {
+  describe(`transport contract: ${label}`, () => {
     let db: TestDatabase;
     let src: TestSource;
     const sink = 'sink';
@@ -46,7 +47,7 @@ export function transportContract(kind: 'kafka' | 'postgres', fixture: Transport
       db = await createTestDatabase(`contract_${kind}`);
       src = testSource(uniqueName('ct'));
       await migrate(db.url, src, sink);
-      transport = fixture.create(db.url);
+      transport = await fixture.create(db.url);
       const decl: TopicDeclaration[] = [
         { name: src.topic, partitions: 3, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
         { name: `${src.topic}.dlq`, partitions: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' },
@@ -154,6 +155,108 @@ export function transportContract(kind: 'kafka' | 'postgres', fixture: Transport
       await waitFor('the replayed event applied', async () => (await checkApplied(db.url, sink, group)).versions['flaky-1']);
       expect((await checkApplied(db.url, sink, group)).versions['flaky-1']).toEqual([1]);
     });
+
+    it('DLQ replay: four dead letters, the cause fixed, one replay applies each once; then nothing waits, the DLQ has not grown, a second replay finds nothing', async () => {
+      const group = uniqueName('g');
+      let failing = true;
+      const handle = sinkHandler(sink, group);
+      const c = await consume(group, {
+        maxAttempts: 2,
+        handle: async (e, tx, meta) => {
+          // --all replays the earlier tests' dead letters of this topic too: not this test's business.
+          if (!e.aggregateId.startsWith('four-')) return;
+          if (failing) throw new Error('downstream is down');
+          await handle(e, tx, meta);
+        },
+      });
+      const written = await writeEvents(db.url, src, ['four-0', 'four-1', 'four-2', 'four-3'], 1);
+      await waitFor('4 dead letters', () => c.stats().deadLettered === 4);
+      const mine = async () => (await transport.listDeadLetters({ topic: src.topic })).filter((d) => d.group === group);
+      const dead = await waitFor('4 dead letters listed', async () => ((await mine()).length === 4 ? mine() : undefined));
+      expect(dead.every((d) => d.replayedAt === null)).toBe(true);
+
+      // A dry run selects them and changes nothing.
+      const dry = (await transport.replayDeadLetters({ topic: src.topic, dryRun: true })).filter((d) => d.group === group);
+      expect(dry.map((d) => d.eventId).sort()).toEqual(written.map((e) => e.id).sort());
+      expect((await mine()).filter((d) => d.replayedAt === null)).toHaveLength(4);
+
+      failing = false;
+      const replayed = (await transport.replayDeadLetters({ topic: src.topic })).filter((d) => d.group === group);
+      expect(replayed.map((d) => d.eventId).sort()).toEqual(written.map((e) => e.id).sort());
+      expect(replayed.every((d) => d.replayedAt !== null)).toBe(true);
+      await waitFor('the 4 replayed events applied', async () => (await checkApplied(db.url, sink, group)).applied === 4);
+      const check = await checkApplied(db.url, sink, group);
+      expect(check.distinctEvents).toBe(4);
+      for (const e of written) expect(check.versions[e.aggregateId]).toEqual([1]);
+
+      const after = await mine();
+      expect(after).toHaveLength(4); // the DLQ did not grow
+      expect(after.filter((d) => d.replayedAt === null)).toEqual([]); // 0 waiting
+      expect((await transport.replayDeadLetters({ topic: src.topic })).filter((d) => d.group === group)).toEqual([]);
+      // Every message of the partitions was read after the replayed ones: nothing came twice.
+      await writeEvents(db.url, src, ['four-after'], 1);
+      await waitFor('an event after the replay applied', async () => (await checkApplied(db.url, sink, group)).versions['four-after']);
+      expect(c.stats()).toMatchObject({ deadLettered: 4, duplicate: 0 });
+      expect((await checkApplied(db.url, sink, group)).applied).toBe(5);
+    });
+
+    it('DLQ replay: a message dead-lettered by two groups is sent once, keeps its key and headers, and failing again comes back once per group with its attempts', async () => {
+      const groups = [uniqueName('g'), uniqueName('g')];
+      const consumers = await Promise.all(
+        groups.map((group) => {
+          const handle = sinkHandler(sink, group);
+          return consume(group, {
+            maxAttempts: 2,
+            handle: async (e, tx, meta) => {
+              if (e.aggregateId === 'twice-1') throw new Error('still broken');
+              await handle(e, tx, meta);
+            },
+          });
+        }),
+      );
+      const ev = noteEvent(src, 'twice-1', 1).envelope;
+      await transport.publish([{ topic: src.topic, key: 'twice-1', value: JSON.stringify(ev), headers: { 'x-trace': 'trace-1' } }]);
+      await waitFor('both groups dead-lettered it', () => consumers.every((c) => c.stats().deadLettered === 1));
+      const letters = async () => (await transport.listDeadLetters({ topic: src.topic })).filter((d) => d.eventId === ev.id);
+      const first = await waitFor('2 dead letters listed', async () => ((await letters()).length === 2 ? letters() : undefined));
+      expect(first.map((d) => d.group).sort()).toEqual([...groups].sort());
+      for (const d of first) expect(d).toMatchObject({ key: 'twice-1', headers: { 'x-trace': 'trace-1' }, attempts: 2, replayedAt: null });
+
+      const replayed = await transport.replayDeadLetters({ topic: src.topic, id: ev.id });
+      expect(replayed.map((d) => d.id).sort()).toEqual(first.map((d) => d.id).sort());
+      // Still failing: each group dead-letters the one replayed message once.
+      await waitFor('each group dead-lettered the replay', () => consumers.every((c) => c.stats().deadLettered === 2));
+      // A later message on the same key (same partition): once both groups applied it, every
+      // copy of the replay before it has been handled.
+      await transport.publish([{ topic: src.topic, key: 'twice-1', value: JSON.stringify(noteEvent(src, 'twice-after', 1).envelope) }]);
+      for (const g of groups) await waitFor(`the later message applied in ${g}`, async () => (await checkApplied(db.url, sink, g)).versions['twice-after']);
+      for (const c of consumers) expect(c.stats().deadLettered).toBe(2);
+      const all = await letters();
+      expect(all).toHaveLength(4);
+      expect(all.filter((d) => d.replayedAt !== null).map((d) => d.id).sort()).toEqual(first.map((d) => d.id).sort());
+      const again = all.filter((d) => d.replayedAt === null);
+      expect(again.map((d) => d.group).sort()).toEqual([...groups].sort());
+      for (const d of again) expect(d).toMatchObject({ key: 'twice-1', headers: { 'x-trace': 'trace-1' }, attempts: 2, error: 'still broken' });
+    });
+
+    if (kind === 'kafka') {
+      it('DLQ replay keeps a tombstone a tombstone (null value), with its key and headers', async () => {
+        const group = uniqueName('g');
+        const c = await consume(group);
+        await transport.publish([{ topic: src.topic, key: 'tomb-1', value: null, headers: { 'x-tomb': 'yes' } }]);
+        await waitFor('the tombstone dead-lettered (not an envelope)', () => c.stats().deadLettered === 1);
+        const tomb = async () => (await transport.listDeadLetters({ topic: src.topic })).filter((d) => d.group === group);
+        const [dead] = await waitFor('the dead tombstone listed', async () => ((await tomb()).length === 1 ? tomb() : undefined));
+        expect(dead).toMatchObject({ key: 'tomb-1', value: null, headers: { 'x-tomb': 'yes' } });
+        await transport.replayDeadLetters({ topic: src.topic, id: dead.id });
+        // The replay is a tombstone again: the consumer dead-letters it the same way.
+        await waitFor('the replayed tombstone dead-lettered', () => c.stats().deadLettered === 2);
+        const both = await waitFor('2 dead tombstones listed', async () => ((await tomb()).length === 2 ? tomb() : undefined));
+        const fresh = both.find((d) => d.id !== dead.id)!;
+        expect(fresh).toMatchObject({ key: 'tomb-1', value: null, headers: { 'x-tomb': 'yes' }, replayedAt: null });
+        expect(both.find((d) => d.id === dead.id)!.replayedAt).not.toBeNull();
+      });
+    }
 
     it('applies a batch as runs in one transaction; an event failing inside a run does not take the others down', async () => {
       const group = uniqueName('g');

@@ -5,10 +5,22 @@
  * found handler already set"); here both calls are no-ops. Errors raised inside Nest's pipeline
  * (controllers, guards, pipes) still go through Nest's filters: register `ProblemFilter`
  * globally so they answer the same way.
+ *
+ * JSON only: Nest's adapter would also parse application/x-www-form-urlencoded bodies (and
+ * Fastify plain text) into what a JSON endpoint's handler reads; here only application/json is
+ * parsed, and any other body gets 415 unsupported_media_type before a handler runs.
  */
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 
 export class PlatformFastifyAdapter extends FastifyAdapter {
+  override registerParserMiddleware(prefix?: string, rawBody?: boolean) {
+    super.registerParserMiddleware(prefix, rawBody);
+    const fastify = this.getInstance();
+    for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+      if (fastify.hasContentTypeParser(type)) fastify.removeContentTypeParser(type);
+    }
+  }
+
   override setNotFoundHandler() {
     return this.getInstance();
   }

@@ -7,7 +7,7 @@
  */
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { type AuthOptions, type Logger, platformPlugin, platformServerOptions } from '@carve/shared-http';
+import { type AuthOptions, fastifyHttpServer, type HttpServer, type Logger, type PlatformConfig, platformPlugin, platformServerOptions } from '@carve/shared-http';
 import type { FastifyInstance } from 'fastify';
 import { PlatformFastifyAdapter } from './adapter';
 import { ProblemFilter } from './problem.filter';
@@ -54,4 +54,24 @@ export async function createPlatformNestApp(module: unknown, opts: PlatformNestA
     await app.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** A platform Nest application as the HttpServer a service's runtime drives (listen and close through Nest). */
+export function nestHttpServer(app: NestFastifyApplication): HttpServer {
+  const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
+  return fastifyHttpServer(fastify, { listen: (port, host) => app.listen(port, host), close: () => app.close() });
+}
+
+/** `createPlatformNestApp`'s options for a carved service (its runtime's deps; readiness: a `SELECT 1` on its pool). */
+export function serviceNestOptions(deps: { name: string; logger: Logger; config: PlatformConfig; pool: { query(sql: string): Promise<unknown> } }): PlatformNestAppOptions {
+  return {
+    service: deps.name,
+    logger: deps.logger,
+    auth: deps.config.jwt,
+    bodyLimit: deps.config.bodyLimitBytes,
+    trustProxy: deps.config.trustProxy,
+    readiness: async () => {
+      await deps.pool.query('SELECT 1');
+    },
+  };
 }

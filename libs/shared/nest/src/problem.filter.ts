@@ -15,9 +15,10 @@ export class ProblemFilter implements ExceptionFilter {
     const req = ctx.getRequest<FastifyRequest>();
     const path = req.url.split('?', 1)[0];
     const err = nestRouteNotFound(exception) ? new ProblemError(404, 'route_not_found', `No route for ${req.method} ${path}.`) : exception;
-    const { status, body } = toProblem(err);
-    if (status >= 500) req.log.error({ err: exception }, 'request failed');
+    const { status, body, headers } = toProblem(err);
+    if (status >= 500 && !headers) req.log.error({ err: exception }, 'request failed');
     if (reply.sent) return;
+    if (headers) void reply.headers(headers);
     void reply.status(status).type(PROBLEM_CONTENT_TYPE).send({ ...body, instance: path, requestId: req.id });
   }
 }

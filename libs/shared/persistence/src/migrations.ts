@@ -8,10 +8,10 @@
  * release the lock. A crashed runner releases the lock with its connection.
  */
 import crypto from 'node:crypto';
-import { type DataSource, MigrationExecutor, type QueryRunner } from 'typeorm';
+import type { DataSource, Migration, QueryRunner } from 'typeorm';
 import { createDataSource, type DataSourceSpec } from './data-source';
 import { type LogSink, silentLog } from './logger';
-import { assertIdentifier, quoteIdent } from './sql';
+import { assertIdentifier, createSchemaIfMissing } from './sql';
 
 export interface RunMigrationsOptions {
   /** Schema to create and lock on; defaults to the data source's `schema`. */
@@ -22,12 +22,21 @@ export interface RunMigrationsOptions {
   lockTimeoutMs?: number;
   /** TypeORM transaction mode. Default `each`: every migration commits on its own. */
   transaction?: 'all' | 'each' | 'none';
+  /**
+   * How a schema that another runner migrated moves onto this one: under the lock, before
+   * anything runs, it names the data source's migrations that the other runner's bookkeeping
+   * already records; those not yet in the `migrations` table are recorded there as applied
+   * (TypeORM's fake run: nothing of them runs again), in one transaction.
+   */
+  appliedElsewhere?: (runner: QueryRunner) => Promise<readonly string[]>;
 }
 
 export interface MigrationReport {
   schema: string;
   /** Names of the migrations applied by this run, in order (empty when up to date). */
   applied: string[];
+  /** Names recorded as applied from another runner's bookkeeping (`appliedElsewhere`), in order. */
+  adopted: string[];
   /** Time spent waiting for another runner's lock. */
   waitedMs: number;
   tookMs: number;
@@ -59,6 +68,8 @@ export async function runMigrations(target: DataSource | DataSourceSpec, options
     const waitedMs = await acquire(lock, schema, options.lockTimeoutMs ?? 600_000, log);
     try {
       await ensureSchema(lock, schema, log);
+      const adopted = options.appliedElsewhere ? await adopt(ds, lock, await options.appliedElsewhere(lock)) : [];
+      for (const name of adopted) log.info(`migrations[${schema}]: recorded ${name}, applied by an earlier runner`);
       const applied = await ds.runMigrations({ transaction: options.transaction ?? 'each' });
       for (const m of applied) log.info(`migrations[${schema}]: applied ${m.name}`);
       const tookMs = Date.now() - started;
@@ -67,7 +78,7 @@ export async function runMigrations(target: DataSource | DataSourceSpec, options
           ? `migrations[${schema}]: ${applied.length} applied in ${tookMs} ms`
           : `migrations[${schema}]: up to date (nothing to apply)`,
       );
-      return { schema, applied: applied.map((m) => m.name), waitedMs, tookMs };
+      return { schema, applied: applied.map((m) => m.name), adopted, waitedMs, tookMs };
     } finally {
       await lock.query('SELECT pg_advisory_unlock($1::bigint)', [migrationLockKey(schema)]).catch(() => undefined);
     }
@@ -79,8 +90,33 @@ export async function runMigrations(target: DataSource | DataSourceSpec, options
 
 /** Names of migrations known to the data source that are not applied yet. */
 export async function pendingMigrations(ds: DataSource): Promise<string[]> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { MigrationExecutor } = require('typeorm') as typeof import('typeorm');
   const executor = new MigrationExecutor(ds);
   return (await executor.getPendingMigrations()).map((m) => m.name);
+}
+
+/**
+ * Records `names` (migrations of `ds`) as applied without running them, unless the migrations
+ * table has them already; returns the names it recorded. TypeORM's own executor does it (a
+ * fake run limited to those names), so the table and its rows are what a real run writes.
+ */
+async function adopt(ds: DataSource, runner: QueryRunner, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const wanted = new Set(names);
+  const unknown = names.filter((n) => !ds.migrations.some((m) => m.name === n));
+  if (unknown.length) throw new Error(`appliedElsewhere names migrations this data source does not have: ${unknown.join(', ')}`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { MigrationExecutor } = require('typeorm') as typeof import('typeorm');
+  class Adopting extends MigrationExecutor {
+    protected override getMigrations(): Migration[] {
+      return super.getMigrations().filter((m) => wanted.has(m.name));
+    }
+  }
+  const executor = new Adopting(ds, runner);
+  executor.fake = true;
+  executor.transaction = 'all';
+  return (await executor.executePendingMigrations()).map((m) => m.name);
 }
 
 function isDataSource(x: DataSource | DataSourceSpec): x is DataSource {
@@ -107,10 +143,5 @@ async function acquire(runner: QueryRunner, schema: string, timeoutMs: number, l
 }
 
 async function ensureSchema(runner: QueryRunner, schema: string, log: LogSink): Promise<void> {
-  // Check first: CREATE SCHEMA IF NOT EXISTS still demands CREATE on the database, which a
-  // migrator role (provisionSchema) does not have once the schema exists.
-  const rows = await runner.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
-  if (rows.length > 0) return;
-  await runner.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
-  log.info(`migrations[${schema}]: created schema ${schema}`);
+  if (await createSchemaIfMissing(runner, schema)) log.info(`migrations[${schema}]: created schema ${schema}`);
 }

@@ -14,6 +14,7 @@
  */
 import { withClient } from './admin';
 import { assertIdentifier, quoteIdent, quoteLiteral, withCredentials } from './sql';
+import { revokeWriteFenceSql } from './write-fence';
 
 export interface ProvisionOptions {
   appPassword: string;
@@ -68,6 +69,8 @@ export async function provisionSchema(adminUrl: string, schema: string, options:
 
       // Objects that already exist (a re-run after migrations) ...
       await c.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${app}`);
+      // ... except who owns the context's writes: only the migrator and the handover change that.
+      await c.query(revokeWriteFenceSql(schema));
       await c.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${app}`);
       // ... and everything the owner creates from now on.
       await c.query(`ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA ${s} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${app}`);

@@ -60,3 +60,23 @@ export function databaseOf(url: string): string {
   const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
   return db || decodeURIComponent(u.username) || 'postgres';
 }
+
+/**
+ * Creates a schema unless it exists, also when another process creates it at the same moment
+ * (two `CREATE SCHEMA IF NOT EXISTS` racing: one of them fails with a unique violation on
+ * pg_namespace, which this takes as "it exists now"). Checks first: CREATE SCHEMA IF NOT EXISTS
+ * still demands CREATE on the database, which a migrator role does not have once the schema
+ * exists. Outside a transaction (a failed statement would abort it). Returns whether it created it.
+ */
+export async function createSchemaIfMissing(db: { query: (sql: string, params?: unknown[]) => Promise<unknown> }, schema: string): Promise<boolean> {
+  const found = (await db.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [assertIdentifier(schema, 'schema')])) as { rowCount?: number | null; length?: number };
+  if ((found.rowCount ?? found.length ?? 0) > 0) return false;
+  try {
+    await db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string; driverError?: { code?: string } }).driverError?.code ?? (err as { code?: string }).code;
+    if (code === '23505' || code === '42P06') return false;
+    throw err;
+  }
+}

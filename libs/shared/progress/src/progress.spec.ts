@@ -12,6 +12,10 @@ describe('formatProgress', () => {
     expect(formatProgress({ label: 'x', done: 42, startedAt: 0, now: 1000 })).toBe('x 42 rows 42 rows/s');
   });
 
+  it('counts in the unit it is given', () => {
+    expect(formatProgress({ label: 'verify notes', done: 3, total: 3, startedAt: 0, now: 1000, unit: 'workspaces' })).toMatch(/ 3\/3 workspaces 3 workspaces\/s in 1s$/);
+  });
+
   it('formats durations', () => {
     expect(formatDuration(59_000)).toBe('59s');
     expect(formatDuration(61_000)).toBe('1m01s');

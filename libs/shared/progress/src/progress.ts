@@ -9,6 +9,8 @@ export interface ProgressState {
   total?: number;
   startedAt: number;
   now: number;
+  /** What is counted (plural): `rows` unless told, e.g. `workspaces`. */
+  unit?: string;
 }
 
 export function formatCount(n: number): string {
@@ -26,6 +28,7 @@ export function formatDuration(ms: number): string {
 
 /** One line: `label [#####-----] 52% 520,000/1,000,000 rows 81,234 rows/s ETA 6s`. */
 export function formatProgress(s: ProgressState, width = 24): string {
+  const unit = s.unit ?? 'rows';
   const elapsed = Math.max(1, s.now - s.startedAt);
   const rate = (s.done * 1000) / elapsed;
   const parts = [s.label];
@@ -33,11 +36,11 @@ export function formatProgress(s: ProgressState, width = 24): string {
     const frac = Math.min(1, s.done / s.total);
     const filled = Math.round(frac * width);
     parts.push(`[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`, `${String(Math.floor(frac * 100)).padStart(3)}%`);
-    parts.push(`${formatCount(s.done)}/${formatCount(s.total)} rows`);
+    parts.push(`${formatCount(s.done)}/${formatCount(s.total)} ${unit}`);
   } else {
-    parts.push(`${formatCount(s.done)} rows`);
+    parts.push(`${formatCount(s.done)} ${unit}`);
   }
-  parts.push(`${formatCount(rate)} rows/s`);
+  parts.push(`${formatCount(rate)} ${unit}/s`);
   if (s.total && s.total > s.done && rate > 0) parts.push(`ETA ${formatDuration(((s.total - s.done) / rate) * 1000)}`);
   else if (s.total && s.done >= s.total) parts.push(`in ${formatDuration(elapsed)}`);
   return parts.join(' ');
@@ -48,6 +51,8 @@ export interface ProgressBarOptions {
   /** Minimum time between two non-terminal lines. */
   intervalMs?: number;
   now?: () => number;
+  /** What is counted (plural), default `rows`. */
+  unit?: string;
 }
 
 export class ProgressBar {
@@ -82,7 +87,7 @@ export class ProgressBar {
   }
 
   private print(final: boolean): void {
-    const line = formatProgress({ label: this.label, done: this.done, total: this.total, startedAt: this.startedAt, now: this.now() });
+    const line = formatProgress({ label: this.label, done: this.done, total: this.total, startedAt: this.startedAt, now: this.now(), unit: this.opts.unit });
     if (this.tty) this.stream.write(`\r\u001b[2K${line}${final ? '\n' : ''}`);
     else this.stream.write(`${line}\n`);
   }

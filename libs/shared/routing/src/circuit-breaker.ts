@@ -84,6 +84,7 @@ export class CircuitBreaker {
     if (this.current === 'closed') return true;
     if (this.current === 'open') return false;
     const t = this.now();
+    // Stryker disable next-line ConditionalExpression: equivalent for `probeSince !== undefined` (t - undefined is NaN: not below the timeout); the line's other mutants are killed
     if (this.probeSince !== undefined && t - this.probeSince < this.probeTimeoutMs) return false;
     this.probeSince = t;
     return true;
@@ -114,6 +115,7 @@ export class CircuitBreaker {
       return;
     }
     const rate = this.options.failureRate;
+    // Stryker disable next-line LogicalOperator: equivalent, the window exists exactly when failureRate is set
     if (rate && this.window) {
       const c = this.window.counts();
       if (c.total >= rate.minRequests && c.error / c.total >= rate.threshold) {
@@ -133,6 +135,7 @@ export class CircuitBreaker {
   }
 
   private tick(): void {
+    // Stryker disable next-line ConditionalExpression: equivalent for `openedAt !== undefined` (an open breaker always has it); the line's other mutants are killed
     if (this.current === 'open' && this.openedAt !== undefined && this.now() - this.openedAt >= this.cooldownMs) {
       this.probeSince = undefined;
       this.transition('half-open', `cooldown of ${this.cooldownMs}ms elapsed`);

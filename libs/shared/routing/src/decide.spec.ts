@@ -216,28 +216,32 @@ describe('decide: modes', () => {
 describe('decide: the force header', () => {
   const r = route({ percent: 0, deny: ['t'] });
 
-  it('is honoured for admins, in any mode, over deny lists, with no shadow copy', () => {
-    expect(decide(r, get({ tenantId: 't', role: 'admin', headers: { 'x-carve-target': 'service' } }))).toMatchObject({ primary: 'service', reason: 'forced' });
-    expect(decide(route({ percent: 100 }), get({ tenantId: 't', role: 'admin', headers: { 'x-carve-target': 'monolith' } }))).toMatchObject({
+  it('is honoured for a token with the operator claim, in any mode, over deny lists, with no shadow copy', () => {
+    expect(decide(r, get({ tenantId: 't', operator: true, headers: { 'x-carve-target': 'service' } }))).toMatchObject({ primary: 'service', reason: 'forced' });
+    expect(decide(route({ percent: 100 }), get({ tenantId: 't', operator: true, headers: { 'x-carve-target': 'monolith' } }))).toMatchObject({
       primary: 'monolith',
       reason: 'forced',
     });
-    expect(decide(route({ mode: 'monolith', percent: undefined }), get({ role: 'admin', force: 'service' }))).toMatchObject({ primary: 'service', upstream: 'insights' });
-    expect(decide(route({ mode: 'shadow', percent: undefined }), get({ role: 'admin', force: 'Service ' }))).toMatchObject({ primary: 'service', shadow: false });
+    expect(decide(route({ mode: 'monolith', percent: undefined }), get({ operator: true, force: 'service' }))).toMatchObject({ primary: 'service', upstream: 'insights' });
+    expect(decide(route({ mode: 'shadow', percent: undefined }), get({ operator: true, force: 'Service ' }))).toMatchObject({ primary: 'service', shadow: false });
   });
 
-  it('is ignored for everyone else', () => {
-    for (const role of [undefined, null, 'member', 'owner', 'Admin']) {
+  it('is ignored without the claim, whatever the customer role (admin included): the route decides', () => {
+    for (const role of [undefined, null, 'admin', 'maker', 'viewer', 'Admin']) {
       expect(decide(r, get({ tenantId: 'u', role, headers: { 'x-carve-target': 'service' } }))).toMatchObject({ primary: 'monolith', reason: 'canary-out' });
       expect(decide(r, get({ tenantId: 'u', role, force: 'service' })).primary).toBe('monolith');
+      expect(decide(r, get({ tenantId: 'u', role, operator: false, force: 'service' })).primary).toBe('monolith');
     }
+    // A write on a route the service owns stays on the service when an admin asks for the monolith.
+    const write = route({ mode: 'service', percent: undefined });
+    expect(decide(write, { method: 'POST', tenantId: 'u', role: 'admin', headers: { 'x-carve-target': 'monolith' } })).toMatchObject({ primary: 'service', reason: 'mode-service' });
   });
 
   it('ignores values other than service and monolith', () => {
-    expect(decide(r, get({ tenantId: 'u', role: 'admin', headers: { 'x-carve-target': 'insights' } })).reason).toBe('canary-out');
+    expect(decide(r, get({ tenantId: 'u', operator: true, headers: { 'x-carve-target': 'insights' } })).reason).toBe('canary-out');
   });
 
   it('prefers ctx.force over the header', () => {
-    expect(decide(r, get({ role: 'admin', force: 'monolith', headers: { 'x-carve-target': 'service' } })).primary).toBe('monolith');
+    expect(decide(r, get({ operator: true, force: 'monolith', headers: { 'x-carve-target': 'service' } })).primary).toBe('monolith');
   });
 });

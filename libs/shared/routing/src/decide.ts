@@ -5,9 +5,8 @@ import type { Route } from './route-table';
 
 export type Side = 'monolith' | 'service';
 
-/** The header that forces a side, honoured only for role admin. */
+/** The header that forces a side, honoured only for a token with the operator claim. */
 export const FORCE_HEADER = 'x-carve-target';
-export const ADMIN_ROLE = 'admin';
 
 export interface DecisionContext {
   /** The request method; shadowing and fallback depend on it. */
@@ -16,8 +15,13 @@ export interface DecisionContext {
   readonly tenantId?: string | null;
   /** The user (`sub`) of the verified token. */
   readonly userId?: string | null;
-  /** The role of the verified token; only `admin` may force a side. */
+  /** The role of the verified token (a customer role: it never lets a request force a side). */
   readonly role?: string | null;
+  /**
+   * The verified token carries the operator claim (`carve_operator: true`): only then may the
+   * request force a side.
+   */
+  readonly operator?: boolean;
   /** Request headers (for `stickyBy: header:<name>` and the force header). */
   readonly headers?: StringBag;
   /** A forced side; when absent, the `x-carve-target` header is read from `headers`. */
@@ -37,7 +41,9 @@ export type DecisionReason =
   | 'allow-list'
   | 'canary-in'
   | 'canary-out'
-  | 'no-sticky-key';
+  | 'no-sticky-key'
+  | 'workspace-monolith'
+  | 'workspace-service';
 
 export interface Decision {
   /** Who answers the client. */
@@ -89,12 +95,15 @@ export function stickyKeyOf(route: Route, ctx: DecisionContext): string | undefi
  * Who answers this request on this route, in this order:
  *
  * 1. A forced side (`ctx.force`, else the `x-carve-target` header: `service` or `monolith`),
- *    only when `ctx.role` is `admin`; in every mode, no shadow copy. Other values, and any
- *    force from a non-admin, are ignored.
- * 2. mode monolith: the monolith. mode service: the service.
- * 3. mode shadow: the monolith answers; GET and HEAD are also copied to the service, sampled
+ *    only when `ctx.operator` is true (the token's operator claim, not a customer role such as
+ *    `admin`); in every mode, no shadow copy. Other values, and any force without the claim,
+ *    are ignored: the route decides.
+ * 2. A per-workspace override of the route for the token's workspace (`route.workspaces`, set
+ *    by per-tenant carving): its side, in every mode, no shadow copy.
+ * 3. mode monolith: the monolith. mode service: the service.
+ * 4. mode shadow: the monolith answers; GET and HEAD are also copied to the service, sampled
  *    at `compare.sample`. Writes are never copied.
- * 4. mode canary: a tenant or user id on the deny list → monolith; on the allow list → service
+ * 5. mode canary: a tenant or user id on the deny list → monolith; on the allow list → service
  *    (deny wins over allow); otherwise the sticky key's bucket (see hash.ts) goes to the service
  *    when it is below percent × 100. `stickyBy: none` draws a random bucket per request. A
  *    request without a sticky key (no tenant in the token, no such header) stays on the
@@ -113,10 +122,13 @@ export function decide(route: Route, ctx: DecisionContext): Decision {
     ...(bucket !== undefined ? { bucket } : {}),
   });
 
-  if (ctx.role === ADMIN_ROLE) {
+  if (ctx.operator === true) {
     const forced = (ctx.force ?? firstValue(ctx.headers, FORCE_HEADER))?.trim().toLowerCase();
     if (forced === 'service' || forced === 'monolith') return done(forced, 'forced');
   }
+
+  const pinned = route.workspaces && ctx.tenantId ? route.workspaces.get(ctx.tenantId.toLowerCase()) : undefined;
+  if (pinned !== undefined) return done(pinned, pinned === 'service' ? 'workspace-service' : 'workspace-monolith');
 
   switch (route.mode) {
     case 'monolith':

@@ -75,11 +75,12 @@ export class GuardState {
         reason: `error rate ${pct(stats.errorRate)} > ${pct(maxErrorRate)} ${over} (${stats.error} errors in ${stats.total} requests)`,
       };
     }
-    if (maxMismatchRate !== undefined && stats.mismatchRate > maxMismatchRate) {
+    const maxMismatch = maxMismatchRate ?? Number.POSITIVE_INFINITY; // unset: no mismatch rate trips
+    if (stats.mismatchRate > maxMismatch) {
       return {
         trip: true,
         stats,
-        reason: `mismatch rate ${pct(stats.mismatchRate)} > ${pct(maxMismatchRate)} ${over} (${stats.mismatch} mismatches in ${stats.total} requests)`,
+        reason: `mismatch rate ${pct(stats.mismatchRate)} > ${pct(maxMismatch)} ${over} (${stats.mismatch} mismatches in ${stats.total} requests)`,
       };
     }
     return { trip: false, stats };

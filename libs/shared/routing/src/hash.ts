@@ -31,8 +31,8 @@ function fnvString(h: number, s: string): number {
       h = Math.imul(h ^ (0xc0 | (c >> 6)), FNV_PRIME);
       h = Math.imul(h ^ (0x80 | (c & 0x3f)), FNV_PRIME);
     } else {
-      if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
-        const d = s.charCodeAt(i + 1);
+      if (c >= 0xd800 && c < 0xdc00) {
+        const d = s.charCodeAt(i + 1); // NaN past the end of s: not a low surrogate
         if (d >= 0xdc00 && d < 0xe000) {
           c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
           i++;

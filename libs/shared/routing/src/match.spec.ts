@@ -1,14 +1,5 @@
 import { matchRoute, parsePathPattern, validateRouteTable, formatRouteTableErrors, type RouteDoc, type RouteTable, type Route } from './index';
-
-function build(routes: Array<Partial<RouteDoc> & { id: string; match: RouteDoc['match'] }>): RouteTable {
-  const result = validateRouteTable({
-    upstreams: { monolith: { url: 'http://m' }, svc: { url: 'http://s' } },
-    default: 'monolith',
-    routes: routes.map((r) => ({ target: 'svc', mode: 'service', ...r })),
-  });
-  if (!result.ok) throw new Error(formatRouteTableErrors(result.errors));
-  return result.table;
-}
+import { serviceTable as build } from './table.fixtures';
 
 const idOf = (t: RouteTable, method: string, path: string, headers = {}, query = {}) => matchRoute(t, method, path, headers, query)?.route.id ?? null;
 

@@ -9,7 +9,9 @@ export interface RouteMatch {
 
 /**
  * The most specific route that takes this request, or null when none does (the request goes
- * to `table.default`, the monolith). `path` may carry a query string, which is ignored: query
+ * to `table.default`, the monolith). `path` must be the request's canonical path (see
+ * canonical-path.ts): segments are compared as they are, so `/%61pi` would not match a route
+ * for `/api`. It may carry a query string, which is ignored: query
  * conditions are checked against `query`. Header names in `headers` are expected lower-case,
  * as Node delivers them (other spellings are found too, more slowly).
  */

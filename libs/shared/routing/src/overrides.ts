@@ -1,4 +1,15 @@
-import { assembleTable, findRoute, formatPath, matcherOf, withMode, type Route, type RouteOverride, type RouteTable, type RouteTableError } from './route-table';
+import {
+  assembleTable,
+  findRoute,
+  formatPath,
+  matcherOf,
+  withMode,
+  type Route,
+  type RouteOverride,
+  type RouteTable,
+  type RouteTableError,
+  type WorkspaceOverride,
+} from './route-table';
 import { ROUTE_MODES, type RouteMode } from './route-table.schema';
 
 /**
@@ -32,6 +43,17 @@ export function validateOverride(table: RouteTable, override: RouteOverride): Ro
   return errors;
 }
 
+/** Problems with one per-workspace override against a table (empty when it can be applied). */
+export function validateWorkspaceOverride(table: RouteTable, override: WorkspaceOverride): RouteTableError[] {
+  const errors: RouteTableError[] = [];
+  const o = override as Partial<Record<keyof WorkspaceOverride, unknown>>;
+  if (typeof o.routeId !== 'string') errors.push({ path: 'routeId', message: 'must be a string' });
+  else if (!findRoute(table, o.routeId)) errors.push({ path: 'routeId', message: `names no route: "${o.routeId}"` });
+  if (typeof o.workspaceId !== 'string' || o.workspaceId.trim() === '') errors.push({ path: 'workspaceId', message: 'must be a non-empty string' });
+  if (o.side !== 'monolith' && o.side !== 'service') errors.push({ path: 'side', message: `must be monolith or service, got ${JSON.stringify(o.side)}` });
+  return errors;
+}
+
 export interface AppliedOverrides {
   /** The table with every valid override in force. */
   readonly table: RouteTable;
@@ -40,7 +62,9 @@ export interface AppliedOverrides {
 }
 
 /**
- * A new table where the control plane's overrides beat the file's mode and percent.
+ * A new table where the control plane's overrides beat the file's mode and percent, and its
+ * per-workspace overrides sit on top of both (a listed workspace goes to its side whatever the
+ * route's mode; workspace ids compare lower-cased).
  *
  * Overrides replace rather than stack: they are applied to the file's routes, so applying `[]`
  * restores the file, and an override removed from the control plane stops counting. An invalid
@@ -49,8 +73,21 @@ export interface AppliedOverrides {
  * name one route, the later wins (and the earlier is reported). Matching is unaffected, so the
  * compiled matcher is shared with the given table.
  */
-export function applyOverrides(table: RouteTable, overrides: readonly RouteOverride[]): AppliedOverrides {
+export function applyOverrides(table: RouteTable, overrides: readonly RouteOverride[], workspaceOverrides: readonly WorkspaceOverride[] = []): AppliedOverrides {
   const problems: RouteTableError[] = [];
+  const perRoute = new Map<string, Map<string, 'monolith' | 'service'>>();
+  const keptWorkspaces: WorkspaceOverride[] = [];
+  workspaceOverrides.forEach((o, i) => {
+    const errors = validateWorkspaceOverride(table, o);
+    if (errors.length > 0) {
+      for (const e of errors) problems.push({ path: formatPath(['workspaceOverrides', i, e.path]), message: e.message });
+      return;
+    }
+    let sides = perRoute.get(o.routeId);
+    if (!sides) perRoute.set(o.routeId, (sides = new Map()));
+    sides.set(o.workspaceId.toLowerCase(), o.side);
+    keptWorkspaces.push(o);
+  });
   const chosen = new Map<string, { override: RouteOverride; at: number }>();
   overrides.forEach((override, i) => {
     const errors = validateOverride(table, override);
@@ -67,12 +104,13 @@ export function applyOverrides(table: RouteTable, overrides: readonly RouteOverr
 
   const routes: Route[] = table.routes.map((route) => {
     const o = chosen.get(route.id)?.override;
+    const workspaces = perRoute.get(route.id);
     if (o) {
       const percent = o.mode === 'canary' ? (o.percent ?? route.doc.percent) : undefined;
-      return withMode(route, o.mode, percent, true);
+      return withMode(route, o.mode, percent, true, workspaces);
     }
-    return route.overridden ? withMode(route, route.doc.mode, route.doc.percent, false) : route;
+    return route.overridden || workspaces || route.workspaces ? withMode(route, route.doc.mode, route.doc.percent, false, workspaces) : route;
   });
   const applied = [...chosen.values()].sort((a, b) => a.at - b.at).map(({ override }) => override);
-  return { table: assembleTable(table.doc, routes, matcherOf(table), applied), problems };
+  return { table: assembleTable(table.doc, routes, matcherOf(table), applied, keptWorkspaces), problems };
 }

@@ -69,6 +69,38 @@ export const routeTableSchema = {
           minimum: 1,
           maximum: 600000,
         },
+        bodyLimitBytes: {
+          description:
+            'Largest request body the upstream accepts, in bytes (default 262144: the apps\' BODY_LIMIT_BYTES). The gateway answers 413 itself for a larger body; no route may allow more.',
+          type: 'integer',
+          minimum: 1024,
+          maximum: 1073741824,
+        },
+      },
+    },
+    limits: {
+      description: 'Per-tenant limits of a route, on top of the gateway-wide ones.',
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ratePerSecond: {
+          description: 'Token bucket refill: requests per second per tenant on this route.',
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 1000000,
+        },
+        burst: {
+          description: 'Token bucket size: requests a tenant may send at once (default: one second of ratePerSecond, at least 1).',
+          type: 'integer',
+          minimum: 1,
+          maximum: 1000000,
+        },
+        concurrency: {
+          description: 'Requests of one tenant on this route in flight at once, per gateway replica.',
+          type: 'integer',
+          minimum: 1,
+          maximum: 100000,
+        },
       },
     },
     method: {
@@ -181,6 +213,14 @@ export const routeTableSchema = {
               maximum: 1,
               default: 1,
             },
+            noiseSample: {
+              description:
+                'Share of shadowed GET and HEAD requests sent to the default upstream a second time, 0 to 1: fields that differ between its two answers are learned as noise, and a mismatch only in noise fields is not counted.',
+              type: 'number',
+              minimum: 0,
+              maximum: 1,
+              default: 0,
+            },
             ignore: {
               description: 'Body paths left out of the comparison: $.a.b, $.items[*].x, $..x, $.a[0], $["odd key"].',
               type: 'array',
@@ -206,6 +246,18 @@ export const routeTableSchema = {
               default: 20,
             },
           },
+        },
+        bodyLimitBytes: {
+          description: "Largest request body of this route, in bytes; at most the limit of each upstream it can reach (its target's and the default upstream's).",
+          type: 'integer',
+          minimum: 1024,
+          maximum: 1073741824,
+        },
+        limits: { $ref: '#/$defs/limits' },
+        websocket: {
+          description: 'Pass WebSocket (Upgrade) requests through to the side the route decides for (opt-in).',
+          type: 'boolean',
+          default: false,
         },
         guard: {
           description: 'Automatic rollback to the monolith when the target misbehaves.',
@@ -245,6 +297,7 @@ export type RouteDoc = FromSchema<Defs['route'], Root>;
 export type MatchDoc = RouteDoc['match'];
 export type CompareDoc = NonNullable<RouteDoc['compare']>;
 export type GuardDoc = NonNullable<RouteDoc['guard']>;
+export type LimitsDoc = FromSchema<Defs['limits'], Root>;
 export type HttpMethod = FromSchema<Defs['method'], Root>;
 export type RouteMode = FromSchema<Defs['mode'], Root>;
 

@@ -9,7 +9,7 @@ const UPSTREAMS = `upstreams:
 default: monolith
 `;
 
-/** The example of issue 4, with the ignore path quoted as YAML needs inside a [ ] list. */
+/** The documented example route table, with the ignore path quoted as YAML needs inside a [ ] list. */
 const EXAMPLE = `${UPSTREAMS}routes:
   - id: notes-read
     match: { methods: [GET, HEAD], path: /api/v1/workspaces/:workspaceId/notes/* }
@@ -38,7 +38,7 @@ function errorsOf(result: RouteTableResult): RouteTableError[] {
 const table = (...routes: string[]) => `${UPSTREAMS}routes:\n${routes.map((r) => `  - ${r}\n`).join('')}`;
 
 describe('parseRouteTable', () => {
-  it('compiles the example of issue 4 with defaults applied', () => {
+  it('compiles the documented example with defaults applied', () => {
     const t = ok(parseRouteTable(EXAMPLE));
     expect(t.default).toBe('monolith');
     expect(t.upstreams.insights).toEqual({ name: 'insights', url: 'http://127.0.0.1:3101', health: '/healthz', timeoutMs: 5000 });
@@ -238,7 +238,7 @@ describe('validation errors (path, message, line)', () => {
     expect(
       only(parseRouteTable(table('{ id: a, match: { path: /a }, target: insights, mode: canary, precent: 30, stickyBy: cookie, guard: { maxErrorRate: 2, window: 30 } }'))),
     ).toEqual([
-      'routes[0].precent: is not a known property (did you mean "percent"?); known here: id, description, match, target, mode, percent, stickyBy, cohort, allow, deny, fallback, compare, guard',
+      'routes[0].precent: is not a known property (did you mean "percent"?); known here: id, description, match, target, mode, percent, stickyBy, cohort, allow, deny, fallback, compare, bodyLimitBytes, limits, websocket, guard',
       'routes[0].stickyBy: must be tenant, user, none or header:<name>, got string "cookie"',
       'routes[0].guard.maxErrorRate: must be between 0 and 1, got number 2',
       'routes[0].guard.window: must be a string, got number 30',
@@ -384,5 +384,36 @@ describe('the README example', () => {
     expect(matchRoute(t, 'GET', '/api/v1/workspaces/w1/notes/n1', { 'x-beta': 'on' })?.route.id).toBe('notes-beta');
     expect(matchRoute(t, 'POST', '/api/v1/workspaces/w1/notes')?.route.id).toBe('notes-write');
     expect(matchRoute(t, 'GET', '/api/v1/workspaces/w1/features')).toBeNull();
+  });
+});
+
+describe('body limits, tenant limits and WebSocket pass-through', () => {
+  it('gives a route the smaller of its two upstreams\' body limits unless it says less', () => {
+    const t = ok(
+      parseRouteTable(`upstreams:
+  monolith: { url: http://127.0.0.1:3000, bodyLimitBytes: 1048576 }
+  insights: { url: http://127.0.0.1:3101 }
+default: monolith
+routes:
+  - { id: a, match: { path: /a }, target: insights, mode: service }
+  - { id: b, match: { path: /b }, target: insights, mode: service, bodyLimitBytes: 4096, limits: { ratePerSecond: 5, concurrency: 2 }, websocket: true }
+`),
+    );
+    expect(t.routes.map((r) => [r.id, r.bodyLimitBytes, r.limits ?? null, r.websocket])).toEqual([
+      ['a', 262144, null, false],
+      ['b', 4096, { ratePerSecond: 5, concurrency: 2 }, true],
+    ]);
+  });
+
+  it('refuses a route body limit above what an upstream it reaches accepts', () => {
+    const errors = errorsOf(parseRouteTable(table('{ id: big, match: { path: /big }, target: insights, mode: service, bodyLimitBytes: 1048576 }')));
+    expect(errors).toEqual([
+      expect.objectContaining({ path: 'routes[0].bodyLimitBytes', message: expect.stringContaining('more than upstream "insights" accepts (262144)') }),
+    ]);
+  });
+
+  it('refuses a rate of 0 and an unknown limit', () => {
+    const errors = errorsOf(parseRouteTable(table('{ id: r, match: { path: /r }, target: insights, mode: service, limits: { ratePerSecond: 0, rps: 3 } }')));
+    expect(errors.map((e) => e.path).sort()).toEqual(['routes[0].limits.ratePerSecond', 'routes[0].limits.rps']);
   });
 });

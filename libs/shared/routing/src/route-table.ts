@@ -1,5 +1,8 @@
-import Ajv2020, { type ErrorObject } from 'ajv/dist/2020';
-import addFormats from 'ajv-formats';
+/**
+ * Parsing and checking a route table: the YAML read with positions, the schema (route-table.messages),
+ * the checks across fields (modes and percents, methods, overlapping routes, compare and guard
+ * settings) and the compiled, frozen table (route-table.model) with its matcher.
+ */
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { checkCompareConfig, DEFAULT_MAX_DIFFERENCES } from './compare';
 import { RouteMatcher, type MatcherEntry } from './matcher';
@@ -14,305 +17,24 @@ import {
 import { HTTP_METHODS, routeTableSchema, type HttpMethod, type RouteDoc, type RouteMode, type RouteTableDoc } from './route-table.schema';
 import { parseDuration } from './window';
 
-// ---------------------------------------------------------------------------------------------
-// The compiled table
-// ---------------------------------------------------------------------------------------------
+import { ajv, didYouMean, schemaProblems, validateShape } from './route-table.messages';
+import { type Locate, type Problem, type Segs, toErrors } from './route-table.errors';
+import {
+  type CompareOptions,
+  DEFAULT_UPSTREAM_BODY_LIMIT,
+  type GuardOptions,
+  MATCHER,
+  type Route,
+  type RouteOverride,
+  type RouteTable,
+  type RouteTableResult,
+  type StickyBy,
+  type Upstream,
+  type WorkspaceOverride,
+} from './route-table.model';
 
-export type StickyBy =
-  | { readonly kind: 'tenant' }
-  | { readonly kind: 'user' }
-  | { readonly kind: 'none' }
-  | { readonly kind: 'header'; readonly name: string };
-
-export interface Upstream {
-  readonly name: string;
-  readonly url: string;
-  readonly health?: string;
-  readonly timeoutMs?: number;
-}
-
-export interface CompareOptions {
-  readonly sample: number;
-  readonly ignore: readonly string[];
-  readonly sortArraysBy: Readonly<Record<string, string>>;
-  readonly timestampToleranceMs?: number;
-  readonly maxDifferences: number;
-}
-
-export interface GuardOptions {
-  readonly maxErrorRate: number;
-  readonly maxMismatchRate?: number;
-  /** As written, e.g. "30s". */
-  readonly window: string;
-  readonly windowMs: number;
-  readonly minRequests: number;
-}
-
-export interface Route {
-  readonly id: string;
-  readonly description?: string;
-  /** Position in the file. */
-  readonly index: number;
-  readonly methods: readonly HttpMethod[];
-  readonly path: string;
-  /** Header conditions, names lower-cased. */
-  readonly headers: Readonly<Record<string, string>>;
-  readonly query: Readonly<Record<string, string>>;
-  /** The service upstream. */
-  readonly target: string;
-  /** The monolith upstream: the table's default. */
-  readonly monolith: string;
-  /** The mode in force: the file's, or an override's. */
-  readonly mode: RouteMode;
-  /**
-   * Share of sticky keys the service answers, 0..100: the canary percent, 100 in service mode,
-   * 0 in monolith and shadow modes.
-   */
-  readonly percent: number;
-  readonly stickyBy: StickyBy;
-  /** Salt of the canary hash (defaults to the target). */
-  readonly cohort: string;
-  readonly allow: readonly string[];
-  readonly deny: readonly string[];
-  readonly fallback: boolean;
-  readonly compare: CompareOptions;
-  readonly guard?: GuardOptions;
-  readonly specificity: Specificity;
-  /** Whether mode and percent come from a control-plane override rather than the file. */
-  readonly overridden: boolean;
-  /** The route as the file wrote it. */
-  readonly doc: RouteDoc;
-}
-
-export interface RouteOverride {
-  readonly routeId: string;
-  readonly mode: RouteMode;
-  readonly percent?: number;
-}
-
-export interface RouteTable {
-  readonly upstreams: Readonly<Record<string, Upstream>>;
-  /** The upstream for requests no route matches: the monolith. */
-  readonly default: string;
-  readonly routes: readonly Route[];
-  /** Overrides in force (see applyOverrides). */
-  readonly overrides: readonly RouteOverride[];
-  /** The file as written. */
-  readonly doc: RouteTableDoc;
-}
-
-export interface RouteTableError {
-  /** Where: `routes[2].match.path`, `upstreams.insights.url`, or "" for the whole file. */
-  readonly path: string;
-  readonly message: string;
-  /** 1-based position in the YAML text, when parsed from text. */
-  readonly line?: number;
-  readonly column?: number;
-}
-
-export type RouteTableResult =
-  | { readonly ok: true; readonly table: RouteTable; readonly warnings: readonly RouteTableError[] }
-  | { readonly ok: false; readonly errors: readonly RouteTableError[] };
-
-const MATCHER = Symbol('carve.routing.matcher');
-type WithMatcher = RouteTable & { readonly [MATCHER]: RouteMatcher };
-
-/** @internal The matcher compiled with the table. */
-export function matcherOf(table: RouteTable): RouteMatcher {
-  const m = (table as WithMatcher)[MATCHER];
-  if (!m) throw new TypeError('not a compiled route table: build one with parseRouteTable or validateRouteTable');
-  return m;
-}
-
-const byIdCache = new WeakMap<RouteTable, Map<string, Route>>();
-
-/** The route with this id, if any. */
-export function findRoute(table: RouteTable, id: string): Route | undefined {
-  let index = byIdCache.get(table);
-  if (!index) byIdCache.set(table, (index = new Map(table.routes.map((r) => [r.id, r]))));
-  return index.get(id);
-}
-
-/** One line per error: `routes[2].percent (line 14): percent is only for canary routes`. */
-export function formatRouteTableErrors(errors: readonly RouteTableError[]): string {
-  return errors
-    .map((e) => {
-      const where = e.path || '(file)';
-      const at = e.line !== undefined ? ` (line ${e.line}${e.column !== undefined ? `, column ${e.column}` : ''})` : '';
-      return `${where}${at}: ${e.message}`;
-    })
-    .join('\n');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Paths of errors
-// ---------------------------------------------------------------------------------------------
-
-type Segs = ReadonlyArray<string | number>;
-type Locate = (segs: Segs) => { line: number; column: number } | undefined;
-
-interface Problem {
-  readonly segs: Segs;
-  readonly message: string;
-}
-
-export function formatPath(segs: Segs): string {
-  let out = '';
-  for (const s of segs) {
-    if (typeof s === 'number') out += `[${s}]`;
-    else if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(s)) out += out ? `.${s}` : s;
-    else out += `[${JSON.stringify(s)}]`;
-  }
-  return out;
-}
-
-function toErrors(problems: readonly Problem[], locate?: Locate): RouteTableError[] {
-  const seen = new Set<string>();
-  const out: RouteTableError[] = [];
-  for (const p of problems) {
-    const path = formatPath(p.segs);
-    const key = `${path}\n${p.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const pos = locate?.(p.segs);
-    out.push(pos ? { path, message: p.message, line: pos.line, column: pos.column } : { path, message: p.message });
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Schema validation, with messages people can act on
-// ---------------------------------------------------------------------------------------------
-
-const ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true });
-addFormats(ajv, ['uri']);
-const validateShape = ajv.compile<RouteTableDoc>(routeTableSchema);
-
-const show = (v: unknown) => {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
-
-const describeValue = (v: unknown) => {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return `${typeof v} ${show(v)}`;
-};
-
-const NAME_RULE = 'must start with a letter or digit and use only letters, digits, ".", "_" and "-"';
-const PATTERN_MESSAGES: Record<string, string> = {
-  id: NAME_RULE,
-  stickyBy: 'must be tenant, user, none or header:<name>',
-  window: 'must be a duration like 500ms, 30s, 5m or 1h',
-  path: 'must start with "/"',
-  health: 'must start with "/"',
-  url: 'must be an http:// or https:// URL',
-};
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length][b.length];
-}
-
-function didYouMean(word: string, options: readonly string[]): string {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const o of options) {
-    const d = editDistance(word.toLowerCase(), o.toLowerCase());
-    if (d < bestD) [best, bestD] = [o, d];
-  }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : '';
-}
-
-/** The instance path as segments, with array indices as numbers. */
-function instanceSegs(instancePath: string, root: unknown): Array<string | number> {
-  const segs: Array<string | number> = [];
-  let node: unknown = root;
-  for (const raw of instancePath.split('/').slice(1)) {
-    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    if (Array.isArray(node)) {
-      segs.push(Number(key));
-      node = node[Number(key)];
-    } else {
-      segs.push(key);
-      node = node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
-    }
-  }
-  return segs;
-}
-
-function schemaProblems(errors: readonly ErrorObject[], root: unknown): Problem[] {
-  const out: Problem[] = [];
-  for (const e of errors) {
-    const segs = instanceSegs(e.instancePath, root);
-    const parent = (e.parentSchema ?? {}) as Record<string, any>;
-    const last = segs[segs.length - 1];
-    const got = `, got ${describeValue(e.data)}`;
-    switch (e.keyword) {
-      case 'propertyNames':
-        break; // the nested error that explains it is reported on its own
-      case 'required':
-        out.push({ segs: [...segs, e.params.missingProperty], message: 'is required' });
-        break;
-      case 'additionalProperties': {
-        const allowed = Object.keys(parent.properties ?? {});
-        out.push({
-          segs: [...segs, e.params.additionalProperty],
-          message: `is not a known property${didYouMean(e.params.additionalProperty, allowed)}; known here: ${allowed.join(', ')}`,
-        });
-        break;
-      }
-      case 'enum':
-        out.push({ segs, message: `must be one of ${(e.params.allowedValues as unknown[]).join(', ')}${got}` });
-        break;
-      case 'type': {
-        const t = String(e.params.type);
-        const want = t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'integer' ? 'an integer' : `a ${t}`;
-        out.push({ segs, message: `must be ${want}${got}` });
-        break;
-      }
-      case 'minimum':
-      case 'maximum':
-        out.push({
-          segs,
-          message:
-            parent.minimum !== undefined && parent.maximum !== undefined
-              ? `must be between ${parent.minimum} and ${parent.maximum}${got}`
-              : `must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${e.params.limit}${got}`,
-        });
-        break;
-      case 'pattern':
-      case 'format':
-      case 'maxLength':
-        if (e.propertyName !== undefined) {
-          out.push({ segs: [...segs, e.propertyName], message: `name ${show(e.propertyName)} ${NAME_RULE}` });
-        } else {
-          const friendly = typeof last === 'string' ? PATTERN_MESSAGES[last] : undefined;
-          out.push({ segs, message: `${friendly ?? e.message ?? 'is not valid'}${got}` });
-        }
-        break;
-      case 'uniqueItems':
-        out.push({ segs, message: `lists ${show((e.data as unknown[])[e.params.j])} twice` });
-        break;
-      case 'minLength':
-        out.push({ segs, message: 'must not be empty' });
-        break;
-      case 'minProperties':
-        out.push({ segs, message: last === 'upstreams' ? 'must name at least one upstream' : `${e.message}` });
-        break;
-      default:
-        out.push({ segs, message: e.message ?? `fails ${e.keyword}` });
-    }
-  }
-  return out;
-}
+export * from './route-table.model';
+export { formatPath } from './route-table.errors';
 
 // ---------------------------------------------------------------------------------------------
 // Checks across fields, then compilation
@@ -341,6 +63,8 @@ interface Prepared {
 
 interface Checkable {
   readonly upstreams: readonly string[];
+  /** Body limits of the upstreams, by name (sound entries only). */
+  readonly bodyLimits?: Readonly<Record<string, number>>;
   readonly default: string;
   /** Routes whose own shape is valid, with their position in the file. */
   readonly routes: ReadonlyArray<{ readonly doc: RouteDoc; readonly index: number }>;
@@ -378,6 +102,16 @@ function checkTable(t: Checkable): { problems: Problem[]; warnings: Problem[]; p
 
     const both = (r.allow ?? []).filter((id) => (r.deny ?? []).includes(id));
     if (both.length > 0) problems.push({ segs: at('deny'), message: `${both.map((b) => `"${b}"`).join(', ')} also in allow: an id is either always or never on the service` });
+
+    if (r.bodyLimitBytes !== undefined && t.bodyLimits) {
+      for (const side of [r.target, t.default]) {
+        const max = has(side) ? (t.bodyLimits[side] ?? DEFAULT_UPSTREAM_BODY_LIMIT) : undefined;
+        if (max !== undefined && r.bodyLimitBytes > max) {
+          problems.push({ segs: at('bodyLimitBytes'), message: `is ${r.bodyLimitBytes}, more than upstream "${side}" accepts (${max}); raise upstreams.${side}.bodyLimitBytes first if it really takes more` });
+          break;
+        }
+      }
+    }
 
     const parsed = parsePathPattern(r.match.path);
     if (!parsed.ok) problems.push({ segs: at('match', 'path'), message: parsed.message });
@@ -484,6 +218,7 @@ function compileRoute(p: Prepared & { pattern: PathPattern }, table: RouteTableD
   const r = p.doc;
   const compare: CompareOptions = {
     sample: r.compare?.sample ?? 1,
+    noiseSample: r.compare?.noiseSample ?? 0,
     ignore: [...(r.compare?.ignore ?? [])],
     sortArraysBy: { ...(r.compare?.sortArraysBy ?? {}) },
     ...(r.compare?.timestampToleranceMs !== undefined ? { timestampToleranceMs: r.compare.timestampToleranceMs } : {}),
@@ -516,6 +251,11 @@ function compileRoute(p: Prepared & { pattern: PathPattern }, table: RouteTableD
     fallback: r.fallback ?? true,
     compare,
     ...(guard ? { guard } : {}),
+    bodyLimitBytes:
+      r.bodyLimitBytes ??
+      Math.min(table.upstreams[r.target]?.bodyLimitBytes ?? DEFAULT_UPSTREAM_BODY_LIMIT, table.upstreams[table.default]?.bodyLimitBytes ?? DEFAULT_UPSTREAM_BODY_LIMIT),
+    ...(r.limits ? { limits: { ...r.limits } } : {}),
+    websocket: r.websocket ?? false,
     specificity: specificityOf(p),
     overridden: false,
     doc: r,
@@ -523,17 +263,37 @@ function compileRoute(p: Prepared & { pattern: PathPattern }, table: RouteTableD
 }
 
 /** @internal Builds a frozen table around routes sharing one matcher. */
-export function assembleTable(doc: RouteTableDoc, routes: Route[], matcher: RouteMatcher, overrides: readonly RouteOverride[]): RouteTable {
+export function assembleTable(
+  doc: RouteTableDoc,
+  routes: Route[],
+  matcher: RouteMatcher,
+  overrides: readonly RouteOverride[],
+  workspaceOverrides: readonly WorkspaceOverride[] = [],
+): RouteTable {
   const upstreams: Record<string, Upstream> = {};
   for (const [name, u] of Object.entries(doc.upstreams)) upstreams[name] = { name, ...u };
-  const table = { upstreams, default: doc.default, routes, overrides: overrides.map((o) => ({ ...o })), doc };
+  const table = {
+    upstreams,
+    default: doc.default,
+    routes,
+    overrides: overrides.map((o) => ({ ...o })),
+    ...(workspaceOverrides.length ? { workspaceOverrides: workspaceOverrides.map((o) => ({ ...o })) } : {}),
+    doc,
+  };
   Object.defineProperty(table, MATCHER, { value: matcher, enumerable: false });
   return deepFreeze(table);
 }
 
 /** @internal A route with another mode and percent (used by applyOverrides). */
-export function withMode(route: Route, mode: RouteMode, percent: number | undefined, overridden: boolean): Route {
-  return deepFreeze({ ...route, mode, percent: effectivePercent(mode, percent), overridden });
+export function withMode(
+  route: Route,
+  mode: RouteMode,
+  percent: number | undefined,
+  overridden: boolean,
+  workspaces?: ReadonlyMap<string, 'monolith' | 'service'>,
+): Route {
+  const { workspaces: _old, ...rest } = route;
+  return deepFreeze({ ...rest, mode, percent: effectivePercent(mode, percent), overridden, ...(workspaces?.size ? { workspaces } : {}) });
 }
 
 const validateRouteShape = ajv.getSchema<RouteDoc>(`${routeTableSchema.$id}#/$defs/route`)!;
@@ -578,6 +338,7 @@ function validate(input: unknown, locate?: Locate): RouteTableResult {
   const doc = deepFreeze(structuredClone(input));
   const { problems, warnings, prepared } = checkTable({
     upstreams: Object.keys(doc.upstreams),
+    bodyLimits: Object.fromEntries(Object.entries(doc.upstreams).map(([name, u]) => [name, u.bodyLimitBytes ?? DEFAULT_UPSTREAM_BODY_LIMIT])),
     default: doc.default,
     routes: (doc.routes ?? []).map((r, index) => ({ doc: r, index })),
   });

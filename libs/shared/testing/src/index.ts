@@ -1,3 +1,4 @@
 export * from './kafka';
 export * from './postgres';
 export * from './processes';
+export * from './otlp';

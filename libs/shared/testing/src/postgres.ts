@@ -8,7 +8,8 @@
  * its URL to the workers as DATABASE_URL, then stops it by PID at the end.
  */
 import crypto from 'node:crypto';
-import { createDatabase, dropDatabase, type EmbeddedPostgres, startEmbeddedPostgres } from '@carve/shared-persistence';
+import { createDatabase, dropDatabase, type EmbeddedPostgres, MARK_SYNC_APPLY_SQL, startEmbeddedPostgres } from '@carve/shared-persistence';
+import type { Pool, PoolClient } from 'pg';
 
 /** Superuser URL of the test server: DATABASE_URL, else the embedded server (started or reused). */
 export async function adminDatabaseUrl(): Promise<string> {
@@ -53,4 +54,23 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
       }
     },
   };
+}
+
+/**
+ * Runs `fn` in a transaction marked as a sync apply, as forward sync and the backfill mark theirs:
+ * the write fence lets it write tables the side does not own (tests filling read models).
+ */
+export async function asSyncApply<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  try {
+    await c.query(`BEGIN; ${MARK_SYNC_APPLY_SQL}`);
+    const result = await fn(c);
+    await c.query('COMMIT');
+    return result;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.release();
+  }
 }

@@ -5,7 +5,9 @@
  * free ports; bounded polling.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '@carve/shared-persistence';
 
@@ -89,10 +91,26 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** `n` free ports on 127.0.0.1 starting at a random p (p .. p+n-1 all free). */
+/**
+ * Where the kernel takes the source ports of outgoing connections from (Linux; 32768-60999 by
+ * default). A port picked there can be taken by any client connection between the check and
+ * the child's listen (EADDRINUSE), so test ports come from below it.
+ */
+function ephemeralPortsStart(): number {
+  try {
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 12_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** `n` free ports on 127.0.0.1 starting at a random p (p .. p+n-1 all free), below the ephemeral range. */
 export async function freePorts(n: number): Promise<number> {
+  const first = 10_000;
+  const span = ephemeralPortsStart() - n - first;
   for (let i = 0; i < 100; i++) {
-    const p = 20_000 + Math.floor(Math.random() * 20_000);
+    const p = first + Math.floor(Math.random() * span);
     let ok = true;
     for (let k = 0; k < n && ok; k++) ok = await portFree(p + k);
     if (ok) return p;
@@ -132,4 +150,108 @@ export async function waitHealthy(p: Proc, url: string, timeoutMs = 60_000): Pro
   ).catch((err) => {
     throw new Error(`${(err as Error).message}\n--- ${p.name} ---\n${p.tail()}`);
   });
+}
+
+/** The dev route table's upstream addresses (apps/gateway/routes/dev.yaml), by upstream. */
+const DEV_UPSTREAM_PORTS = { monolith: 3000, insights: 3101, roadmaps: 3102 } as const;
+
+/**
+ * A copy of the dev route table (apps/gateway/routes/dev.yaml) in the temp folder with the given
+ * upstreams on other ports, for a gateway started beside a test's own monolith and services.
+ * Returns its path; the caller removes it.
+ */
+export function devRoutesFile(name: string, ports: Partial<Record<keyof typeof DEV_UPSTREAM_PORTS, number>>): string {
+  let text = fs.readFileSync(path.join(ROOT, 'apps/gateway/routes/dev.yaml'), 'utf8').replace(/^# yaml-language-server.*$/m, '');
+  for (const [upstream, port] of Object.entries(ports)) {
+    text = text.replace(`http://127.0.0.1:${DEV_UPSTREAM_PORTS[upstream as keyof typeof DEV_UPSTREAM_PORTS]}`, `http://127.0.0.1:${port}`);
+  }
+  const file = path.join(os.tmpdir(), `carve-routes-${name}-${process.pid}.yaml`);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+export interface CarvedStackOptions {
+  /** Names the stack's route table file. */
+  name: string;
+  /** The environment every process gets (DATABASE_URL, CARVE_TRANSPORT, KAFKA_BROKERS, ...). */
+  env: NodeJS.ProcessEnv;
+  /** The carved service: its process name, entry file and its upstream in the dev route table. */
+  service: { name: string; entry: string; upstream: 'insights' | 'roadmaps' };
+  /** The gateway's admin token (the CLI gets it in `cliEnv`). */
+  adminToken: string;
+  /** More environment for the gateway. */
+  gatewayEnv?: NodeJS.ProcessEnv;
+  /** How long each process may take to answer its health check; default 60 s. */
+  healthyTimeoutMs?: number;
+}
+
+export interface CarvedStack {
+  /** Monolith, service, gateway: stop them in reverse order. */
+  readonly procs: Proc[];
+  readonly monolithUrl: string;
+  readonly serviceUrl: string;
+  readonly servicePort: number;
+  /** The service's environment (to start it again after a kill). */
+  readonly serviceEnv: NodeJS.ProcessEnv;
+  readonly gatewayUrl: string;
+  readonly adminUrl: string;
+  /** The environment for `carve` against this stack (the options' env with the admin URL and token). */
+  readonly cliEnv: NodeJS.ProcessEnv;
+  /** Stops the processes (reverse order) and removes the route table file. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The carved stack on real processes on loopback, as `carve dev` runs it: the monolith (with
+ * reverse sync), one carved service and the gateway on the dev route table pointed at them, each
+ * started from its entry file and waited for until healthy. On a failure the started processes
+ * are stopped again.
+ */
+export async function startCarvedStack(opts: CarvedStackOptions): Promise<CarvedStack> {
+  const base = await freePorts(4);
+  const [monolithPort, servicePort, gatewayPort, adminPort] = [base, base + 1, base + 2, base + 3];
+  const routesFile = devRoutesFile(opts.name, { monolith: monolithPort, [opts.service.upstream]: servicePort });
+  const procs: Proc[] = [];
+  const stop = async () => {
+    for (const p of [...procs].reverse()) await p.stop().catch(() => undefined);
+    fs.rmSync(routesFile, { force: true });
+  };
+  try {
+    const monolith = startProcess('legacy-monolith', 'apps/legacy-monolith/src/main.ts', { ...opts.env, PORT: String(monolithPort), CARVE_REVERSE_SYNC: 'true' });
+    procs.push(monolith);
+    const serviceEnv = { ...opts.env, PORT: String(servicePort) };
+    const service = startProcess(opts.service.name, opts.service.entry, serviceEnv);
+    procs.push(service);
+    const gateway = startProcess('gateway', 'apps/gateway/src/main.ts', {
+      ...opts.env,
+      PORT: String(gatewayPort),
+      CARVE_ADMIN_PORT: String(adminPort),
+      CARVE_ADMIN_TOKEN: opts.adminToken,
+      CARVE_ROUTES_FILE: routesFile,
+      CARVE_ACCESS_LOG: 'false',
+      ...opts.gatewayEnv,
+    });
+    procs.push(gateway);
+    const url = (port: number) => `http://127.0.0.1:${port}`;
+    const timeout = opts.healthyTimeoutMs ?? 60_000;
+    await Promise.all([
+      waitHealthy(monolith, `${url(monolithPort)}/readyz`, timeout),
+      waitHealthy(service, `${url(servicePort)}/readyz`, timeout),
+      waitHealthy(gateway, `${url(gatewayPort)}/healthz`, timeout),
+    ]);
+    return {
+      procs,
+      monolithUrl: url(monolithPort),
+      serviceUrl: url(servicePort),
+      servicePort,
+      serviceEnv,
+      gatewayUrl: url(gatewayPort),
+      adminUrl: url(adminPort),
+      cliEnv: { ...opts.env, CARVE_ADMIN_URL: url(adminPort), CARVE_ADMIN_TOKEN: opts.adminToken },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }

@@ -6,6 +6,7 @@
  * the point: the machinery is driven by the descriptor alone.
  */
 import { inboxMigrationSql, outboxMigrationSql } from '@carve/shared-messaging';
+import { writeFenceSchemaSqlV1, writeFenceTablesSqlV1 } from '@carve/shared-persistence';
 import type { Client } from 'pg';
 import { defineCarvableContext } from '../../src';
 
@@ -25,6 +26,7 @@ export const widgets = defineCarvableContext({
     {
       name: 'widgets',
       from: 'mono.widgets w',
+      tenant: 'w.tenant',
       key: ['id'],
       columns: [
         { name: 'id', type: 'uuid', expr: 'w.id' },
@@ -57,8 +59,8 @@ export const widgets = defineCarvableContext({
 
 export const TENANTS = ['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', '33333333-3333-4333-8333-333333333333'];
 
-/** Both schemas, empty. */
-export async function createWidgetSchemas(c: Client): Promise<void> {
+/** Both schemas, empty; with `fence`, each side's write fence on its widgets. */
+export async function createWidgetSchemas(c: Client, opts: { fence?: boolean } = {}): Promise<void> {
   await c.query(`
     CREATE SCHEMA mono;
     CREATE TABLE mono.widgets (id uuid PRIMARY KEY, tenant uuid NOT NULL, name text NOT NULL, colour text NOT NULL, version integer NOT NULL DEFAULT 1);
@@ -69,6 +71,15 @@ export async function createWidgetSchemas(c: Client): Promise<void> {
   await c.query(outboxMigrationSql('svc'));
   await c.query(inboxMigrationSql('mono'));
   await c.query(inboxMigrationSql('svc'));
+  if (!opts.fence) return;
+  // Each side's write fence: the monolith owns the widgets until a handover moves them.
+  for (const side of [
+    { schema: 'mono', ownerByDefault: true, tenantColumn: 'tenant' },
+    { schema: 'svc', ownerByDefault: false, tenantColumn: 'tenant_id' },
+  ]) {
+    await c.query(writeFenceSchemaSqlV1(side.schema));
+    await c.query(writeFenceTablesSqlV1({ ...side, context: 'widgets', tables: ['widgets'] }));
+  }
 }
 
 /** `n` widgets spread over the tenants, ids in a deterministic order. */

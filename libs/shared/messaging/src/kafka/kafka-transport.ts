@@ -1,7 +1,8 @@
-// kafkajs lives here and nowhere else in the repo (DESIGN.md: behind the messaging port).
+// kafkajs lives here and nowhere else in the repo (behind the messaging port; docs/architecture.md).
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
 import { type Admin, ConfigResourceTypes, type EachBatchPayload, type IHeaders, Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
+import { type DeadLetterReplayLedger } from '../dead-letter-replays';
 import { isDlqTopic, dlqTopicFor } from '../envelope';
 import { uuidv7 } from '../uuidv7';
 import {
@@ -9,21 +10,43 @@ import {
   type DeliveredMessage,
   DLQ_HEADERS,
   type EnsureTopicsReport,
+  originalHeaders,
   type OutboundMessage,
   type PartitionLag,
   perMessage,
+  replayBatches,
   REPLAYED_FROM_HEADER,
+  type ReplayOptions,
   type SubscribeOptions,
   type Subscription,
   type TopicDeclaration,
   type Transport,
 } from '../transport';
 import { errorMessage, type MessagingLogger, silentLogger, sleep } from '../util';
+import { explainKafkaError, kafkaClientSecurity, type KafkaSecurity, type MskTokenSigner } from './kafka-security';
 import { PartitionLanes } from './partition-lanes';
 
 export interface KafkaTransportOptions {
   brokers: string[];
   clientId?: string;
+  /** TLS and SASL (kafkaSecurityFromEnv reads them from KAFKA_SSL*, KAFKA_SASL_*); default: plaintext. */
+  security?: KafkaSecurity;
+  /**
+   * Where replays of dead letters are recorded (postgresReplayLedger: the control plane's
+   * carve.dead_letter_replays); closed with the transport. Without it, `dlq list` shows every
+   * dead letter as waiting and a replay is refused.
+   */
+  replayLedger?: DeadLetterReplayLedger;
+  /** Signs MSK IAM tokens (the aws-iam mechanism); default: aws-msk-iam-sasl-signer-js with the default AWS credential chain. */
+  mskTokenSigner?: MskTokenSigner;
+  /**
+   * The idempotent producer (default true): the broker drops a batch that kafkajs sends again
+   * after a timeout or a lost acknowledgement, so a retry writes nothing twice. It needs one
+   * request in flight and acks from all in-sync replicas; off when maxInFlightRequests is null.
+   */
+  idempotent?: boolean;
+  /** How long a request to a broker may take before kafkajs gives up on it and retries; default 30 s. */
+  requestTimeoutMs?: number;
   logger?: MessagingLogger;
   /** Partitions one consumer works on at once (each in order); default 3. */
   partitionsConsumedConcurrently?: number;
@@ -53,6 +76,12 @@ export interface KafkaTransportOptions {
    * flowing for longer while one handler is slow (a lock wait, a slow downstream).
    */
   maxQueuedPerPartition?: number;
+  /**
+   * How often a consumer reads its group's lag from the broker (committed offset against the
+   * high watermark, per partition) and reports it to `onLag`; default 5000 ms, 0: never. Unlike
+   * the lag reported after each applied batch, this one grows while a handler is stuck.
+   */
+  lagSampleIntervalMs?: number;
 }
 
 function headerText(v: IHeaders[string]): string | undefined {
@@ -82,6 +111,9 @@ function delivered(topic: string, partition: number, m: KafkaMessage): Delivered
   };
 }
 
+/** Longest wait between a consumer's tries, and before its restart after a crash. */
+const CONSUMER_MAX_RETRY_MS = 1000;
+
 /** Messages handed to the handler at once (one fetch may hold thousands). */
 const HANDLER_CHUNK = 500;
 
@@ -93,6 +125,7 @@ export class KafkaTransport implements Transport {
   private readonly log: MessagingLogger;
   private producer: Promise<Producer> | undefined;
   private readonly subscriptions = new Set<Subscription>();
+  private ledgerClosed = false;
 
   constructor(private readonly opts: KafkaTransportOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -100,37 +133,64 @@ export class KafkaTransport implements Transport {
     this.kafka = new Kafka({
       clientId: opts.clientId ?? 'carve',
       brokers: opts.brokers,
+      ...kafkaClientSecurity(opts.security, opts.mskTokenSigner),
       connectionTimeout: 3000,
-      requestTimeout: 30_000,
+      requestTimeout: opts.requestTimeoutMs ?? 30_000,
       logLevel: logLevel.WARN,
       logCreator: () => ({ level, log: entry }) => {
         const { message, ...rest } = entry;
+        // Retries are bounded on purpose (a publish that gives up is retried by the relay with the
+        // same rows, hence the same sequence numbers; see publish): not worth a warning per producer.
+        if (message.startsWith('Limiting retries for the idempotent producer')) return;
         if (level <= logLevel.ERROR) log.error({ kafkajs: rest }, `kafkajs: ${message}`);
         else log.warn({ kafkajs: rest }, `kafkajs: ${message}`);
       },
     });
   }
 
+  private get idempotent(): boolean {
+    return this.opts.maxInFlightRequests !== null && (this.opts.idempotent ?? true);
+  }
+
   private getProducer(): Promise<Producer> {
     if (!this.producer) {
       const producer = this.kafka.producer({
-        // Order per partition survives retries only with one request in flight (kafkajs's
-        // idempotent producer is experimental); acks -1 on every send. Duplicates after a
-        // retry are possible and absorbed by the consumers' inbox.
-        maxInFlightRequests: this.opts.maxInFlightRequests === undefined ? 1 : (this.opts.maxInFlightRequests ?? undefined),
-        idempotent: false,
+        // One request in flight keeps per-partition order across retries, and kafkajs's
+        // idempotent producer requires it; acks -1 on every send (publish). With the idempotent
+        // producer the broker drops a batch sent again after a timeout (same producer id and
+        // sequence numbers), so a retry writes nothing twice; without it duplicates are
+        // possible and absorbed by the consumers' inbox.
+        maxInFlightRequests: this.idempotent ? 1 : this.opts.maxInFlightRequests === undefined ? 1 : (this.opts.maxInFlightRequests ?? undefined),
+        idempotent: this.idempotent,
         allowAutoTopicCreation: false,
-        retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 2000 },
+        // About 20 s of retries before publish fails (the relay then sends the same rows again).
+        retry: { retries: this.idempotent ? 10 : 3, initialRetryTime: 100, maxRetryTime: 2000 },
       });
       this.producer = producer.connect().then(
         () => producer,
         (err) => {
           this.producer = undefined;
-          throw err;
+          throw explainKafkaError(err, this.opts.security, this.opts.brokers, { connecting: true });
         },
       );
     }
     return this.producer;
+  }
+
+  /**
+   * After a publish fails, the idempotent producer's sequence numbers for a partition still
+   * stand where its last acknowledged batch left them: the relay's retry of the same rows
+   * reuses them, and the broker drops what it had already written. A sequence or producer-id
+   * error means that state no longer matches the broker's: the next publish gets a new
+   * producer (a new id; a message sent again then may be written twice, never lost).
+   */
+  private async resetProducerAfter(err: unknown): Promise<void> {
+    const type = (err as { type?: string; originalError?: { type?: string } }).type ?? (err as { originalError?: { type?: string } }).originalError?.type ?? '';
+    if (!/SEQUENCE|PRODUCER_ID|PRODUCER_EPOCH|PRODUCER_FENCED/.test(type)) return;
+    const p = this.producer;
+    this.producer = undefined;
+    this.log.warn({ err: errorMessage(err) }, 'kafka producer: sequence state lost; the next publish uses a new producer id');
+    if (p) await p.then((producer) => producer.disconnect()).catch(() => undefined);
   }
 
   async publish(messages: OutboundMessage[]): Promise<void> {
@@ -142,14 +202,19 @@ export class KafkaTransport implements Transport {
       list.push(m);
       byTopic.set(m.topic, list);
     }
-    await producer.sendBatch({
-      acks: -1,
-      timeout: 30_000,
-      topicMessages: [...byTopic].map(([topic, list]) => ({
-        topic,
-        messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
-      })),
-    });
+    try {
+      await producer.sendBatch({
+        acks: -1,
+        timeout: this.opts.requestTimeoutMs ?? 30_000,
+        topicMessages: [...byTopic].map(([topic, list]) => ({
+          topic,
+          messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),
+        })),
+      });
+    } catch (err) {
+      await this.resetProducerAfter(err);
+      throw explainKafkaError(err, this.opts.security, this.opts.brokers);
+    }
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
@@ -160,20 +225,47 @@ export class KafkaTransport implements Transport {
       heartbeatInterval: 1000,
       maxWaitTimeInMs: this.opts.maxWaitTimeInMs ?? 100,
       allowAutoTopicCreation: false,
-      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 5000 },
+      // The longest wait between two tries is also the delay before kafkajs restarts a consumer
+      // that gave up (the crash's last retry time): at most a second, whatever the outage's
+      // length. The restarted member's join is the other half (leaveGroupAs).
+      retry: { retries: 8, initialRetryTime: 200, maxRetryTime: CONSUMER_MAX_RETRY_MS },
     });
     let onReady!: () => void;
     const ready = new Promise<void>((r) => (onReady = r));
     let joined = false;
+    let stopped = false;
     // Ready after the first fetch following a join: by then a new group's start offsets are resolved.
     const offJoin = consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
     const offFetch = consumer.on(consumer.events.FETCH, () => {
       if (joined) onReady();
     });
-    const offCrash = consumer.on(consumer.events.CRASH, (e) =>
-      this.log.error({ group: groupId, err: errorMessage(e.payload.error), restart: e.payload.restart }, 'kafka consumer crashed'),
-    );
-    await consumer.connect();
+    // The member id of the latest join: after a crash, kafkajs restarts the consumer as a new
+    // member, and the coordinator would hold the group's rebalance until this one's session
+    // expired (sessionTimeout); it is made to leave instead (leaveGroupAs).
+    let memberId: string | undefined;
+    let joinsSinceCrash = 0;
+    const offMember = consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      memberId = e.payload.memberId;
+      joinsSinceCrash += 1;
+    });
+    const offCrash = consumer.on(consumer.events.CRASH, (e) => {
+      this.log.error({ group: groupId, err: errorMessage(explainKafkaError(e.payload.error, this.opts.security, this.opts.brokers)), restart: e.payload.restart }, 'kafka consumer crashed');
+      const ghost = memberId;
+      memberId = undefined;
+      joinsSinceCrash = 0;
+      if (e.payload.restart && ghost) {
+        void this.leaveGroupAs(groupId, ghost, () => !stopped && joinsSinceCrash === 0);
+      }
+    });
+    try {
+      await consumer.connect();
+    } catch (err) {
+      offJoin();
+      offFetch();
+      offCrash();
+      offMember();
+      throw explainKafkaError(err, this.opts.security, this.opts.brokers, { connecting: true });
+    }
     await consumer.subscribe({ topics: opts.topics, fromBeginning: opts.fromBeginning ?? true });
     // Next offset to commit per partition (the last applied + 1), committed on a timer.
     const applied = new Map<string, { topic: string; partition: number; offset: string }>();
@@ -194,6 +286,37 @@ export class KafkaTransport implements Transport {
       return committing;
     };
     let stopping = false;
+    // The group's lag from the broker on a timer (its committed offsets against the high
+    // watermarks): a member stuck in a handler commits nothing, and its lag is seen growing. One
+    // admin client per subscription, connected at the first sample and again after a failure.
+    let lagAdmin: Admin | undefined;
+    let sampling = false;
+    let lagFailing = false;
+    const sampleLag = async () => {
+      if (sampling || stopping) return;
+      sampling = true;
+      try {
+        if (!lagAdmin) {
+          const admin = this.kafka.admin({ retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 1000 } });
+          await admin.connect();
+          lagAdmin = admin;
+        }
+        const lag = await this.lagWith(lagAdmin, groupId, opts.topics);
+        if (!stopping) for (const p of lag) opts.onLag?.(p.topic, p.partition, p.lag);
+        lagFailing = false;
+      } catch (err) {
+        const admin = lagAdmin;
+        lagAdmin = undefined;
+        await admin?.disconnect().catch(() => undefined);
+        if (!lagFailing) this.log.warn({ group: groupId, err: errorMessage(err) }, 'kafka consumer: reading the group lag from the broker failed; trying again');
+        lagFailing = true;
+      } finally {
+        sampling = false;
+      }
+    };
+    const lagEvery = this.opts.lagSampleIntervalMs ?? 5000;
+    const lagTimer = !opts.ephemeral && opts.onLag && lagEvery > 0 ? setInterval(() => void sampleLag(), lagEvery) : undefined;
+    lagTimer?.unref();
     // The partitions this member owns since its last join (an applied offset of another is not committed).
     let assigned = new Set<string>();
     // kafkajs's heartbeat and isRunning of the latest batch (the same for every batch of a run).
@@ -247,7 +370,6 @@ export class KafkaTransport implements Transport {
         });
       },
     });
-    let stopped = false;
     const sub: Subscription = {
       ready,
       stop: async () => {
@@ -257,14 +379,17 @@ export class KafkaTransport implements Transport {
         offJoin();
         offFetch();
         offCrash();
+        offMember();
         offAssign();
         if (commitTimer) clearInterval(commitTimer);
+        if (lagTimer) clearInterval(lagTimer);
         // Let the handler calls in progress finish (they stop between runs), commit what they
         // applied while this member still owns its partitions, then leave the group.
         stopping = true;
         await lanes.drain();
         await commitApplied();
         await consumer.disconnect().catch(() => undefined);
+        await lagAdmin?.disconnect().catch(() => undefined);
         onReady();
         if (opts.ephemeral) await this.withAdmin((a) => a.deleteGroups([groupId])).catch(() => undefined);
       },
@@ -273,11 +398,63 @@ export class KafkaTransport implements Transport {
     return sub;
   }
 
+  /**
+   * Leaves `groupId` in the name of `memberId`, a member that crashed (every broker away for
+   * longer than its retries): its restart joins as a new member, and the coordinator would wait
+   * for the old one's session to expire (sessionTimeout, 10 s by default) before the group
+   * rebalances, so consumers resumed that long after the broker came back. Tried every 250 ms
+   * while `pending()` (until the new member joined, or the subscription stopped), with a client
+   * of its own that does not retry (each try fails fast while the broker is away). A coordinator
+   * that does not know the member any more is as good as a success. kafkajs 2.2.4 (its last
+   * release) has no public call for LeaveGroup: its client's cluster factory is used, and
+   * without it the old wait stays.
+   */
+  private async leaveGroupAs(groupId: string, memberId: string, pending: () => boolean): Promise<void> {
+    const client = new Kafka({
+      clientId: `${this.opts.clientId ?? 'carve'}-leave`,
+      brokers: this.opts.brokers,
+      ...kafkaClientSecurity(this.opts.security, this.opts.mskTokenSigner),
+      connectionTimeout: 1000,
+      requestTimeout: 5000,
+      retry: { retries: 0 },
+      logLevel: logLevel.NOTHING,
+    });
+    const symbol = Object.getOwnPropertySymbols(client).find((x) => x.description === 'private:Kafka:createCluster');
+    const createCluster = symbol ? (client as unknown as Record<symbol, unknown>)[symbol] : undefined;
+    if (typeof createCluster !== 'function') return;
+    type LeaveCluster = {
+      connect(): Promise<void>;
+      refreshMetadata(): Promise<void>;
+      disconnect(): Promise<void>;
+      findGroupCoordinator(a: { groupId: string }): Promise<{ leaveGroup(a: { groupId: string; memberId: string }): Promise<unknown> }>;
+    };
+    while (pending()) {
+      const cluster = (createCluster as (o: object) => LeaveCluster)({});
+      try {
+        await cluster.connect();
+        await cluster.refreshMetadata();
+        const coordinator = await cluster.findGroupCoordinator({ groupId });
+        await coordinator.leaveGroup({ groupId, memberId });
+        this.log.info({ group: groupId, memberId }, 'kafka consumer: the crashed member left the group; the restarted one joins without waiting for its session to expire');
+        return;
+      } catch (err) {
+        if ((err as { type?: string }).type === 'UNKNOWN_MEMBER_ID') return;
+      } finally {
+        await cluster.disconnect().catch(() => undefined);
+      }
+      await sleep(250);
+    }
+  }
+
   private async withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
     const admin = this.kafka.admin({ retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 3000 } });
-    await admin.connect();
+    let connecting = true;
     try {
+      await admin.connect();
+      connecting = false;
       return await fn(admin);
+    } catch (err) {
+      throw explainKafkaError(err, this.opts.security, this.opts.brokers, { connecting });
     } finally {
       await admin.disconnect().catch(() => undefined);
     }
@@ -375,7 +552,7 @@ export class KafkaTransport implements Transport {
     const all = await this.withAdmin((a) => a.listTopics());
     const dlqs = opts.topic ? [isDlqTopic(opts.topic) ? opts.topic : dlqTopicFor(opts.topic)].filter((t) => all.includes(t)) : all.filter(isDlqTopic).sort();
     if (dlqs.length === 0) return [];
-    return (await this.readAll(dlqs)).map((m) => {
+    const letters = (await this.readAll(dlqs)).map((m): DeadLetter => {
       const h = m.headers;
       return {
         id: `${m.topic}:${m.partition}:${m.offset}`,
@@ -392,49 +569,67 @@ export class KafkaTransport implements Transport {
         attempts: Number(h[DLQ_HEADERS.attempts] ?? 0),
         failedAt: h[DLQ_HEADERS.failedAt] ?? new Date(m.timestamp).toISOString(),
         replayedAt: null,
+        headers: originalHeaders(h),
       };
     });
+    const replayed = this.opts.replayLedger ? await this.opts.replayLedger.replayedAt(letters.map((d) => d.id)) : new Map<string, string>();
+    return letters.map((d) => ({ ...d, replayedAt: replayed.get(d.id) ?? null }));
   }
 
-  async replayDeadLetters(opts: { topic: string; id?: string }): Promise<DeadLetter[]> {
-    const letters = (await this.listDeadLetters({ topic: opts.topic })).filter((d) => !opts.id || d.id === opts.id || d.eventId === opts.id);
-    if (letters.length === 0) return [];
-    await this.publish(
-      letters.map((d) => ({
-        topic: d.originalTopic,
-        key: d.key,
-        value: d.value ?? '',
-        headers: { [REPLAYED_FROM_HEADER]: d.id },
-      })),
-    );
-    const at = new Date().toISOString();
-    return letters.map((d) => ({ ...d, replayedAt: at }));
+  async replayDeadLetters(opts: ReplayOptions): Promise<DeadLetter[]> {
+    const ledger = this.opts.replayLedger;
+    if (!ledger && !opts.dryRun) {
+      throw new Error('replaying Kafka dead letters needs the control plane (carve.dead_letter_replays) to record them: give the transport a replayLedger');
+    }
+    const batches = replayBatches(await this.listDeadLetters({ topic: opts.topic }), opts);
+    if (opts.dryRun || !ledger) return batches.flat();
+    // Claim first (a concurrent replay claims none of these), then send one message per failed
+    // message: its key, its own headers, its value (null stays null), marked as a replay.
+    const claimed = await ledger.claim(batches.flat());
+    const send = batches.filter((b) => b.some((d) => claimed.has(d.id)));
+    if (send.length === 0) return [];
+    try {
+      await this.publish(
+        send.map((b) => ({
+          topic: b[0].originalTopic,
+          key: b[0].key,
+          value: b[0].value,
+          headers: { ...b[0].headers, [REPLAYED_FROM_HEADER]: b.map((d) => d.id).join(',') },
+        })),
+      );
+    } catch (err) {
+      await ledger.release([...claimed.keys()]).catch(() => undefined);
+      throw err;
+    }
+    return send.flat().filter((d) => claimed.has(d.id)).map((d) => ({ ...d, replayedAt: claimed.get(d.id)! }));
   }
 
   async lag(group: string, topics: string[]): Promise<PartitionLag[]> {
-    return this.withAdmin(async (admin) => {
-      // On a fresh broker the group coordinator takes a moment (NOT_COORDINATOR is retriable,
-      // but kafkajs's admin does not retry fetchOffsets).
-      let committed: Awaited<ReturnType<Admin['fetchOffsets']>> | undefined;
-      for (let attempt = 1; !committed; attempt++) {
-        try {
-          committed = await admin.fetchOffsets({ groupId: group, topics });
-        } catch (err) {
-          if (!(err as { retriable?: boolean }).retriable || attempt >= 20) throw err;
-          await sleep(Math.min(1000, 100 * attempt));
-        }
+    return this.withAdmin((admin) => this.lagWith(admin, group, topics));
+  }
+
+  private async lagWith(admin: Admin, group: string, topics: string[]): Promise<PartitionLag[]> {
+    // On a fresh broker the group coordinator takes a moment (NOT_COORDINATOR is retriable,
+    // but kafkajs's admin does not retry fetchOffsets).
+    let committed: Awaited<ReturnType<Admin['fetchOffsets']>> | undefined;
+    for (let attempt = 1; !committed; attempt++) {
+      try {
+        committed = await admin.fetchOffsets({ groupId: group, topics });
+      } catch (err) {
+        if (!(err as { retriable?: boolean }).retriable || attempt >= 20) throw err;
+        await sleep(Math.min(1000, 100 * attempt));
       }
-      const out: PartitionLag[] = [];
-      for (const t of topics) {
-        for (const p of await admin.fetchTopicOffsets(t)) {
-          const c = committed!.find((x) => x.topic === t)?.partitions.find((x) => x.partition === p.partition)?.offset;
-          const has = c !== undefined && c !== '-1';
-          const from = has ? BigInt(c) : BigInt(p.low);
-          out.push({ topic: t, partition: p.partition, committed: has ? c : null, end: p.high, lag: Number(BigInt(p.high) - from) });
-        }
+    }
+    const out: PartitionLag[] = [];
+    for (const t of topics) {
+      for (const p of await admin.fetchTopicOffsets(t)) {
+        const c = committed!.find((x) => x.topic === t)?.partitions.find((x) => x.partition === p.partition)?.offset;
+        const has = c !== undefined && c !== '-1';
+        const from = has ? BigInt(c) : BigInt(p.low);
+        out.push({ topic: t, partition: p.partition, committed: has ? c : null, end: p.high, lag: Number(BigInt(p.high) - from) });
       }
-      return out;
-    });
+    }
+    return out;
   }
 
   async close(): Promise<void> {
@@ -442,6 +637,11 @@ export class KafkaTransport implements Transport {
     const p = this.producer;
     this.producer = undefined;
     if (p) await p.then((producer) => producer.disconnect()).catch(() => undefined);
+    const ledger = this.opts.replayLedger;
+    if (ledger && !this.ledgerClosed) {
+      this.ledgerClosed = true;
+      await ledger.close().catch(() => undefined);
+    }
   }
 }
 

@@ -24,6 +24,7 @@
  *   rebalance (their new owner reads from the committed position).
  */
 import type { DeliveredMessage, DeliveryContext } from '../transport';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What a lane needs from the consumer it serves (kafkajs in production, a fake in unit tests). */
 export interface LaneHost {
@@ -79,7 +80,6 @@ interface Lane {
   rewinding: boolean;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class PartitionLanes {
   private readonly lanes = new Map<string, Lane>();

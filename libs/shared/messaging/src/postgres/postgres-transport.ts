@@ -1,4 +1,5 @@
 import { Client, Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { createSchemaIfMissing } from '@carve/shared-persistence';
 import { isDlqTopic, dlqTopicFor, sourceOfTopic } from '../envelope';
 import { ident } from '../executor';
 import { postgresTransportMigrationSql } from '../inbox';
@@ -8,9 +9,12 @@ import {
   type DeadLetter,
   DLQ_HEADERS,
   type EnsureTopicsReport,
+  originalHeaders,
   type OutboundMessage,
   type PartitionLag,
+  replayBatches,
   REPLAYED_FROM_HEADER,
+  type ReplayOptions,
   type SubscribeOptions,
   type Subscription,
   type TopicDeclaration,
@@ -53,6 +57,7 @@ interface DeadLetterRow {
   attempts: number;
   failed_at: Date;
   replayed_at: Date | null;
+  headers: Record<string, string> | null;
 }
 
 const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
@@ -70,6 +75,7 @@ const toDeadLetter = (r: DeadLetterRow): DeadLetter => ({
   attempts: r.attempts,
   failedAt: r.failed_at.toISOString(),
   replayedAt: r.replayed_at ? r.replayed_at.toISOString() : null,
+  headers: originalHeaders(r.headers),
 });
 
 /**
@@ -107,6 +113,8 @@ export class PostgresTransport implements Transport {
     this.migrated ??= (async () => {
       const c = await this.pool.connect();
       try {
+        // The control plane's migration creates the same schema under another lock.
+        await createSchemaIfMissing(c, this.own);
         await c.query('BEGIN');
         await c.query(`SELECT pg_advisory_xact_lock(hashtext('carve.messaging.migrate'))`);
         await c.query(postgresTransportMigrationSql(this.own));
@@ -146,6 +154,7 @@ export class PostgresTransport implements Transport {
     await this.ensureOwnTables();
     await this.tx(async (c) => {
       for (const m of messages) {
+        if (m.value === null && !isDlqTopic(m.topic)) throw new Error(`the postgres transport carries JSON only; the message for ${m.topic} is a tombstone (null)`);
         const value = Buffer.isBuffer(m.value) ? m.value.toString('utf8') : m.value;
         const h = m.headers ?? {};
         if (isDlqTopic(m.topic)) {
@@ -161,7 +170,7 @@ export class PostgresTransport implements Transport {
           );
         } else {
           try {
-            JSON.parse(value);
+            JSON.parse(value ?? '');
           } catch {
             throw new Error(`the postgres transport carries JSON only; the message for ${m.topic} is not JSON`);
           }
@@ -359,20 +368,25 @@ export class PostgresTransport implements Transport {
     return rows.map(toDeadLetter);
   }
 
-  async replayDeadLetters(opts: { topic: string; id?: string }): Promise<DeadLetter[]> {
+  async replayDeadLetters(opts: ReplayOptions): Promise<DeadLetter[]> {
     await this.ensureOwnTables();
     const topic = opts.topic.replace(/\.dlq$/, '');
     return this.tx(async (c) => {
+      // Locked: a concurrent replay waits here, then finds these replayed.
       const { rows } = await c.query<DeadLetterRow>(
         `SELECT * FROM ${this.own}.messaging_dead_letters
           WHERE original_topic = $1 AND replayed_at IS NULL AND ($2::text IS NULL OR id::text = $2 OR event_id = $2)
           ORDER BY id FOR UPDATE`,
         [topic, opts.id ?? null],
       );
-      for (const r of rows) {
+      const batches = replayBatches(rows.map(toDeadLetter), {});
+      if (opts.dryRun) return batches.flat();
+      // One outbox row per failed message (several groups' dead letters of it share it), with
+      // its key and its own headers.
+      for (const b of batches) {
         await c.query(
-          `INSERT INTO ${this.schemaOf(r.original_topic)}.outbox (id, topic, key, envelope, headers) VALUES ($1, $2, $3, $4::jsonb, $5)`,
-          [uuidv7(), r.original_topic, r.key ?? '', r.value, JSON.stringify({ [REPLAYED_FROM_HEADER]: `${dlqTopicFor(r.original_topic)}#${r.id}` })],
+          `INSERT INTO ${this.schemaOf(b[0].originalTopic)}.outbox (id, topic, key, envelope, headers) VALUES ($1, $2, $3, $4::jsonb, $5)`,
+          [uuidv7(), b[0].originalTopic, b[0].key ?? '', b[0].value, JSON.stringify({ ...b[0].headers, [REPLAYED_FROM_HEADER]: b.map((d) => `${dlqTopicFor(d.originalTopic)}#${d.id}`).join(',') })],
         );
       }
       const { rows: done } = await c.query<DeadLetterRow>(

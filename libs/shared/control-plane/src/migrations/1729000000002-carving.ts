@@ -1,3 +1,5 @@
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
 /**
  * Migration 0002 of schema `carve`: what the carving machinery (@carve/shared-carving) keeps.
  * Additive only (expand/contract): older gateways keep working against it.
@@ -10,11 +12,11 @@
  *   killed backfill resumes where it stopped.
  * - `verify_runs`: every `carve verify`, newest first per context (status shows the last one).
  */
-import type { ControlMigration } from './migrations';
+export class Carving1729000000002 implements MigrationInterface {
+  name = 'Carving1729000000002';
 
-export const CARVING_MIGRATION: ControlMigration = {
-  name: '0002_carving',
-  sql: `
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
     ALTER TABLE carve.context_stages
       ADD COLUMN IF NOT EXISTS previous_stage text,
       ADD COLUMN IF NOT EXISTS canary_percent double precision CHECK (canary_percent IS NULL OR (canary_percent >= 0 AND canary_percent <= 100)),
@@ -51,5 +53,10 @@ export const CARVING_MIGRATION: ControlMigration = {
       result       jsonb NOT NULL
     );
     CREATE INDEX IF NOT EXISTS verify_runs_context ON carve.verify_runs (context, id DESC);
-  `,
-};
+  `);
+  }
+
+  async down(): Promise<void> {
+    throw new Error('schema carve only grows (expand/contract): Carving1729000000002 has no down');
+  }
+}
