@@ -15,8 +15,8 @@
  * EXCLUDED.aggregate_version`) and by the service's tombstones (a deletion forward sync applied
  * wins over an older backfilled row), so it can run while forward sync runs, and again.
  */
-import { FeatureCreated, NoteCreated, NoteFeatureLinkCreated, WorkspaceCreated } from '@carve/legacy-contracts';
-import { INSIGHTS_TOPICS } from '@carve/insights-contracts';
+import { FeatureCreated, NoteCreated, NoteFeatureLinkCreated, WorkspaceCreated } from '@carve/legacy-events';
+import { INSIGHTS_TOPICS } from '@carve/insights-events';
 import { defineCarvableContext, type StagingColumn } from '@carve/shared-carving';
 
 /** The service's consumer group of the monolith's events (insights-service: CARVE_SYNC_GROUP, default). */
@@ -89,6 +89,7 @@ export const insightsCarving = defineCarvableContext({
       name: 'workspaces',
       description: 'legacy.workspaces → insights.workspaces',
       from: 'legacy.workspaces w',
+      tenant: 'w.id',
       key: ['id'],
       columns: [
         col('id', 'uuid', 'w.id'),

@@ -25,6 +25,9 @@ describe('insights carving on the real schemas', () => {
     await seedLegacyAndInsights(db.url, 3, 1500);
     c = new Client({ connectionString: db.url });
     await c.connect();
+    // `c` plays forward sync (and the hand that corrupts the service's rows): it passes the write
+    // fence of the service's tables as the sync appliers do.
+    await c.query(`SELECT set_config('carve.sync_apply', 'on', false)`);
   });
 
   afterAll(async () => {
@@ -89,13 +92,13 @@ describe('insights carving on the real schemas', () => {
     await c.query(`UPDATE insights.notes SET content = content || ' (corrupted)' WHERE id = $1`, [a.id]);
     await c.query('DELETE FROM insights.notes WHERE id = $1', [b.id]);
     const run = await carve(db.url, ['verify', 'insights']);
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(4); // drift
     expect(run.stderr).toContain('carve: drift in');
     expect(run.stderr).toContain('next: ');
     expect(run.stdout).toContain(`different (1): ${a.id}`);
     expect(run.stdout).toContain(`missing in the service (1): ${b.id}`);
     const json = await carve(db.url, ['verify', 'insights', '--json', '--workspace', a.workspace_id]);
-    expect(json.code).toBe(1);
+    expect(json.code).toBe(4);
     const result = JSON.parse(json.stdout);
     expect(result.projections.find((p: any) => p.name === 'notes').drifted[0]).toMatchObject({ workspaceId: a.workspace_id, different: [a.id] });
 
@@ -112,5 +115,43 @@ describe('insights carving on the real schemas', () => {
     await c.query('DELETE FROM insights.notes WHERE id = $1', [a.id]);
     await runBackfill({ context: insightsCarving, sourceUrl: db.url, targetUrl: db.url, restart: true, sources: ['notes'] });
     expect((await verify()).ok).toBe(true);
+  });
+
+  it('verify compares content: a note that differs from the monolith in one compared field only is named as different', async () => {
+    const [n] = (
+      await c.query(`SELECT n.id, n.workspace_id, n.customer_id, n.source, n.state FROM insights.notes n
+                      WHERE n.customer_id IS NOT NULL AND EXISTS (SELECT 1 FROM insights.note_features l WHERE l.note_id = n.id) ORDER BY n.id LIMIT 1`)
+    ).rows;
+    const [link] = (await c.query('SELECT feature_id, importance FROM insights.note_features WHERE note_id = $1 ORDER BY feature_id LIMIT 1', [n.id])).rows;
+    const otherSource = n.source === 'email' ? 'slack' : 'email';
+    const otherState = n.state === 'processed' ? 'archived' : 'processed';
+    const otherImportance = link.importance === 'low' ? 'high' : 'low';
+    // The customer's company is every note of that customer's.
+    const ofCustomer = (await c.query('SELECT id FROM insights.notes WHERE customer_id = $1', [n.customer_id])).rows.map((r) => r.id as string);
+    // One field at a time, each undone before the next.
+    const fields: Array<[string, string, unknown[], string, unknown[], string[]?]> = [
+      ['title', `UPDATE insights.notes SET title = title || '.' WHERE id = $1`, [n.id], `UPDATE insights.notes SET title = left(title, -1) WHERE id = $1`, [n.id]],
+      ['source', `UPDATE insights.notes SET source = $2 WHERE id = $1`, [n.id, otherSource], `UPDATE insights.notes SET source = $2 WHERE id = $1`, [n.id, n.source]],
+      ['state', `UPDATE insights.notes SET state = $2 WHERE id = $1`, [n.id, otherState], `UPDATE insights.notes SET state = $2 WHERE id = $1`, [n.id, n.state]],
+      ['tags', `UPDATE insights.notes SET tags = tags || '{zz-extra}'::text[] WHERE id = $1`, [n.id], `UPDATE insights.notes SET tags = array_remove(tags, 'zz-extra') WHERE id = $1`, [n.id]],
+      ['customer company', `UPDATE insights.customers SET company = coalesce(company, '') || '.' WHERE id = $1`, [n.customer_id], `UPDATE insights.customers SET company = nullif(left(company, -1), '') WHERE id = $1`, [n.customer_id], ofCustomer],
+      ['link importance', `UPDATE insights.note_features SET importance = $3 WHERE note_id = $1 AND feature_id = $2`, [n.id, link.feature_id, otherImportance], `UPDATE insights.note_features SET importance = $3 WHERE note_id = $1 AND feature_id = $2`, [n.id, link.feature_id, link.importance]],
+    ];
+    const notesDrift = async () => {
+      const d = (await verify([n.workspace_id])).projections.find((p) => p.name === 'notes')!.drifted[0];
+      return { different: d?.different ?? [], missing: d?.counts.missing ?? 0, extra: d?.counts.extra ?? 0 };
+    };
+    const before = await notesDrift();
+    expect(before.different).not.toContain(n.id);
+    for (const [field, change, params, undo, undoParams, affected = [n.id]] of fields) {
+      await c.query(change, params);
+      try {
+        const after = await notesDrift();
+        expect({ field, ...after }).toEqual({ field, different: [...new Set([...before.different, ...affected])].sort(), missing: before.missing, extra: before.extra });
+      } finally {
+        await c.query(undo, undoParams);
+      }
+    }
+    expect(await notesDrift()).toEqual(before);
   });
 });

@@ -4,6 +4,7 @@
  * change appended to `insights.outbox` in that same transaction (legacy-compatible data, origin
  * `insights-service`), so the monolith can apply them (reverse sync).
  */
+import { randomUUID } from 'node:crypto';
 import {
   InsightsNoteCreated,
   InsightsNoteDeleted,
@@ -13,58 +14,30 @@ import {
   InsightsNoteUpdated,
   INSIGHTS_ORIGIN,
   noteLinkAggregateId,
-} from '@carve/insights-contracts';
-import { type Importance, type ListQuery, type NoteCreate, type NoteFilters, type NoteLinkCreate, type NoteLinkFilters, type NotePatch, type Page, toPage } from '@carve/insights-domain';
-import type { NoteFeatureLinkStateV1, NoteStateV1 } from '@carve/legacy-contracts';
+} from '@carve/insights-events';
+import { type Importance, type ListQuery, type NoteCreate, type NoteFilters, type NoteLinkCreate, type NoteLinkFilters, type NotePatch, type Page } from '@carve/insights-domain';
+import type { NoteFeatureLinkStateV1, NoteStateV1 } from '@carve/legacy-events';
 import { appendToOutbox, createEvent, type OutboxEvent, queryRows, type SqlExecutor } from '@carve/shared-messaging';
+import { type KeysetSql, keysetPage, type SortColumn } from '@carve/shared-persistence';
 import { invalid, LINK, NOTE, notFound, conflict, WORKSPACE } from './errors';
 import { INSIGHTS_SCHEMA as S } from './schema';
 import { upsertCustomer } from './sync';
 import { type LinkRow, type NoteLinkView, noteLinkView, type NoteRow, noteView, type NoteView, type NoteWithLinksView, noteWithLinksView } from './views';
+import { iso } from '@carve/shared-kernel';
 
 const NOTE_COLUMNS = `n.id, n.workspace_id, n.title, n.content, n.source, c.email AS customer_email, c.name AS customer_name,
   c.company AS customer_company, n.tags, n.state, n.aggregate_version, n.created_at, n.updated_at`;
 const NOTE_FROM = `${S}.notes n LEFT JOIN ${S}.customers c ON c.id = n.customer_id`;
 const LINK_COLUMNS = 'l.note_id, l.feature_id, l.importance, l.created_at, l.updated_at';
 
-const SORT_COLUMNS: Record<string, { column: string; cast: string; value: (r: any) => unknown }> = {
+const SORT_COLUMNS: Record<string, SortColumn> = {
   createdAt: { column: 'created_at', cast: 'timestamptz', value: (r) => r.created_at },
   updatedAt: { column: 'updated_at', cast: 'timestamptz', value: (r) => r.updated_at },
   title: { column: 'title', cast: 'text', value: (r) => r.title },
 };
 
-/** A Postgres data exception (class 22) from a forged cursor value: the caller answers 400 on `cursor`. */
-const isDataException = (err: unknown) => typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('22');
-const cursorError = () => invalid([{ field: 'cursor', message: 'is not a cursor of this list with this sort and these filters' }]);
-
-/** One keyset page: WHERE (sort, id) after the cursor, ORDER BY sort, id, LIMIT n + 1. */
-async function keyset<R>(
-  ex: SqlExecutor,
-  sql: { select: string; where: string[]; params: unknown[]; alias: string; idColumn: string },
-  query: ListQuery<any>,
-): Promise<Page<R>> {
-  const sort = SORT_COLUMNS[query.sort.field];
-  const desc = query.sort.direction === 'desc';
-  const where = [...sql.where];
-  const params = [...sql.params];
-  const col = `${sql.alias}.${sort.column}`;
-  const id = `${sql.alias}.${sql.idColumn}`;
-  if (query.after) {
-    params.push(query.after.value, query.after.id);
-    where.push(`(${col}, ${id}) ${desc ? '<' : '>'} ($${params.length - 1}::${sort.cast}, $${params.length}::uuid)`);
-  }
-  params.push(query.limit + 1);
-  const dir = desc ? 'DESC' : 'ASC';
-  const text = `${sql.select} WHERE ${where.join(' AND ')} ORDER BY ${col} ${dir}, ${id} ${dir} LIMIT $${params.length}`;
-  let rows: R[];
-  try {
-    rows = await queryRows<R>(ex, text, params);
-  } catch (err) {
-    if (query.after && isDataException(err)) throw cursorError();
-    throw err;
-  }
-  return toPage(rows, query, (r) => sort.value(r), (r: any) => r[sql.idColumn]);
-}
+/** One keyset page of this repository's lists (@carve/shared-persistence `keysetPage`). */
+const keyset = <R>(ex: SqlExecutor, sql: KeysetSql, query: ListQuery<any>): Promise<Page<R>> => keysetPage((text, params) => queryRows<R>(ex, text, params), sql, SORT_COLUMNS, query);
 
 // ---- reads ----------------------------------------------------------------------------------------
 
@@ -136,7 +109,6 @@ export async function getNoteLink(ex: SqlExecutor, workspaceId: string, noteId: 
 
 // ---- the legacy shape of a note and a link (the events' data) ------------------------------------------------
 
-const iso = (t: Date | string) => (t instanceof Date ? t.toISOString() : new Date(t).toISOString());
 
 export function noteState(n: NoteRow): NoteStateV1 {
   return {
@@ -189,9 +161,9 @@ async function featuresKnown(ex: SqlExecutor, workspaceId: string, featureIds: s
 
 async function customerIdFor(ex: SqlExecutor, workspaceId: string, noteId: string, customer: NoteCreate['customer'], version: number): Promise<string | null> {
   if (!customer) return null;
-  // The newest note written with this email sets the customer's name and company.
-  const [{ now }] = await queryRows<{ now: Date }>(ex, 'SELECT now() AS now');
-  return upsertCustomer(ex, { workspaceId, email: customer.email, name: customer.name, company: customer.company, noteId, noteUpdatedAt: now, version });
+  // The newest note written with this email sets the customer's name and company; this note's
+  // updated_at is the transaction's now() (noteUpdatedAt null), read by Postgres in the upsert.
+  return upsertCustomer(ex, { workspaceId, email: customer.email, name: customer.name, company: customer.company, noteId, noteUpdatedAt: null, version });
 }
 
 /** The note and its links in one transaction; a link to a feature the workspace does not have leaves nothing behind. */
@@ -201,7 +173,7 @@ export async function createNote(ex: SqlExecutor, workspaceId: string, input: No
   const known = await featuresKnown(ex, workspaceId, input.features.map((l) => l.featureId));
   const bad = input.features.findIndex((l) => !known.has(l.featureId));
   if (bad >= 0) throw invalid([{ field: `features[${bad}].featureId`, message: 'is not a feature of this workspace' }]);
-  const [{ id }] = await queryRows<{ id: string }>(ex, 'SELECT gen_random_uuid() AS id');
+  const id = randomUUID();
   const customerId = await customerIdFor(ex, workspaceId, id, input.customer, 1);
   await ex.query(
     `INSERT INTO ${S}.notes (id, workspace_id, title, content, source, customer_id, tags, state, aggregate_version, created_at, updated_at)

@@ -4,7 +4,7 @@
  * the backfill's snapshot apply.
  */
 import { randomUUID } from 'node:crypto';
-import type { NoteStateV1 } from '@carve/legacy-contracts';
+import type { NoteStateV1 } from '@carve/legacy-events';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Pool } from 'pg';
 import { migrateInsights } from './migrate';
@@ -17,7 +17,9 @@ let pool: Pool;
 beforeAll(async () => {
   db = await createTestDatabase('insights_sync');
   await migrateInsights(db.url);
-  pool = new Pool({ connectionString: db.url, max: 4 });
+  // The apply functions run as forward sync runs them: in a transaction marked as a sync apply,
+  // which the write fence of the service's tables lets pass (here every session of the pool).
+  pool = new Pool({ connectionString: db.url, max: 4, options: '-c carve.sync_apply=on' });
 });
 afterAll(async () => {
   await pool?.end();
@@ -48,7 +50,7 @@ describe('migrations', () => {
     const reports = await Promise.all([migrateInsights(db.url), migrateInsights(db.url)]);
     expect(reports.map((r) => r.applied)).toEqual([[], []]);
     const tables = (await pool.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'insights' ORDER BY 1`)).rows.map((r) => r.table_name);
-    expect(tables).toEqual(['aggregate_versions', 'customers', 'feature_titles', 'inbox', 'migrations', 'note_features', 'notes', 'outbox', 'tombstones', 'workspaces']);
+    expect(tables).toEqual(['aggregate_versions', 'customers', 'feature_titles', 'inbox', 'migrations', 'note_features', 'notes', 'outbox', 'sync_conflicts', 'tombstones', 'workspaces', 'write_fence', 'written_versions']);
   });
 });
 
@@ -158,5 +160,66 @@ describe('features and workspaces', () => {
     const q = parseListQuery(noteList, {});
     if (!q.ok) throw new Error('query');
     expect((await listNotes(pool, w, q.value)).items.map((x) => x.id)).toEqual([n.id]);
+  });
+});
+
+describe('lock order across the note and link topics', () => {
+  /**
+   * Forward sync applies the notes topic and the links topic concurrently. A link's deletion and
+   * its note's deletion used to take the link's row and the note's row in opposite orders: with
+   * the link handler paused just before it touches the note (after its link row), the note
+   * handler locked the note and waited for the link row, and the link handler then waited for
+   * the note: a deadlock. Every handler now takes the note's row first.
+   */
+  it('a link deleted and its note deleted by two concurrent transactions: both commit, no deadlock', async () => {
+    const w = ws();
+    const n = note(w);
+    const f = randomUUID();
+    await applyWorkspaceState(pool, { id: w, name: 'W', slug: `w-${w.slice(0, 8)}`, createdAt: n.createdAt, updatedAt: n.updatedAt }, 1);
+    await applyFeatureState(pool, { id: f, workspaceId: w, title: 'Export', status: 'new' }, 1);
+    await applyNoteState(pool, n, 1);
+    await applyNoteLinkState(pool, { noteId: n.id, featureId: f, workspaceId: w, importance: 'high', createdAt: n.createdAt, updatedAt: n.updatedAt }, 2);
+
+    const linkTx = await pool.connect();
+    const noteTx = await pool.connect();
+    try {
+      await linkTx.query('BEGIN');
+      await noteTx.query('BEGIN');
+      // The link handler, paused right before it moves its note's version (its last statement).
+      let reached!: () => void;
+      const atGate = new Promise<void>((r) => (reached = r));
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      const paused = {
+        query: async (text: string, params?: unknown[]) => {
+          if (/UPDATE insights\.notes SET aggregate_version/.test(text)) {
+            reached();
+            await gate;
+          }
+          return linkTx.query(text, params);
+        },
+      };
+      const unlink = applyNoteLinkDeleted(paused, { noteId: n.id, featureId: f, workspaceId: w }, 3, '2025-01-15T00:00:00.000Z').then(() => linkTx.query('COMMIT'));
+      await atGate;
+      // The note's deletion (the other topic, another transaction) starts meanwhile and waits for a lock.
+      const noteTxPid = (await noteTx.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const remove = applyNoteDeleted(noteTx, { id: n.id, workspaceId: w }, 4).then(() => noteTx.query('COMMIT'));
+      const deadline = Date.now() + 10_000;
+      while ((await pool.query(`SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1`, [noteTxPid])).rows[0]?.wait_event_type !== 'Lock') {
+        if (Date.now() > deadline) throw new Error('the note deletion never waited for a lock');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      open();
+      const results = await Promise.allSettled([unlink, remove]);
+      expect(results.map((r) => (r.status === 'rejected' ? String((r.reason as Error).message) : 'committed'))).toEqual(['committed', 'committed']);
+    } finally {
+      await linkTx.query('ROLLBACK').catch(() => undefined);
+      await noteTx.query('ROLLBACK').catch(() => undefined);
+      linkTx.release();
+      noteTx.release();
+    }
+    expect(await count('insights.notes WHERE id = $1', [n.id])).toBe(0);
+    expect(await count('insights.note_features WHERE note_id = $1', [n.id])).toBe(0);
+    expect(await count(`insights.tombstones WHERE aggregate_id IN ($1, $2)`, [n.id, `${n.id}:${f}`])).toBe(2);
   });
 });

@@ -11,12 +11,20 @@
  * - no foreign key between synced rows: the monolith's topics are not ordered with each other,
  *   so a link may arrive before its note.
  *
+ * - a note's events and its links' events take the note's row lock before any link row (the
+ *   order the service's own writes take them in), and forward sync serialises them per note
+ *   (`noteOfEvent`): the two topics, applied concurrently, never wait on each other in a cycle;
+ * - an event of the monolith at the version of a note the service wrote itself is a conflict
+ *   (`forwardSyncConflict`): neither applied nor skipped, recorded by the consumer with both
+ *   payloads (see @carve/shared-messaging conflicts.ts).
+ *
  * The forward-sync consumer calls `applyLegacyEvent` (inside its inbox transaction); a backfill
  * calls the same functions with rows read from `legacy` (`applyNoteSnapshot` for a note with its
  * links). `ex` is any executor of the caller's transaction: a pg client, a TypeORM manager.
  */
-import type { FeatureStateV1, NoteFeatureLinkStateV1, NoteStateV1, WorkspaceStateV1 } from '@carve/legacy-contracts';
-import { type Envelope, queryRows, type SqlExecutor } from '@carve/shared-messaging';
+import { INSIGHTS_ORIGIN } from '@carve/insights-events';
+import type { FeatureStateV1, NoteFeatureLinkStateV1, NoteStateV1, WorkspaceStateV1 } from '@carve/legacy-events';
+import { type Envelope, queryRows, type SqlExecutor, type SyncConflict, wroteVersionHere } from '@carve/shared-messaging';
 import { INSIGHTS_SCHEMA as S } from './schema';
 
 export type ApplyResult = 'applied' | 'stale' | 'ignored';
@@ -111,13 +119,14 @@ export async function applyFeatureDeleted(ex: SqlExecutor, d: { id: string; work
  */
 export async function upsertCustomer(
   ex: SqlExecutor,
-  c: { workspaceId: string; email: string; name: string | null; company: string | null; noteId: string; noteUpdatedAt: string | Date; version: number },
+  /** noteUpdatedAt null: the writing transaction's now() (a note written in this transaction). */
+  c: { workspaceId: string; email: string; name: string | null; company: string | null; noteId: string; noteUpdatedAt: string | Date | null; version: number },
 ): Promise<string> {
   const params = [c.workspaceId, c.email.toLowerCase(), c.name, c.company, c.noteId, c.noteUpdatedAt, c.version];
   const row = await one<{ id: string }>(
     ex,
     `INSERT INTO ${S}.customers (workspace_id, email, name, company, source_note_id, source_updated_at, aggregate_version)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     VALUES ($1, $2, $3, $4, $5, COALESCE($6::timestamptz, now()), $7)
      ON CONFLICT (workspace_id, lower(email)) DO UPDATE SET name = EXCLUDED.name, company = EXCLUDED.company,
        source_note_id = EXCLUDED.source_note_id, source_updated_at = EXCLUDED.source_updated_at,
        aggregate_version = EXCLUDED.aggregate_version, updated_at = now()
@@ -172,6 +181,11 @@ export async function applyNoteDeleted(ex: SqlExecutor, d: { id: string; workspa
   return 'applied';
 }
 
+/** Takes the note's row lock first (before any link row), as every writer of a note and its links does. */
+async function lockNoteRow(ex: SqlExecutor, noteId: string): Promise<void> {
+  await ex.query(`SELECT 1 FROM ${S}.notes WHERE id = $1 FOR UPDATE`, [noteId]);
+}
+
 /** A link change moved the note to `version` (the monolith bumps the note with each link change). */
 async function bumpNote(ex: SqlExecutor, noteId: string, version: number, at: string | Date): Promise<void> {
   await ex.query(`UPDATE ${S}.notes SET aggregate_version = $2, updated_at = $3 WHERE id = $1 AND aggregate_version < $2`, [noteId, version, at]);
@@ -182,6 +196,7 @@ export async function applyNoteLinkState(ex: SqlExecutor, l: NoteFeatureLinkStat
   // A feature tombstone holds at any version: the feature's versions are not the note's.
   if (await buried(ex, l.workspaceId, checks.slice(0, 2), version)) return 'stale';
   if (await buried(ex, l.workspaceId, [checks[2]], 0)) return 'stale';
+  await lockNoteRow(ex, l.noteId);
   const rows = await queryRows(
     ex,
     `INSERT INTO ${S}.note_features (note_id, feature_id, workspace_id, importance, aggregate_version, created_at, updated_at)
@@ -198,6 +213,7 @@ export async function applyNoteLinkState(ex: SqlExecutor, l: NoteFeatureLinkStat
 
 /** `at`: when the unlink happened (the envelope's occurredAt; the event carries no timestamps). */
 export async function applyNoteLinkDeleted(ex: SqlExecutor, d: { noteId: string; featureId: string; workspaceId: string }, version: number, at: string | Date): Promise<ApplyResult> {
+  await lockNoteRow(ex, d.noteId);
   await ex.query(`DELETE FROM ${S}.note_features WHERE note_id = $1 AND feature_id = $2 AND aggregate_version <= $3`, [d.noteId, d.featureId, version]);
   await bury(ex, 'note-feature-link', linkKey(d.noteId, d.featureId), d.workspaceId, version);
   await bumpNote(ex, d.noteId, version, at);
@@ -241,6 +257,40 @@ export const FORWARD_SYNC_TYPES = [
   'note.created', 'note.updated', 'note.deleted',
   'note-feature-link.created', 'note-feature-link.updated', 'note-feature-link.deleted',
 ] as const;
+
+/** The note an event belongs to: a note event's own, a link event's note; null for workspaces and features. */
+export function noteOfEvent(e: Pick<Envelope, 'type' | 'data'>): string | null {
+  const d = e.data as { id?: string; noteId?: string } | null;
+  if (e.type.startsWith('note-feature-link.')) return d?.noteId ?? null;
+  if (e.type.startsWith('note.')) return d?.id ?? null;
+  return null;
+}
+
+/**
+ * Whether an event of the monolith hits a version of a note the service wrote itself (see
+ * @carve/shared-messaging conflicts.ts): the stored note (or its tombstone) is at the event's
+ * version, and `insights.written_versions` says the service wrote that version. A link event
+ * carries its note's version, so it is checked against the note. Locks the note's row. Null:
+ * apply as usual.
+ */
+export async function forwardSyncConflict(ex: SqlExecutor, e: Pick<Envelope, 'type' | 'aggregateVersion' | 'data'>): Promise<SyncConflict | null> {
+  const noteId = noteOfEvent(e);
+  if (!noteId || e.type === 'note.created') return null;
+  const row = await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.notes WHERE id = $1 FOR UPDATE`, [noteId]);
+  const stored = row
+    ? Number(row.v)
+    : Number((await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.tombstones WHERE aggregate_type = 'note' AND aggregate_id = $1`, [noteId]))?.v ?? 0);
+  if (stored !== e.aggregateVersion || !(await wroteVersionHere(ex, S, 'note', noteId, stored))) return null;
+  const local = await one<{ payload: unknown }>(
+    ex,
+    `SELECT CASE WHEN n.id IS NULL THEN jsonb_build_object('deleted', true, 'id', $1::text, 'aggregate_version', $2::int)
+            ELSE to_jsonb(n) || jsonb_build_object('customer', to_jsonb(c), 'links',
+                   COALESCE((SELECT jsonb_agg(to_jsonb(l) ORDER BY l.feature_id) FROM ${S}.note_features l WHERE l.note_id = n.id), '[]'::jsonb)) END AS payload
+       FROM (SELECT 1) one LEFT JOIN ${S}.notes n ON n.id = $1::uuid LEFT JOIN ${S}.customers c ON c.id = n.customer_id`,
+    [noteId, stored],
+  );
+  return { context: 'insights', aggregateType: 'note', aggregateId: noteId, localOrigin: INSIGHTS_ORIGIN, localPayload: local?.payload ?? null };
+}
 
 /** One event of the monolith (or a note/link event in the same shape), applied with its version guard. */
 export async function applyLegacyEvent(ex: SqlExecutor, e: Pick<Envelope, 'type' | 'aggregateVersion' | 'occurredAt' | 'data'>): Promise<ApplyResult> {

@@ -1,9 +1,4 @@
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Any RFC 4122 textual UUID (as Postgres `uuid` accepts in canonical form). */
-export function isUuid(value: unknown): value is string {
-  return typeof value === 'string' && UUID.test(value);
-}
+/** `isUuid` is the kernel's (@carve/shared-kernel), re-exported by the index. */
 
 /**
  * Deterministic ids of the first demo workspace, so docs, `carve token` and tests can name them.

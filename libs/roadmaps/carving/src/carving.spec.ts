@@ -64,6 +64,9 @@ describe('roadmaps carving', () => {
       await migrateRoadmaps(db.url);
       c = new Client({ connectionString: db.url });
       await c.connect();
+      // `c` plays forward sync (and the hand that corrupts the service's rows): it passes the write
+      // fence of the service's tables as the sync appliers do.
+      await c.query(`SELECT set_config('carve.sync_apply', 'on', false)`);
     });
     afterAll(async () => {
       await c?.end();

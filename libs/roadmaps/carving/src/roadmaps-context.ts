@@ -14,9 +14,9 @@
  * runs, and again. A release's plan is written only where the service then holds exactly the
  * version the plan was read at (a newer one, from forward sync, carries its own plan).
  */
-import { FeatureCreated, ReleaseCreated, WorkspaceCreated } from '@carve/legacy-contracts';
-import { ROADMAPS_TOPICS } from '@carve/roadmaps-contracts';
-import { defineCarvableContext, type StagingColumn } from '@carve/shared-carving';
+import { FeatureCreated, ReleaseCreated, WorkspaceCreated } from '@carve/legacy-events';
+import { ROADMAPS_TOPICS } from '@carve/roadmaps-events';
+import { defineCarvableContext, isoSql as iso, type StagingColumn } from '@carve/shared-carving';
 
 /** The service's consumer group of the monolith's events (roadmaps-service: CARVE_SYNC_GROUP, default). */
 export const ROADMAPS_FORWARD_SYNC_GROUP = 'roadmaps-service';
@@ -30,9 +30,6 @@ const wsAlive = (ws: string) => `NOT EXISTS (SELECT 1 FROM roadmaps.tombstones x
 /** No tombstone of (type, id) at `version` or later. */
 const notBuried = (type: string, id: string, version: string) =>
   `NOT EXISTS (SELECT 1 FROM roadmaps.tombstones x WHERE x.aggregate_type = '${type}' AND x.aggregate_id = ${id} AND x.aggregate_version >= ${version})`;
-
-/** An ISO-8601 UTC timestamp with milliseconds, as the API and the events write it. */
-const iso = (c: string) => `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** A release's plan, canonical: [featureId, planned at] in planning order. */
 const plan = (table: string) =>
@@ -74,6 +71,7 @@ export const roadmapsCarving = defineCarvableContext({
       name: 'workspaces',
       description: 'legacy.workspaces → roadmaps.workspaces',
       from: 'legacy.workspaces w',
+      tenant: 'w.id',
       key: ['id'],
       columns: [col('id', 'uuid', 'w.id'), col('version', 'integer', 'w.version')],
       merge: (st) => [

@@ -6,7 +6,7 @@
  * version the monolith would have given it.
  */
 import { randomUUID } from 'node:crypto';
-import type { ReleaseStateV1 } from '@carve/legacy-contracts';
+import type { ReleaseStateV1 } from '@carve/legacy-events';
 import { parseListQuery, releaseList } from '@carve/roadmaps-domain';
 import { pgTransactions } from '@carve/shared-messaging';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
@@ -15,6 +15,7 @@ import {
   applyLegacyEvent,
   createRelease,
   deleteRelease,
+  forwardSyncConflict,
   getRelease,
   listReleases,
   migrateRoadmaps,
@@ -32,7 +33,10 @@ let tx: <T>(fn: (c: PoolClient) => Promise<T>) => Promise<T>;
 beforeAll(async () => {
   db = await createTestDatabase('roadmaps_data_access');
   await migrateRoadmaps(db.url);
-  pool = new Pool({ connectionString: db.url, max: 3 });
+  // The apply functions run as forward sync does, and the owner-mode writes as a service that owns
+  // releases: both pass the write fence (carve.sync_apply; the fence itself is tested in
+  // @carve/shared-persistence and the services' specs).
+  pool = new Pool({ connectionString: db.url, max: 3, options: '-c carve.sync_apply=on' });
   tx = pgTransactions(pool);
 });
 afterAll(async () => {
@@ -187,5 +191,25 @@ describe('writes as the source of truth', () => {
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     expect(names).toEqual(['R1', 'R2', 'R3', 'R4', 'R5', 'R6', 'R7']);
+  });
+});
+
+describe('sync conflicts', () => {
+  it('an event of the monolith at the version of a release the service wrote itself is a conflict (with the service\'s release); at another version, or one the service got from the monolith, it is not', async () => {
+    const { ws, features } = await workspaceWithFeatures(1);
+    // A release the monolith wrote (v1, synced), then the service's own update (v2).
+    const synced = release(ws, { featureIds: [features[0]] });
+    await applyLegacyEvent(pool, ev('release.created', 1, synced));
+    expect(await forwardSyncConflict(pool, ev('release.updated', 1, { ...synced, name: 'again' }))).toBeNull(); // v1 came from the monolith
+    const mine = await tx(async (c) => {
+      await c.query(`SELECT set_config('carve.sync_apply', 'on', true)`); // a side that accepted the write (see the write fence)
+      return updateRelease(c, ws, synced.id, { name: 'the same PATCH' });
+    });
+    expect(mine.version).toBe(2);
+    const conflict = await tx((c) => forwardSyncConflict(c, ev('release.updated', 2, { ...synced, name: 'the same PATCH', updatedAt: at(9) })));
+    expect(conflict).toMatchObject({ context: 'roadmaps', aggregateType: 'release', aggregateId: synced.id, localOrigin: 'roadmaps-service', localPayload: { id: synced.id, name: 'the same PATCH', aggregate_version: 2, featureIds: [features[0]] } });
+    expect(await tx((c) => forwardSyncConflict(c, ev('release.deleted', 2, { id: synced.id, workspaceId: ws })))).toMatchObject({ aggregateId: synced.id });
+    expect(await tx((c) => forwardSyncConflict(c, ev('release.updated', 3, { ...synced, name: 'newer' })))).toBeNull();
+    expect(await tx((c) => forwardSyncConflict(c, ev('feature.updated', 2, { id: features[0], workspaceId: ws })))).toBeNull();
   });
 });

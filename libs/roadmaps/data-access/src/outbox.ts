@@ -4,7 +4,7 @@
  * They carry origin `roadmaps-service`, so the service's forward sync skips them when the monolith
  * emits the change again.
  */
-import { ROADMAPS_ORIGIN } from '@carve/roadmaps-contracts';
+import { ROADMAPS_ORIGIN } from '@carve/roadmaps-events';
 import { appendToOutbox, createEvent, type EnvelopeArgs, type EventContractRef, type OutboxEvent, type SqlExecutor } from '@carve/shared-messaging';
 import { ROADMAPS_SCHEMA } from './schema';
 

@@ -6,9 +6,10 @@
  * apply it (reverse sync). Versions move as the monolith moves them: a release starts at 1, every
  * change (a plan change included) adds one, a delete emits the version it would have reached.
  */
-import { RoadmapsReleaseCreated, RoadmapsReleaseDeleted, RoadmapsReleaseUpdated } from '@carve/roadmaps-contracts';
-import { type ListQuery, type Page, type ReleaseCreate, type ReleasePatch, toPage } from '@carve/roadmaps-domain';
+import { RoadmapsReleaseCreated, RoadmapsReleaseDeleted, RoadmapsReleaseUpdated } from '@carve/roadmaps-events';
+import { type ListQuery, type Page, type ReleaseCreate, type ReleasePatch } from '@carve/roadmaps-domain';
 import { type OutboxEvent, queryRows, type SqlExecutor } from '@carve/shared-messaging';
+import { type KeysetSql, keysetPage, type SortColumn } from '@carve/shared-persistence';
 import { conflict, invalid, notFound, PLANNED_FEATURE, RELEASE, WORKSPACE } from './errors';
 import { emitRoadmapsEvents, roadmapsEvent } from './outbox';
 import { ROADMAPS_SCHEMA as S } from './schema';
@@ -28,45 +29,15 @@ const RELEASE_COLUMNS = `r.id, r.workspace_id, r.name, r.description, to_char(r.
   r.state, r.aggregate_version, r.created_at, r.updated_at`;
 const PLANNED_COLUMNS = 'p.release_id, p.feature_id, p.created_at';
 
-const SORT_COLUMNS: Record<string, { column: string; cast: string; value: (r: any) => unknown }> = {
+const SORT_COLUMNS: Record<string, SortColumn> = {
   createdAt: { column: 'created_at', cast: 'timestamptz', value: (r) => r.created_at },
   updatedAt: { column: 'updated_at', cast: 'timestamptz', value: (r) => r.updated_at },
   name: { column: 'name', cast: 'text', value: (r) => r.name },
   startsOn: { column: 'starts_on', cast: 'date', value: (r) => r.starts_on },
 };
 
-/** A Postgres data exception (class 22) from a forged cursor value: 400 on `cursor`, as the monolith. */
-const isDataException = (err: unknown) => typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('22');
-const cursorError = () => invalid([{ field: 'cursor', message: 'is not a cursor of this list with this sort and these filters' }]);
-
-/** One keyset page: WHERE (sort, id) after the cursor, ORDER BY sort, id, LIMIT n + 1. */
-async function keyset<R>(
-  ex: SqlExecutor,
-  sql: { select: string; where: string[]; params: unknown[]; alias: string; idColumn: string },
-  query: ListQuery<any>,
-): Promise<Page<R>> {
-  const sort = SORT_COLUMNS[query.sort.field];
-  const desc = query.sort.direction === 'desc';
-  const where = [...sql.where];
-  const params = [...sql.params];
-  const col = `${sql.alias}.${sort.column}`;
-  const id = `${sql.alias}.${sql.idColumn}`;
-  if (query.after) {
-    params.push(query.after.value, query.after.id);
-    where.push(`(${col}, ${id}) ${desc ? '<' : '>'} ($${params.length - 1}::${sort.cast}, $${params.length}::uuid)`);
-  }
-  params.push(query.limit + 1);
-  const dir = desc ? 'DESC' : 'ASC';
-  const text = `${sql.select} WHERE ${where.join(' AND ')} ORDER BY ${col} ${dir}, ${id} ${dir} LIMIT $${params.length}`;
-  let rows: R[];
-  try {
-    rows = await queryRows<R>(ex, text, params);
-  } catch (err) {
-    if (query.after && isDataException(err)) throw cursorError();
-    throw err;
-  }
-  return toPage(rows, query, (r) => sort.value(r), (r: any) => r[sql.idColumn]);
-}
+/** One keyset page of this repository's lists (@carve/shared-persistence `keysetPage`). */
+const keyset = <R>(ex: SqlExecutor, sql: KeysetSql, query: ListQuery<any>): Promise<Page<R>> => keysetPage((text, params) => queryRows<R>(ex, text, params), sql, SORT_COLUMNS, query);
 
 // ---- reads -----------------------------------------------------------------------------------------
 

@@ -14,11 +14,16 @@
  *   compacted topic), `carve verify roadmaps` names the release and `carve backfill roadmaps
  *   --restart` rewrites its plan from the monolith (it does where both sides hold one version).
  *
+ * An event of the monolith at the version of a release the service wrote itself is a conflict
+ * (`forwardSyncConflict`): neither applied nor skipped, recorded by the consumer with both payloads
+ * (see @carve/shared-messaging conflicts.ts).
+ *
  * The forward-sync consumer calls `applyLegacyEvent` inside its inbox transaction; tests and
  * tools call the per-kind functions. `ex` is any executor of the caller's transaction.
  */
-import type { FeatureStateV1, ReleaseStateV1 } from '@carve/legacy-contracts';
-import { type Envelope, queryRows, type SqlExecutor } from '@carve/shared-messaging';
+import type { FeatureStateV1, ReleaseStateV1 } from '@carve/legacy-events';
+import { ROADMAPS_ORIGIN } from '@carve/roadmaps-events';
+import { type Envelope, queryRows, type SqlExecutor, type SyncConflict, wroteVersionHere } from '@carve/shared-messaging';
 import { ROADMAPS_SCHEMA as S } from './schema';
 
 export type ApplyResult = 'applied' | 'stale' | 'ignored';
@@ -141,7 +146,32 @@ export async function applyReleaseDeleted(ex: SqlExecutor, d: { id: string; work
 
 // ---- events -------------------------------------------------------------------------------------------
 
-/** One of the monolith's events (validated against @carve/legacy-contracts by the consumer). */
+/**
+ * Whether a release event of the monolith hits a version of a release the service wrote itself:
+ * the stored release (or its tombstone) is at the event's version and `roadmaps.written_versions`
+ * says the service wrote it. Locks the release's row. Null: apply as usual.
+ */
+export async function forwardSyncConflict(ex: SqlExecutor, e: Pick<Envelope, 'type' | 'aggregateVersion' | 'data'>): Promise<SyncConflict | null> {
+  if (e.type !== 'release.updated' && e.type !== 'release.deleted') return null;
+  const id = (e.data as { id?: string } | null)?.id;
+  if (!id) return null;
+  const row = await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.releases WHERE id = $1 FOR UPDATE`, [id]);
+  const stored = row
+    ? Number(row.v)
+    : Number((await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.tombstones WHERE aggregate_type = 'release' AND aggregate_id = $1`, [id]))?.v ?? 0);
+  if (stored !== e.aggregateVersion || !(await wroteVersionHere(ex, S, 'release', id, stored))) return null;
+  const local = await one<{ payload: unknown }>(
+    ex,
+    `SELECT CASE WHEN r.id IS NULL THEN jsonb_build_object('deleted', true, 'id', $1::text, 'aggregate_version', $2::int)
+            ELSE to_jsonb(r) || jsonb_build_object('featureIds',
+                   COALESCE((SELECT jsonb_agg(f.feature_id ORDER BY f.created_at, f.feature_id) FROM ${S}.release_features f WHERE f.release_id = r.id), '[]'::jsonb)) END AS payload
+       FROM (SELECT 1) one LEFT JOIN ${S}.releases r ON r.id = $1::uuid`,
+    [id, stored],
+  );
+  return { context: 'roadmaps', aggregateType: 'release', aggregateId: id, localOrigin: ROADMAPS_ORIGIN, localPayload: local?.payload ?? null };
+}
+
+/** One of the monolith's events (validated against @carve/legacy-events by the consumer). */
 export async function applyLegacyEvent(ex: SqlExecutor, event: Pick<Envelope, 'type' | 'aggregateVersion' | 'data'>): Promise<ApplyResult> {
   const v = event.aggregateVersion;
   const data = event.data as any;

@@ -3,7 +3,7 @@
  * releases.views.ts): timeframe as calendar dates, the plan as `featureIds` (in planning order),
  * a planned feature as { releaseId, featureId, createdAt }.
  */
-import type { ReleaseStateV1 } from '@carve/legacy-contracts';
+import type { ReleaseStateV1 } from '@carve/legacy-events';
 
 export interface ReleaseRow {
   id: string;

@@ -1,4 +1,4 @@
-import { inboxMigrationSql, outboxMigrationSql } from '@carve/shared-messaging';
+import { inboxTablesSqlV1, outboxTablesSqlV1 } from '@carve/shared-messaging';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 const S = 'insights';
@@ -7,12 +7,6 @@ const S = 'insights';
 const NOTE_SOURCES = `'email', 'slack', 'intercom', 'manual'`;
 const NOTE_STATES = `'unprocessed', 'processed', 'archived'`;
 const IMPORTANCES = `'low', 'medium', 'high', 'critical'`;
-
-/**
- * The schema is provisioned (and owned) before migrations run: the migrator may not CREATE
- * SCHEMA, not even IF NOT EXISTS, so the messaging DDL runs without that line.
- */
-const withoutCreateSchema = (sql: string) => sql.split('\n').filter((l) => !/^\s*CREATE SCHEMA IF NOT EXISTS/i.test(l)).join('\n');
 
 /**
  * The insights model, reshaped from the monolith's:
@@ -113,8 +107,9 @@ export class InitialSchema1731000000000 implements MigrationInterface {
     ];
     for (const [name, def] of indexes) await q.query(`CREATE INDEX IF NOT EXISTS ${name} ON ${S}.${def}`);
 
-    await q.query(withoutCreateSchema(outboxMigrationSql(S)));
-    await q.query(withoutCreateSchema(inboxMigrationSql(S)));
+    // The messaging tables' frozen DDL (version 1), without CREATE SCHEMA: the schema is provisioned first.
+    await q.query(outboxTablesSqlV1(S));
+    await q.query(inboxTablesSqlV1(S));
   }
 
   async down(q: QueryRunner): Promise<void> {

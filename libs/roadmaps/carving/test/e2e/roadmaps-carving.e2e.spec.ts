@@ -1,6 +1,6 @@
 /**
- * Issue 6, end to end, on real processes on loopback, with the Insights scenario's harness
- * (libs/insights/carving/test/support: processes stopped by PID, the carve CLI as a process): the
+ * Carving roadmaps end to end, on real processes on loopback (@carve/shared-testing's
+ * startCarvedStack: processes stopped by PID; the carve CLI as a process): the
  * monolith, the roadmaps service (NestJS) and the gateway, one database, and the same generic
  * commands Insights is carved with. Once on the embedded Postgres transport and once on a private
  * Kafka broker (CARVE_E2E_TRANSPORTS=postgres runs one; about 30 s each).
@@ -19,9 +19,8 @@ import { migrateRoadmaps } from '@carve/roadmaps-data-access';
 import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
 import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createKafkaTransport, loadTopicDeclarations } from '@carve/shared-messaging';
-import { carve, freePorts, type Proc, REGISTER_TS, ROOT, type Run, runNode, startProcess, waitFor, waitHealthy, createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { carve, type CarvedStack, createTestDatabase, freePorts, REGISTER_TS, ROOT, type Run, runNode, startCarvedStack, type TestDatabase, waitFor } from '@carve/shared-testing';
 import { Client } from 'pg';
-// The Insights scenario's harness, reused as is (generic: processes, ports, polling, the CLI).
 
 const TRANSPORTS = (process.env.CARVE_E2E_TRANSPORTS ?? 'postgres,kafka').split(',').filter((t): t is 'kafka' | 'postgres' => t === 'kafka' || t === 'postgres');
 
@@ -35,11 +34,10 @@ interface Acked {
 describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transport) => {
   let db: TestDatabase;
   let c: Client;
-  const procs: Proc[] = [];
+  let stack: CarvedStack | undefined;
   let kafkaDir: string | undefined;
   let env: NodeJS.ProcessEnv;
   let gatewayUrl: string;
-  let routesFile: string | undefined;
   let workspaces: Array<{ id: string; token: string; seeded: string[]; features: string[] }>;
   const log: string[] = [];
   const t0 = Date.now();
@@ -54,12 +52,10 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
     await c.connect();
     step('seeded');
 
-    const base = await freePorts(6);
-    const [monolithPort, servicePort, gatewayPort, adminPort, kafkaPort] = [base, base + 1, base + 2, base + 3, base + 4];
     env = { DATABASE_URL: db.url, CARVE_TRANSPORT: transport, KAFKA_BROKERS: '', LOG_LEVEL: 'warn', PLATFORM: 'local', CARVE_JWT_SECRET: DEV_JWT_SECRET };
     if (transport === 'kafka') {
       kafkaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-e2e-kafka-'));
-      const kafka = await startKafka({ port: kafkaPort, dataDir: kafkaDir, log: () => undefined });
+      const kafka = await startKafka({ port: await freePorts(2), dataDir: kafkaDir, log: () => undefined });
       env.KAFKA_BROKERS = kafka.brokers.join(',');
       const admin = createKafkaTransport({ brokers: kafka.brokers, clientId: 'roadmaps-e2e-admin' });
       try {
@@ -70,31 +66,14 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
       step('private kafka up');
     }
 
-    const routes = fs
-      .readFileSync(path.join(ROOT, 'apps/gateway/routes/dev.yaml'), 'utf8')
-      .replace('http://127.0.0.1:3000', `http://127.0.0.1:${monolithPort}`)
-      .replace('http://127.0.0.1:3102', `http://127.0.0.1:${servicePort}`);
-    routesFile = path.join(os.tmpdir(), `carve-e2e-roadmaps-routes-${process.pid}-${transport}.yaml`);
-    fs.writeFileSync(routesFile, routes.replace(/^# yaml-language-server.*$/m, ''));
-
-    const monolith = startProcess('legacy-monolith', 'apps/legacy-monolith/src/main.ts', { ...env, PORT: String(monolithPort), CARVE_REVERSE_SYNC: 'true' });
-    const service = startProcess('roadmaps-service', 'apps/roadmaps-service/src/main.ts', { ...env, PORT: String(servicePort) });
-    const gateway = startProcess('gateway', 'apps/gateway/src/main.ts', {
-      ...env,
-      PORT: String(gatewayPort),
-      CARVE_ADMIN_PORT: String(adminPort),
-      CARVE_ADMIN_TOKEN: DEV_ADMIN_TOKEN,
-      CARVE_ROUTES_FILE: routesFile,
-      CARVE_ACCESS_LOG: 'false',
+    stack = await startCarvedStack({
+      name: `roadmaps-e2e-${transport}`,
+      env,
+      service: { name: 'roadmaps-service', entry: 'apps/roadmaps-service/src/main.ts', upstream: 'roadmaps' },
+      adminToken: DEV_ADMIN_TOKEN,
     });
-    procs.push(monolith, service, gateway);
-    gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-    await Promise.all([
-      waitHealthy(monolith, `http://127.0.0.1:${monolithPort}/readyz`),
-      waitHealthy(service, `http://127.0.0.1:${servicePort}/readyz`),
-      waitHealthy(gateway, `${gatewayUrl}/healthz`),
-    ]);
-    env = { ...env, CARVE_ADMIN_URL: `http://127.0.0.1:${adminPort}`, CARVE_ADMIN_TOKEN: DEV_ADMIN_TOKEN, CARVE_OWNERSHIP_PROPAGATION_MS: '2000' };
+    gatewayUrl = stack.gatewayUrl;
+    env = stack.cliEnv;
     step('processes up');
 
     workspaces = [];
@@ -107,12 +86,11 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
   }, 150_000);
 
   afterAll(async () => {
-    for (const p of procs.reverse()) await p.stop().catch(() => undefined);
+    await stack?.stop();
     if (kafkaDir) {
       await stopKafka({ dataDir: kafkaDir, log: () => undefined }).catch(() => undefined);
       fs.rmSync(kafkaDir, { recursive: true, force: true });
     }
-    if (routesFile) fs.rmSync(routesFile, { force: true });
     await c?.end();
     if (process.env.CARVE_E2E_KEEP_DB) process.stderr.write(`kept database ${db?.url}\n`);
     else await db?.drop();
@@ -137,7 +115,7 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
   };
   const ok = async (...args: string[]): Promise<Run> => {
     const run = await cli(...args);
-    if (run.code !== 0) throw new Error(`carve ${args.join(' ')} exited ${run.code}\n${run.stdout}\n${run.stderr}\n${procs.map((p) => `--- ${p.name}\n${p.tail(8)}`).join('\n')}`);
+    if (run.code !== 0) throw new Error(`carve ${args.join(' ')} exited ${run.code}\n${run.stdout}\n${run.stderr}\n${(stack?.procs ?? []).map((p) => `--- ${p.name}\n${p.tail(8)}`).join('\n')}`);
     return run;
   };
   const status = async () => JSON.parse((await ok('status', 'roadmaps', '--json')).stdout);
@@ -148,7 +126,12 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
    */
   function startWriter() {
     const acked = new Map<string, Acked>();
-    const failures = new Map<number, number>();
+    /** Refusals by status and problem code (`409 not_source_of_truth`), 0 for a request that failed. */
+    const failures = new Map<string, number>();
+    const refused = (res: { status: number; body?: { code?: string } }) => {
+      const key = `${res.status} ${res.body?.code ?? ''}`.trim();
+      failures.set(key, (failures.get(key) ?? 0) + 1);
+    };
     let stop = false;
     let n = 0;
     const done = (async () => {
@@ -163,22 +146,22 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
             const name = `e2e rename ${n}`;
             const res = await api('PATCH', `${base}/${id}`, w.token, { name });
             if (res.status === 200) acked.set(id, { ...a, name: res.body.name, plan: res.body.featureIds });
-            else failures.set(res.status, (failures.get(res.status) ?? 0) + 1);
+            else refused(res);
           } else if (own.length > 0 && n % 4 === 2) {
             const [id, a] = own[n % own.length];
             const feature = w.features[n % w.features.length];
             const planned = a.plan.includes(feature);
             const res = planned ? await api('DELETE', `${base}/${id}/features/${feature}`, w.token) : await api('POST', `${base}/${id}/features`, w.token, { featureId: feature });
             if (res.status === 201 || res.status === 204) acked.set(id, { ...a, plan: planned ? a.plan.filter((f) => f !== feature) : [...a.plan, feature] });
-            else failures.set(res.status, (failures.get(res.status) ?? 0) + 1);
+            else refused(res);
           } else {
             const month = String((n % 12) + 1).padStart(2, '0');
             const res = await api('POST', base, w.token, { name: `e2e release ${n}`, timeframe: { start: `2027-${month}-01`, end: `2027-${month}-28` }, featureIds: [w.features[0]] });
             if (res.status === 201) acked.set(res.body.id, { workspaceId: w.id, name: res.body.name, plan: res.body.featureIds });
-            else failures.set(res.status, (failures.get(res.status) ?? 0) + 1);
+            else refused(res);
           }
         } catch {
-          failures.set(0, (failures.get(0) ?? 0) + 1);
+          failures.set('0', (failures.get('0') ?? 0) + 1);
         }
         await new Promise((r) => setTimeout(r, 25));
       }
@@ -283,13 +266,15 @@ describe.each(TRANSPORTS)('carving roadmaps end to end (%s transport)', (transpo
     const lost = [...writer.acked].filter(([id, a]) => rows.get(id)?.name !== a.name || JSON.stringify(rows.get(id)?.plan) !== JSON.stringify([...a.plan].sort()));
     expect(lost).toEqual([]);
     expect(writer.acked.size).toBeGreaterThan(20);
-    // The only refusals: 409 not_source_of_truth in the seconds ownership moves (refused, never lost).
-    expect([...writer.failures.keys()].filter((s) => s !== 409)).toEqual([]);
+    // The only refusals are the write fence's, in the seconds ownership moves (refused, never lost):
+    // 503 write_fenced while a handover holds the writes, 409 not_source_of_truth from the side
+    // that no longer owns them until the gateway's routes follow.
+    expect([...writer.failures.keys()].filter((k) => k !== '409 not_source_of_truth' && k !== '503 write_fenced')).toEqual([]);
 
     const final = await status();
     expect(final.stage).toMatchObject({ stage: 'backfilled', owner: 'monolith' });
     expect(final.routes.map((r: any) => [r.id, r.effective.mode])).toEqual([['releases-read', 'monolith'], ['releases-write', 'monolith']]);
     expect(final.lag.reverse.pending).toBe(0);
     expect((await ok('verify', 'roadmaps')).stdout).toContain('no drift');
-  }, 180_000);
+  }, 300_000);
 });

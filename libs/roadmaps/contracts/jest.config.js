@@ -1,1 +1,0 @@
-module.exports = { ...require('../../../jest.preset.js'), displayName: 'roadmaps-contracts', rootDir: __dirname };
