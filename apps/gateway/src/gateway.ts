@@ -10,22 +10,30 @@
  */
 import http from 'node:http';
 import { ControlPlaneClient, ControlPlaneNotMigratedError, type ControlSubscription } from '@carve/shared-control-plane';
-import { createLogger, platformPlugin, platformServerOptions } from '@carve/shared-http';
+import { createLogger, platformPlugin, platformServerOptions, tracingEnabled } from '@carve/shared-http';
 import { resolveDatabase, type ResolvedDatabase } from '@carve/shared-persistence';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify';
 import type { Histogram } from 'prom-client';
 import { type GatewayConfig, type GatewayConfigInput, withDefaults } from './config';
 import { Guard } from './guard/guard';
-import { lazyChildLoggerFactory } from './plugins/logging';
-import { GatewayMetrics } from './plugins/metrics';
+import { LocalBuckets, RedisBuckets } from './limits/rate-store';
+import { TenantLimiter } from './limits/tenant-limiter';
+import { lazyChildLoggerFactory } from './telemetry/logging';
+import { GatewayMetrics } from './telemetry/metrics';
+import { installCarvingMetrics } from './telemetry/carving-metrics';
 import { Breakers } from './proxy/breakers';
 import { Proxy } from './proxy/proxy';
+import { UpgradeProxy } from './proxy/upgrade';
+import { authenticator } from './edge/identity';
 import { Upstreams } from './proxy/upstreams';
+import { ReplicaReporter } from './route-table/replica-report';
+import { RampScheduler } from './ramps/ramp-scheduler';
 import { RouteFile } from './route-table/route-file';
 import { RouteStats } from './route-table/route-stats';
 import { RoutingState } from './route-table/routing-state';
 import { buildAdminServer } from './routes/admin.routes';
 import { MismatchRecorder } from './shadow/mismatch-recorder';
+import { NoiseBaseline } from './shadow/noise';
 import { Shadower } from './shadow/shadow';
 
 /** What a gateway that found the control plane not migrated tells its operator to run. */
@@ -45,6 +53,7 @@ export interface RunningGateway {
   readonly routeFile: RouteFile;
   readonly controlPlane: ControlPlaneClient;
   readonly recorder: MismatchRecorder;
+  readonly limiter: TenantLimiter;
   /** Readiness off (shutdown began); requests in flight still finish. */
   beginDrain(): void;
   /** Stops listening, lets requests in flight finish, releases everything. Idempotent. */
@@ -86,6 +95,8 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
       url: databaseUrl,
       applicationName: `carve-gateway ${config.gatewayId}`.slice(0, 63),
       migrate: config.migrateControlPlane,
+      keepMismatches: config.shadow.keepMismatches,
+      keepMismatchesForMs: config.shadow.keepMismatchesMs,
     }).catch((err: unknown) => {
       if (err instanceof ControlPlaneNotMigratedError) err.message += ` (${MIGRATE_HINT})`;
       throw err;
@@ -95,13 +106,16 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
     // The proxy port's server hands every request to the proxy first; Fastify serves what it
     // declines (the gateway's own paths, and every request once closing begins).
     let proxy: Proxy | null = null;
+    const { timeouts } = config;
     const serverFactory = (handler: http.RequestListener, opts: FastifyServerOptions): http.Server => {
-      const server = http.createServer((req, res) => {
+      // Node enforces the headers and request timeouts on this interval.
+      const server = http.createServer({ connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 2))) }, (req, res) => {
         if (proxy === null || !proxy.handle(req, res)) handler(req, res);
       });
-      // What Fastify sets on a server it makes itself.
-      server.keepAliveTimeout = opts.keepAliveTimeout!;
-      server.requestTimeout = opts.requestTimeout!;
+      // The proxy port's timeouts (config.ts); the body idle timeout is the proxy's own.
+      server.headersTimeout = timeouts.headersMs;
+      server.requestTimeout = timeouts.requestMs;
+      server.keepAliveTimeout = timeouts.idleMs;
       server.setTimeout(opts.connectionTimeout!);
       if ((opts.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket!;
       return server;
@@ -122,19 +136,27 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
     const routing = new RoutingState(routeFile.current());
     await app.register(platformPlugin, {
       service: 'gateway',
+      // The gateway's metrics are served on the admin port only (routes/admin.routes.ts).
+      metricsRoute: false,
       readiness: async () => {
         if (routing.table.routes === undefined) throw new Error('no route table');
       },
     });
     const metrics = new GatewayMetrics(app.platform.metrics);
-    const upstreams = new Upstreams(config.upstreamTimeoutMs, config.upstreamConnections, Math.min(64, config.shadow.maxInFlight));
+    installCarvingMetrics(app.platform.metrics, controlPlane.pool, log);
+    const upstreams = new Upstreams(config.upstreamTimeoutMs, config.upstreamConnections, Math.min(64, config.shadow.maxInFlight), config.upstreamQueue);
     cleanups.push(() => upstreams.close());
+    const limiter = new TenantLimiter(config.tenantLimits, config.rateStore ? new RedisBuckets(config.rateStore, log) : new LocalBuckets());
+    cleanups.push(() => limiter.close());
     const breakers = new Breakers(config.breaker, metrics, log);
     const stats = new RouteStats();
     const guard = new Guard(controlPlane, routing, metrics, log, config.gatewayId);
     const recorder = new MismatchRecorder(controlPlane, log, config.gatewayId);
     cleanups.push(() => recorder.close());
-    const shadow = new Shadower(config.shadow, metrics, stats, guard, recorder, log);
+    const noise = new NoiseBaseline(controlPlane, log, config.shadow.noiseSyncMs);
+    cleanups.push(() => noise.close());
+    await noise.start();
+    const shadow = new Shadower(config.shadow, metrics, stats, guard, recorder, log, noise);
 
     routing.onApplied((table, changes) => {
       metrics.routeTable(table);
@@ -150,7 +172,7 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
     });
     routeFile.onRefused(() => metrics.reload('refused'));
 
-    let subscription: ControlSubscription | null = controlPlane.subscribe((snap) => routing.setOverrides(snap.overrides, snap.version), {
+    let subscription: ControlSubscription | null = controlPlane.subscribe((snap) => routing.setOverrides(snap.overrides, snap.version, snap.workspaceOverrides), {
       pollMs: config.controlPollMs,
       onError: (err, where) => log.warn({ err: err.message, where }, 'control plane: subscription error (retrying)'),
     });
@@ -160,6 +182,14 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
     });
     await subscription.ready();
     metrics.routeTable(routing.table);
+    // What this replica serves, in the control plane before it takes a request (route-table/replica-report.ts).
+    const reporter = new ReplicaReporter(controlPlane, routing, routeFile, config.gatewayId, startedAt, log);
+    cleanups.push(() => reporter.stop());
+    await reporter.start();
+    // Timed canary ramps: whichever replica is alive applies their due steps (ramps/ramp-scheduler.ts).
+    const ramps = new RampScheduler(controlPlane, `gateway ${config.gatewayId}`, log, config.controlPollMs);
+    cleanups.push(() => ramps.stop());
+    ramps.start();
     if (routing.overrideProblems.length > 0) log.warn({ problems: routing.overrideProblems }, 'control plane: some overrides do not apply to this route table');
 
     const requestId = platformServerOptions().genReqId!;
@@ -175,7 +205,23 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
       log,
       requestId: (req) => requestId(req),
       httpDuration: app.platform.metrics.getSingleMetric('http_server_request_duration_seconds') as Histogram<'method' | 'route' | 'status'> | undefined,
+      limiter,
+      bodyIdleTimeoutMs: timeouts.bodyIdleMs,
+      tracing: tracingEnabled(),
     });
+    // WebSocket upgrades on routes that take them (proxy/upgrade.ts).
+    const upgrades = new UpgradeProxy({
+      routing,
+      upstreams,
+      authenticate: authenticator({ auth: config.jwt, publicPaths: config.publicPaths }),
+      limiter,
+      trustProxy: config.trustProxy,
+      requestId: (req) => requestId(req),
+      log,
+      handshakeTimeoutMs: config.upstreamTimeoutMs,
+    });
+    app.server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => upgrades.handle(req, socket, head));
+    cleanups.push(() => upgrades.close());
     const front = proxy;
     app.addHook('preClose', (done) => {
       front.closing = true;
@@ -193,8 +239,10 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
       stats,
       shadow,
       recorder,
+      metrics: app.platform.metrics,
       startedAt,
       log,
+      databaseUrl,
     });
     cleanups.push(() => admin.close());
 
@@ -218,6 +266,7 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
       routeFile,
       controlPlane,
       recorder,
+      limiter,
       beginDrain: () => app.platform.beginDrain(),
       close: () => (closing ??= (async () => {
         app.platform.beginDrain();

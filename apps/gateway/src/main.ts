@@ -7,7 +7,7 @@
  */
 import { ConfigError } from '@carve/shared-config';
 import { ControlPlaneNotMigratedError } from '@carve/shared-control-plane';
-import { createLogger, installGracefulShutdown } from '@carve/shared-http';
+import { createLogger, installGracefulShutdown, startTracing } from '@carve/shared-http';
 import { gatewayConfigFromEnv } from './config';
 import { startGateway } from './gateway';
 import { RouteFileInvalidError } from './route-table/route-file';
@@ -26,6 +26,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Before the logger: with tracing on, its lines carry the trace ids.
+  startTracing('gateway');
   const log = createLogger('gateway', { level: config.logLevel });
   let gateway;
   try {

@@ -5,23 +5,15 @@
  * no request header (a bearer token must never reach the log).
  */
 import { Writable } from 'node:stream';
-import type { TestDatabase } from '@carve/shared-testing';
 import pino from 'pino';
-import type { RunningGateway } from '../src';
-import { gateway, http, RouteFiles, testDatabase, token, waitFor } from './support/harness';
+import { http, type Stack, startStack, token, waitFor } from './support/harness';
 import { TestUpstream } from './support/upstream';
 
 describe('gateway access log', () => {
-  let db: TestDatabase;
-  let files: RouteFiles;
-  let monolith: TestUpstream;
-  let service: TestUpstream;
-  let gw: RunningGateway | undefined;
+  let stack: Stack;
   const lines: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
-    [db, monolith, service] = await Promise.all([testDatabase('gateway_access_log'), TestUpstream.start('monolith'), TestUpstream.start('service')]);
-    files = new RouteFiles();
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
         for (const l of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(l));
@@ -30,40 +22,33 @@ describe('gateway access log', () => {
     });
     // The same redaction as the platform's createLogger: the access log must not depend on it.
     const logger = pino({ level: 'info', redact: { paths: ['req.headers.authorization', '*.token'], censor: '[redacted]' } }, sink);
-    const file = files.write(`
-upstreams:
-  monolith: { url: ${monolith.url} }
-  insights: { url: ${service.url}, timeoutMs: 2000 }
-default: monolith
-routes:
+    stack = await startStack(
+      'gateway_access_log',
+      `
   - id: notes-read
     match: { methods: [GET], path: /api/v1/workspaces/:workspaceId/notes/* }
     target: insights
     mode: service
     fallback: true
-`);
-    gw = await gateway(db, file, { logger, accessLog: true });
+`,
+      { serviceTimeoutMs: 2000, gateway: { logger, accessLog: true } },
+    );
   });
 
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([monolith?.close(), service?.close()]);
-    await db?.drop();
-    files?.remove();
-  });
+  afterAll(() => stack?.close());
 
   const requestLines = () => lines.filter((l) => l.msg === 'request');
 
   it('names the route, target and side of each request, and the fallback when the service failed', async () => {
     const bearer = token('ws-1');
-    const served = await http(`${gw!.url}/api/v1/workspaces/ws-1/notes/n-1`, { headers: { authorization: `Bearer ${bearer}` } });
+    const served = await http(`${stack.gw.url}/api/v1/workspaces/ws-1/notes/n-1`, { headers: { authorization: `Bearer ${bearer}` } });
     expect(served.status).toBe(200);
-    service.behaviour = () => ({ status: 503, body: { down: true } });
-    const fellBack = await http(`${gw!.url}/api/v1/workspaces/ws-1/notes/n-2`, { headers: { authorization: `Bearer ${bearer}` } });
+    stack.service.behaviour = () => ({ status: 503, body: { down: true } });
+    const fellBack = await http(`${stack.gw.url}/api/v1/workspaces/ws-1/notes/n-2`, { headers: { authorization: `Bearer ${bearer}` } });
     expect(fellBack.status).toBe(200);
     expect(fellBack.json.who).toBe('monolith');
-    service.behaviour = TestUpstream.echo;
-    const other = await http(`${gw!.url}/api/v1/workspaces/ws-1/features`, { headers: { authorization: `Bearer ${bearer}` } });
+    stack.service.behaviour = TestUpstream.echo;
+    const other = await http(`${stack.gw.url}/api/v1/workspaces/ws-1/features`, { headers: { authorization: `Bearer ${bearer}` } });
     expect(other.status).toBe(200);
 
     await waitFor('three access-log lines', () => requestLines().length >= 3);

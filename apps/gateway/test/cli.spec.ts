@@ -1,51 +1,34 @@
 /**
- * The CLI against a real gateway: `carve routes ...` through the admin API (tables and --json),
- * its errors, and `carve gateway` running the gateway from the environment as a child process
- * that stops cleanly on SIGTERM.
+ * The CLI against a real gateway: `carve operator ...` issuing and revoking the admin API's
+ * operators, `carve routes ...` through the admin API with an operator's token (tables and
+ * --json), its errors, and `carve gateway` running the gateway from the environment as a child
+ * process that stops cleanly on SIGTERM.
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import type { TestDatabase } from '@carve/shared-testing';
-import type { RunningGateway } from '../src';
-import { ADMIN_TOKEN, gateway, http, RouteFiles, testDatabase, token, waitFor } from './support/harness';
-import { TestUpstream } from './support/upstream';
+import { ADMIN_TOKEN, http, type Stack, startStack, token, waitFor } from './support/harness';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const carveBin = path.join(root, 'tools', 'carve', 'bin', 'carve.js');
 
 describe('carve routes / carve gateway', () => {
-  let db: TestDatabase;
-  let files: RouteFiles;
-  let monolith: TestUpstream;
-  let service: TestUpstream;
-  let gw: RunningGateway;
-  let file: string;
+  let stack: Stack;
 
   beforeAll(async () => {
-    [db, monolith, service] = await Promise.all([testDatabase('gateway_cli'), TestUpstream.start('monolith'), TestUpstream.start('service')]);
-    files = new RouteFiles();
-    file = files.write(`
-upstreams:
-  monolith: { url: ${monolith.url} }
-  insights: { url: ${service.url} }
-default: monolith
-routes:
+    stack = await startStack(
+      'gateway_cli',
+      `
   - id: notes-read
     match: { methods: [GET, HEAD], path: /api/v1/workspaces/:workspaceId/notes/* }
     target: insights
     mode: canary
     percent: 10
-`);
-    gw = await gateway(db, file);
+`,
+    );
   });
 
-  afterAll(async () => {
-    await gw?.close();
-    await Promise.all([monolith?.close(), service?.close()]);
-    await db?.drop();
-    files?.remove();
-  });
+  afterAll(() => stack?.close());
 
   /** Runs the CLI as a child process (asynchronously: the gateway under test lives in this process). */
   const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
@@ -62,9 +45,42 @@ routes:
         resolve({ code, out, err });
       });
     });
-  const carve = (...args: string[]) => run(args, { CARVE_ADMIN_URL: gw.adminUrl, CARVE_ADMIN_TOKEN: ADMIN_TOKEN, CARVE_ACTOR: 'cli-test' });
+  let operatorToken = '';
+  const carve = (...args: string[]) => run(args, { CARVE_ADMIN_URL: stack.gw.adminUrl, CARVE_ADMIN_TOKEN: operatorToken, CARVE_ACTOR: 'someone-else' });
 
-  it('lists, sets, shows, rolls back and audits', async () => {
+  it('issues an operator token once, lists operators, and refuses a name twice', async () => {
+    const created = await run(['operator', 'create', 'cli-test', '--role', 'operator', '--reason', 'the CLI test'], { DATABASE_URL: stack.db.url, CARVE_ACTOR: 'root' });
+    expect(created.code).toBe(0);
+    operatorToken = created.out.trim();
+    expect(operatorToken).toMatch(/^carve_op_[A-Za-z0-9_-]{43}$/);
+    expect(created.err).toMatch(/operator cli-test \(operator\) created\. The token above is shown only now/);
+    const viewer = JSON.parse((await run(['operator', 'create', 'cli-viewer', '--role', 'viewer', '--json'], { DATABASE_URL: stack.db.url })).out);
+    expect(viewer).toMatchObject({ name: 'cli-viewer', role: 'viewer', token: expect.stringMatching(/^carve_op_/) });
+    const list = await run(['operator', 'list'], { DATABASE_URL: stack.db.url });
+    expect(list.out).toMatch(/^NAME\s+ROLE\s+CREATED BY\s+CREATED\s+LAST USED/m);
+    expect(list.out).toMatch(/^cli-test\s+operator\s+root\s/m);
+    expect(list.out).toMatch(/^cli-viewer\s+viewer\s/m);
+    expect(list.out).not.toContain(operatorToken);
+    const again = await run(['operator', 'create', 'cli-test', '--role', 'viewer'], { DATABASE_URL: stack.db.url });
+    expect([again.code, again.out]).toEqual([1, '']);
+    expect(again.err).toMatch(/an operator named "cli-test" exists.*\n  next: see `carve operator list`/);
+    const badRole = await run(['operator', 'create', 'x', '--role', 'admin'], { DATABASE_URL: stack.db.url });
+    expect(badRole.err).toMatch(/role "admin" must be one of operator, viewer\n  next: use --role operator or viewer/);
+
+    // A viewer's token reads but may not change; the CLI says what to do.
+    const viewerRun = (...args: string[]) => run(args, { CARVE_ADMIN_URL: stack.gw.adminUrl, CARVE_ADMIN_TOKEN: viewer.token });
+    expect((await viewerRun('routes', 'list')).code).toBe(0);
+    const refused = await viewerRun('routes', 'rollback', 'notes-read');
+    expect(refused.code).toBe(1);
+    expect(refused.err).toMatch(/Operator "cli-viewer" has role viewer: it may only read.*\n  next: changes need an operator token with role operator/);
+
+    // Revoked: the admin API refuses the token from the next request.
+    expect((await run(['operator', 'revoke', 'cli-viewer'], { DATABASE_URL: stack.db.url })).out).toBe('operator cli-viewer (viewer) revoked\n');
+    expect((await viewerRun('routes', 'list')).err).toMatch(/the admin API refused the token \(admin_token_invalid\)/);
+    expect((await run(['operator', 'revoke', 'cli-viewer'], { DATABASE_URL: stack.db.url })).err).toMatch(/no operator named "cli-viewer"/);
+  }, 180_000);
+
+  it('lists, sets, shows, rolls back and audits, as the operator whose token it sends', async () => {
     const list = await carve('routes', 'list');
     expect(list.code).toBe(0);
     expect(list.out).toMatch(/^ROUTE\s+MODE\s+PERCENT\s+SOURCE/m);
@@ -102,7 +118,7 @@ routes:
     expect(noReason.err).toMatch(/--reason/);
     const percentOffCanary = await carve('routes', 'set', 'notes-read', '--mode', 'service', '--percent', '5', '--reason', 'x');
     expect(percentOffCanary.err).toMatch(/--percent is only for --mode canary/);
-    const wrongToken = await run(['routes', 'list'], { CARVE_ADMIN_URL: gw.adminUrl, CARVE_ADMIN_TOKEN: 'wrong-token-0123456789' });
+    const wrongToken = await run(['routes', 'list'], { CARVE_ADMIN_URL: stack.gw.adminUrl, CARVE_ADMIN_TOKEN: 'wrong-token-0123456789' });
     expect(wrongToken.err).toMatch(/the admin API refused the token \(admin_token_invalid\)\n  next: set CARVE_ADMIN_TOKEN/);
     const closed = net.createServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
@@ -119,8 +135,8 @@ routes:
         ...process.env,
         PORT: '0',
         CARVE_ADMIN_PORT: '0',
-        CARVE_ROUTES_FILE: file,
-        DATABASE_URL: db.url,
+        CARVE_ROUTES_FILE: stack.file,
+        DATABASE_URL: stack.db.url,
         CARVE_ADMIN_TOKEN: ADMIN_TOKEN,
         CARVE_ACCESS_LOG: 'false',
         LOG_LEVEL: 'info',
@@ -145,8 +161,8 @@ routes:
   }, 60_000);
 
   it('`carve gateway` refuses an invalid route file with the reason', async () => {
-    const bad = files.write('upstreams: {}\ndefault: monolith\n', 'bad.yaml');
-    const r = await run(['gateway', '--routes', bad, '--port', '0', '--admin-port', '0'], { DATABASE_URL: db.url });
+    const bad = stack.files.write('upstreams: {}\ndefault: monolith\n', 'bad.yaml');
+    const r = await run(['gateway', '--routes', bad, '--port', '0', '--admin-port', '0'], { DATABASE_URL: stack.db.url });
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/route table .*bad\.yaml is invalid:\nupstreams.*must name at least one upstream/);
   }, 60_000);

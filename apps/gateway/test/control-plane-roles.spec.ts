@@ -74,7 +74,7 @@ routes:
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(ControlPlaneNotMigratedError);
-    expect((err as ControlPlaneNotMigratedError).pending).toEqual(CONTROL_MIGRATIONS.map((m) => m.name));
+    expect((err as ControlPlaneNotMigratedError).pending).toEqual(CONTROL_MIGRATIONS);
     expect((err as Error).message).toContain('node apps/gateway/dist/migrate.js');
     // It created nothing on its way out.
     expect(await query(db.url, `SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'carve'`)).toEqual([{ n: 0 }]);
@@ -84,7 +84,7 @@ routes:
     const first = await runNode(['-r', REGISTER_TS, MIGRATE], { DATABASE_URL: roles.migratorUrl });
     expect({ code: first.code, out: first.stdout.trim(), err: first.stderr.trim() }).toEqual({
       code: 0,
-      out: `control plane: applied ${CONTROL_MIGRATIONS.map((m) => m.name).join(', ')}`,
+      out: `control plane: applied ${CONTROL_MIGRATIONS.join(', ')}`,
       err: '',
     });
     const owners = await query(db.url, `SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'carve'`);
@@ -104,7 +104,8 @@ routes:
     const put = await admin(gw, 'PUT', '/admin/routes/notes-read', { mode: 'canary', percent: 20, reason: 'first tenants on the service' }, { 'x-carve-actor': 'ops' });
     expect(put.status).toBe(200);
     expect(await query(db.url, `SELECT route_id, mode, percent FROM carve.route_overrides`)).toEqual([{ route_id: 'notes-read', mode: 'canary', percent: 20 }]);
-    expect(await query(db.url, `SELECT actor, target FROM carve.audit`)).toEqual([{ actor: 'ops', target: 'route:notes-read' }]);
+    // The actor is the token's operator (the configured token is `bootstrap`), not the x-carve-actor header.
+    expect(await query(db.url, `SELECT actor, target FROM carve.audit`)).toEqual([{ actor: 'bootstrap', target: 'route:notes-read' }]);
     // The role it ran on may not create in schema carve: nothing above needed DDL.
     const err = await query(roles.appUrl, 'CREATE TABLE carve.probe (x int)').catch((e: Error) => e);
     expect(String(err)).toMatch(/permission denied for schema carve/);

@@ -107,16 +107,17 @@ ${extra}`;
   it('applies a change made through one replica on the other within 2 seconds, and audits it', async () => {
     expect(await whoOn(b)).toBe('monolith');
     const t0 = Date.now();
+    // The actor is the token's operator (here the configured token: `bootstrap`), never the header.
     const put = await admin(a, 'PUT', '/admin/routes/notes-read', { mode: 'service', reason: 'carve notes reads' }, { 'x-carve-actor': 'alice' });
     expect(put.status).toBe(200);
-    expect(put.json.route).toMatchObject({ mode: 'service', percent: 100, source: 'override', override: { updatedBy: 'alice', reason: 'carve notes reads' } });
+    expect(put.json.route).toMatchObject({ mode: 'service', percent: 100, source: 'override', override: { updatedBy: 'bootstrap', reason: 'carve notes reads' } });
     expect(await whoOn(a)).toBe('service'); // the replica that made it: at once
     await waitFor('replica b to follow', async () => (await whoOn(b)) === 'service', 2000, 20);
     const elapsed = Date.now() - t0;
     expect(elapsed).toBeLessThan(2000);
     const audit = await admin(b, 'GET', '/admin/audit?limit=5');
     expect(audit.json.entries[0]).toMatchObject({
-      actor: 'alice',
+      actor: 'bootstrap',
       action: 'route.set',
       target: 'route:notes-read',
       reason: 'carve notes reads',
@@ -128,7 +129,7 @@ ${extra}`;
   it('rolls back in one call through either replica', async () => {
     const r = await admin(b, 'POST', '/admin/routes/notes-read/rollback', { reason: 'errors on the dashboard' });
     expect(r.status).toBe(200);
-    expect(r.json.route).toMatchObject({ mode: 'monolith', source: 'override', override: { updatedBy: 'admin' } });
+    expect(r.json.route).toMatchObject({ mode: 'monolith', source: 'override', override: { updatedBy: 'bootstrap' } });
     expect(await whoOn(b)).toBe('monolith');
     await waitFor('replica a to follow', async () => (await whoOn(a)) === 'monolith', 2000, 20);
     const audit = await admin(a, 'GET', '/admin/audit?route=notes-read&limit=1');
@@ -170,8 +171,8 @@ ${extra}`;
     // Fixed: applied, error gone.
     files.write(table('monolith'));
     await waitFor('the fix', async () => (await whoOn(a)) === 'monolith' && !(await admin(a, 'GET', '/admin/status')).json.routesFile.error, 4000);
-    const metrics = await http(`${a.url}/metrics`);
-    expect(metrics.text).toMatch(/carve_gateway_route_table_reloads_total\{result="refused",service="gateway"\} [1-9]/);
+    const metrics = await admin(a, 'GET', '/metrics');
+    expect(metrics.text).toMatch(/carve_gateway_route_table_reloads_total\{result="refused",carve_service="gateway"\} [1-9]/);
   });
 
   it('picks up an in-place edit too (not only a rename)', async () => {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool, request } from 'undici';
-import { upstreamRequestHeaders } from '../src/plugins/headers';
+import { upstreamRequestHeaders } from '../src/edge/headers';
 import { Exchange, type ExchangeOwner } from '../src/proxy/forwarder';
 
 type Upstream = (req: http.IncomingMessage, res: http.ServerResponse) => void;

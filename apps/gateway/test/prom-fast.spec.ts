@@ -2,13 +2,13 @@
  * The in-place prom-client children expose exactly what prom-client's own children do.
  */
 import { Counter, Histogram, Registry } from 'prom-client';
-import { counterChild, histogramChild } from '../src/plugins/prom-fast';
+import { counterChild, histogramChild } from '../src/telemetry/prom-fast';
 
 function pair(name: string) {
   const fast = new Registry();
   const reference = new Registry();
-  fast.setDefaultLabels({ service: 'gateway' });
-  reference.setDefaultLabels({ service: 'gateway' });
+  fast.setDefaultLabels({ carve_service: 'gateway' });
+  reference.setDefaultLabels({ carve_service: 'gateway' });
   const make = (r: Registry) => ({
     counter: new Counter({ name: `${name}_total`, help: 'h', labelNames: ['route', 'target'] as const, registers: [r] }),
     histogram: new Histogram({ name: `${name}_seconds`, help: 'h', labelNames: ['route', 'target'] as const, buckets: [0.001, 0.01, 0.1, 1], registers: [r] }),
@@ -36,8 +36,8 @@ describe('prom-fast children', () => {
     const text = await fast.metrics();
     expect(text).toBe(await reference.metrics());
     expect(text).not.toContain('never');
-    expect(text).toContain('x_seconds_bucket{le="0.001",service="gateway",route="a",target="monolith"} 3');
-    expect(text).toContain('x_seconds_count{service="gateway",route="a",target="monolith"} 7');
+    expect(text).toContain('x_seconds_bucket{le="0.001",carve_service="gateway",route="a",target="monolith"} 3');
+    expect(text).toContain('x_seconds_count{carve_service="gateway",route="a",target="monolith"} 7');
   });
 
   it('leaves series that already exist as they are', async () => {
@@ -47,8 +47,8 @@ describe('prom-fast children', () => {
     counterChild(f.counter, { route: 'a', target: 't' })();
     histogramChild(f.histogram, { route: 'a', target: 't' })(0.5);
     const text = await fast.metrics();
-    expect(text).toContain('y_total{route="a",target="t",service="gateway"} 6');
-    expect(text).toContain('y_seconds_count{service="gateway",route="a",target="t"} 2');
-    expect(text).toContain('y_seconds_sum{service="gateway",route="a",target="t"} 1');
+    expect(text).toContain('y_total{route="a",target="t",carve_service="gateway"} 6');
+    expect(text).toContain('y_seconds_count{carve_service="gateway",route="a",target="t"} 2');
+    expect(text).toContain('y_seconds_sum{carve_service="gateway",route="a",target="t"} 1');
   });
 });

@@ -3,45 +3,35 @@
  * writes never sent twice, the circuit breaker opening and probing back, and the guard rolling
  * the route back to the monolith through the control plane.
  */
-import type { TestDatabase } from '@carve/shared-testing';
 import type { RunningGateway } from '../src';
-import { admin, gateway, http, pool, RouteFiles, spawnUpstream, testDatabase, token, waitFor } from './support/harness';
-import { TestUpstream } from './support/upstream';
+import { admin, gateway, http, pool, spawnUpstream, type Stack, startStack, testDatabase, token, waitFor } from './support/harness';
 
 describe('gateway resilience', () => {
-  let db: TestDatabase;
-  let files: RouteFiles;
-  let monolith: TestUpstream;
-  let service: TestUpstream;
+  let stack: Stack;
   let gw: RunningGateway | undefined;
 
   const auth = (tid = 'ws-1') => ({ authorization: `Bearer ${token(tid)}` });
 
   beforeAll(async () => {
-    [db, monolith, service] = await Promise.all([testDatabase('gateway_resilience'), TestUpstream.start('monolith'), TestUpstream.start('service')]);
-    files = new RouteFiles();
+    stack = await startStack('gateway_resilience');
   });
 
   afterEach(async () => {
     await gw?.close();
     gw = undefined;
-    monolith.reset();
-    service.reset();
+    stack.monolith.reset();
+    stack.service.reset();
   });
 
-  afterAll(async () => {
-    await Promise.all([monolith?.close(), service?.close()]);
-    await db?.drop();
-    files?.remove();
-  });
+  afterAll(() => stack?.close());
 
   it('serves every GET while the service is killed mid-load (fallback, then the breaker), with zero client errors', async () => {
     const svc = await spawnUpstream('service');
     try {
-      const file = files.write(
+      const file = stack.files.write(
         `
 upstreams:
-  monolith: { url: ${monolith.url} }
+  monolith: { url: ${stack.monolith.url} }
   insights: { url: ${svc.url}, timeoutMs: 2000 }
 default: monolith
 routes:
@@ -52,7 +42,7 @@ routes:
 `,
         'kill.yaml',
       );
-      gw = await gateway(db, file, { breaker: { failureThreshold: 5, cooldownMs: 60_000 } });
+      gw = await gateway(stack.db, file, { breaker: { failureThreshold: 5, cooldownMs: 60_000 } });
       const total = 2000;
       let done = 0;
       let killed: Promise<void> | undefined;
@@ -77,20 +67,20 @@ routes:
       const detail = await admin(gw, 'GET', '/admin/routes/notes-read');
       expect(detail.json.breaker.state).toBe('open');
       expect(detail.json.counters.fallbacks).toBe(bySide.monolith);
-      const metrics = await http(`${gw.url}/metrics`);
-      expect(metrics.text).toMatch(/carve_gateway_fallbacks_total\{route="notes-read",from="insights",reason="breaker-open",service="gateway"\} \d+/);
-      expect(metrics.text).toMatch(/carve_gateway_breaker_state\{upstream="insights",service="gateway"\} 2/);
+      const metrics = await admin(gw, 'GET', '/metrics');
+      expect(metrics.text).toMatch(/carve_gateway_fallbacks_total\{route="notes-read",from="insights",reason="breaker-open",carve_service="gateway"\} \d+/);
+      expect(metrics.text).toMatch(/carve_gateway_breaker_state\{upstream="insights",carve_service="gateway"\} 2/);
     } finally {
       await svc.kill();
     }
   }, 60_000);
 
   it('never sends a write twice: a failed POST is not retried, on the service or the monolith', async () => {
-    const file = files.write(
+    const file = stack.files.write(
       `
 upstreams:
-  monolith: { url: ${monolith.url} }
-  insights: { url: ${service.url}, timeoutMs: 300 }
+  monolith: { url: ${stack.monolith.url} }
+  insights: { url: ${stack.service.url}, timeoutMs: 300 }
 default: monolith
 routes:
   - id: notes
@@ -101,48 +91,48 @@ routes:
 `,
       'writes.yaml',
     );
-    gw = await gateway(db, file, { breaker: { failureThreshold: 100, cooldownMs: 60_000 } });
+    gw = await gateway(stack.db, file, { breaker: { failureThreshold: 100, cooldownMs: 60_000 } });
     const url = `${gw.url}/api/v1/workspaces/ws-1/notes`;
     const post = (body: string) => http(url, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body });
 
-    service.reset(() => ({ status: 500, body: { error: 'boom' } }));
+    stack.service.reset(() => ({ status: 500, body: { error: 'boom' } }));
     const fiveHundred = await post('{"n":1}');
     expect(fiveHundred.status).toBe(500); // the service's own answer, passed through
-    expect(service.count((s) => s.method === 'POST')).toBe(1);
+    expect(stack.service.count((s) => s.method === 'POST')).toBe(1);
 
-    service.reset(() => 'destroy');
+    stack.service.reset(() => 'destroy');
     const dropped = await post('{"n":2}');
     expect([dropped.status, dropped.json.code]).toEqual([502, 'upstream_unavailable']);
-    expect(service.count((s) => s.method === 'POST')).toBe(1);
+    expect(stack.service.count((s) => s.method === 'POST')).toBe(1);
 
     // undici's header timer ticks every ~0.5 s: a 300 ms timeout fires within about 1.3 s.
-    service.reset(() => ({ delayMs: 2500 }));
+    stack.service.reset(() => ({ delayMs: 2500 }));
     const slow = await post('{"n":3}');
     expect([slow.status, slow.json.code]).toEqual([504, 'upstream_timeout']);
-    expect(service.count((s) => s.method === 'POST')).toBe(1);
+    expect(stack.service.count((s) => s.method === 'POST')).toBe(1);
 
     for (const method of ['PUT', 'PATCH', 'DELETE']) {
-      service.reset(() => 'destroy');
+      stack.service.reset(() => 'destroy');
       const r = await http(`${url}/n1`, { method, headers: auth() });
       expect(r.status).toBe(502);
-      expect(service.count((s) => s.method === method)).toBe(1);
+      expect(stack.service.count((s) => s.method === method)).toBe(1);
     }
-    expect(monolith.count()).toBe(0);
+    expect(stack.monolith.count()).toBe(0);
 
     // GETs on the same route do fall back, invisibly.
-    service.reset(() => ({ status: 503 }));
+    stack.service.reset(() => ({ status: 503 }));
     const get = await http(url, { headers: auth() });
     expect([get.status, get.json.who]).toEqual([200, 'monolith']);
-    expect(service.count((s) => s.method === 'GET')).toBe(1); // the forwarder never retries on its own (no 503 retries)
-    expect(monolith.count((s) => s.method === 'GET')).toBe(1);
+    expect(stack.service.count((s) => s.method === 'GET')).toBe(1); // the forwarder never retries on its own (no 503 retries)
+    expect(stack.monolith.count((s) => s.method === 'GET')).toBe(1);
   });
 
   it('opens the breaker after repeated failures, stops sending, and probes the service back', async () => {
-    const file = files.write(
+    const file = stack.files.write(
       `
 upstreams:
-  monolith: { url: ${monolith.url} }
-  insights: { url: ${service.url}, timeoutMs: 1000 }
+  monolith: { url: ${stack.monolith.url} }
+  insights: { url: ${stack.service.url}, timeoutMs: 1000 }
 default: monolith
 routes:
   - id: notes-read
@@ -152,25 +142,25 @@ routes:
 `,
       'breaker.yaml',
     );
-    gw = await gateway(db, file, { breaker: { failureThreshold: 3, cooldownMs: 600 } });
+    gw = await gateway(stack.db, file, { breaker: { failureThreshold: 3, cooldownMs: 600 } });
     const get = () => http(`${gw!.url}/api/v1/workspaces/ws-1/notes`, { headers: auth() });
-    service.reset(() => ({ status: 500 }));
+    stack.service.reset(() => ({ status: 500 }));
     for (let i = 0; i < 3; i++) expect((await get()).json.who).toBe('monolith');
-    expect(service.count()).toBe(3);
+    expect(stack.service.count()).toBe(3);
     expect((await admin(gw, 'GET', '/admin/routes/notes-read')).json.breaker.state).toBe('open');
 
     // Open: the service gets nothing, the clients get the monolith.
     for (let i = 0; i < 10; i++) expect((await get()).status).toBe(200);
-    expect(service.count()).toBe(3);
+    expect(stack.service.count()).toBe(3);
 
     // Still failing at the first probe: open again.
     await new Promise((r) => setTimeout(r, 650));
     expect((await get()).json.who).toBe('monolith');
-    expect(service.count()).toBe(4);
+    expect(stack.service.count()).toBe(4);
     expect((await admin(gw, 'GET', '/admin/routes/notes-read')).json.breaker.state).toBe('open');
 
     // Healthy again: the next probe closes it and traffic returns.
-    service.reset();
+    stack.service.reset();
     await new Promise((r) => setTimeout(r, 650));
     expect((await get()).json.who).toBe('service');
     expect((await admin(gw, 'GET', '/admin/routes/notes-read')).json.breaker.state).toBe('closed');
@@ -178,11 +168,11 @@ routes:
   });
 
   it('rolls a route back to the monolith by itself when the error rate passes the guard, and audits why', async () => {
-    const file = files.write(
+    const file = stack.files.write(
       `
 upstreams:
-  monolith: { url: ${monolith.url} }
-  insights: { url: ${service.url}, timeoutMs: 1000 }
+  monolith: { url: ${stack.monolith.url} }
+  insights: { url: ${stack.service.url}, timeoutMs: 1000 }
 default: monolith
 routes:
   - id: notes-read
@@ -194,10 +184,10 @@ routes:
 `,
       'guard.yaml',
     );
-    gw = await gateway(db, file, { breaker: { failureThreshold: 1000, cooldownMs: 60_000 } });
+    gw = await gateway(stack.db, file, { breaker: { failureThreshold: 1000, cooldownMs: 60_000 } });
     // One request in three fails on the service: 33% > 20%.
     let n = 0;
-    service.reset(() => (n++ % 3 === 0 ? { status: 500 } : { body: { who: 'service' } }));
+    stack.service.reset(() => (n++ % 3 === 0 ? { status: 500 } : { body: { who: 'service' } }));
     const results = await pool(Array.from({ length: 60 }, (_, i) => i), 1, () => http(`${gw!.url}/api/v1/workspaces/ws-1/notes`, { headers: auth() }));
     expect(results.every((r) => r.status === 200)).toBe(true); // failures fell back
     const route = await waitFor('the guard rollback', async () => {
@@ -207,9 +197,9 @@ routes:
     expect(route).toMatchObject({ mode: 'monolith', source: 'override', override: { mode: 'monolith', updatedBy: 'guard' } });
     expect(route.guard.lastTrip.reason).toMatch(/^error rate \d+\.\d% > 20\.0% over the last 30s \(\d+ errors in \d+ requests\)$/);
     expect(route.guardEvents[0]).toMatchObject({ routeId: 'notes-read', rolledBack: true });
-    const serviceBefore = service.count();
+    const serviceBefore = stack.service.count();
     for (let i = 0; i < 5; i++) expect((await http(`${gw.url}/api/v1/workspaces/ws-1/notes`, { headers: auth() })).json.who).toBe('monolith');
-    expect(service.count()).toBe(serviceBefore);
+    expect(stack.service.count()).toBe(serviceBefore);
 
     const audit = await admin(gw, 'GET', '/admin/audit?route=notes-read');
     expect(audit.json.entries[0]).toMatchObject({
@@ -226,11 +216,11 @@ routes:
 
   it('keeps serving when the control plane goes away: admin changes fail cleanly, the guard rolls back locally', async () => {
     const own = await testDatabase('gateway_cp_down');
-    const file = files.write(
+    const file = stack.files.write(
       `
 upstreams:
-  monolith: { url: ${monolith.url} }
-  insights: { url: ${service.url} }
+  monolith: { url: ${stack.monolith.url} }
+  insights: { url: ${stack.service.url} }
 default: monolith
 routes:
   - id: notes-read
@@ -252,16 +242,16 @@ routes:
       const put = await admin(gw, 'PUT', '/admin/routes/notes-read', { mode: 'monolith', reason: 'x' });
       expect([put.status, put.json.code]).toEqual([503, 'control_plane_unavailable']);
 
-      service.reset(() => ({ status: 500 }));
+      stack.service.reset(() => ({ status: 500 }));
       for (let i = 0; i < 12; i++) expect((await get()).status).toBe(200); // fell back
       const route = await waitFor('the local rollback', async () => {
         const r = (await admin(gw!, 'GET', '/admin/routes/notes-read')).json;
         return r.mode === 'monolith' && r.guard.lastTrip?.recorded === 'local-only' ? r : undefined;
       });
       expect(route.override).toMatchObject({ mode: 'monolith', updatedBy: 'guard' });
-      const before = service.count();
+      const before = stack.service.count();
       expect((await get()).json.who).toBe('monolith');
-      expect(service.count()).toBe(before);
+      expect(stack.service.count()).toBe(before);
     } finally {
       await gw.close();
       gw = undefined;

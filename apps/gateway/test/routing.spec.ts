@@ -100,14 +100,18 @@ routes:
     expect(new Set(first.map((r) => r.json.who)).size).toBe(2); // 40 users at 50%: both sides
   });
 
-  it('honours x-carve-target only for admin tokens, and never forwards it', async () => {
+  it('honours x-carve-target only for tokens with the operator claim (not a customer admin), and never forwards it', async () => {
     const tid = 'ws-denied'; // always monolith unless forced
-    const adminTok = token(tid, { role: 'admin' });
-    const forced = await http(notes(tid), { headers: { authorization: `Bearer ${adminTok}`, 'x-carve-target': 'service' } });
+    const operatorTok = token(tid, { role: 'maker', operator: true });
+    const forced = await http(notes(tid), { headers: { authorization: `Bearer ${operatorTok}`, 'x-carve-target': 'service' } });
     expect(forced.json.who).toBe('service');
-    const notAdmin = await http(notes(tid), { headers: { authorization: `Bearer ${token(tid, { role: 'maker' })}`, 'x-carve-target': 'service' } });
-    expect(notAdmin.json.who).toBe('monolith');
-    const back = await http(notes('ws-allowed'), { headers: { authorization: `Bearer ${token('ws-allowed', { role: 'admin' })}`, 'x-carve-target': 'monolith' } });
+    for (const role of ['admin', 'maker'] as const) {
+      const customer = await http(notes(tid), { headers: { authorization: `Bearer ${token(tid, { role })}`, 'x-carve-target': 'service' } });
+      expect([role, customer.json.who]).toEqual([role, 'monolith']);
+    }
+    const adminBack = await http(notes('ws-allowed'), { headers: { authorization: `Bearer ${token('ws-allowed', { role: 'admin' })}`, 'x-carve-target': 'monolith' } });
+    expect(adminBack.json.who).toBe('service'); // the route decides
+    const back = await http(notes('ws-allowed'), { headers: { authorization: `Bearer ${token('ws-allowed', { operator: true })}`, 'x-carve-target': 'monolith' } });
     expect(back.json.who).toBe('monolith');
     for (const s of [...monolith.seen, ...service.seen].slice(-3)) expect(s.headers['x-carve-target']).toBeUndefined();
   });
@@ -200,13 +204,18 @@ routes:
     expect(root.json.who).toBe('monolith');
   });
 
-  it('passes a malformed percent-encoding on as sent: the upstream judges it, the gateway relays its 4xx', async () => {
-    const path = '/api/v1/workspaces/ws-a/notes/%E0%A4%A?q=%ZZ';
-    const r = await http(`${gw.url}${path}`, { headers: { authorization: `Bearer ${token('ws-a')}` } });
-    // The test upstreams are Fastify servers, which refuse such a URL: that 400 is theirs.
+  it('refuses a malformed percent-encoding in the path with 400 bad_path, and passes a query string on as sent', async () => {
+    monolith.reset();
+    service.reset();
+    const r = await http(`${gw.url}/api/v1/workspaces/ws-a/notes/%E0%A4%A?q=1`, { headers: { authorization: `Bearer ${token('ws-a')}` } });
     expect(r.status).toBe(400);
-    expect(r.json).toMatchObject({ code: 'FST_ERR_BAD_URL', message: expect.stringContaining('%E0%A4%A') });
+    expect(r.json).toMatchObject({ code: 'bad_path' });
     expect(r.headers['x-request-id']).toBeTruthy();
+    expect(monolith.count() + service.count()).toBe(0);
+    // The query string is not the gateway's to judge: it reaches the upstream unchanged.
+    const q = await http(`${gw.url}/api/v1/workspaces/ws-denied/notes?q=%ZZ`, { headers: { authorization: `Bearer ${token('ws-denied')}` } });
+    expect(monolith.seen.map((x) => x.url)).toEqual(['/api/v1/workspaces/ws-denied/notes?q=%ZZ']);
+    expect(q.headers['x-request-id']).toBeTruthy();
   });
 
   it('refuses bodies over the limit with 413, declared or streamed, and sends nothing upstream for a declared one', async () => {
@@ -252,13 +261,13 @@ routes:
   });
 
   it('exposes Prometheus metrics per route and target', async () => {
-    const r = await http(`${gw.url}/metrics`);
+    const r = await admin(gw, 'GET', '/metrics');
     expect(r.status).toBe(200);
-    expect(r.text).toMatch(/carve_gateway_requests_total\{route="notes-read",target="insights",status_class="2xx",service="gateway"\} \d+/);
-    expect(r.text).toMatch(/carve_gateway_requests_total\{route="notes-read",target="monolith",status_class="2xx",service="gateway"\} \d+/);
-    expect(r.text).toMatch(/carve_gateway_request_duration_seconds_bucket\{le="0.005",service="gateway",route="notes-read",target="insights"\} \d+/);
-    expect(r.text).toMatch(/carve_gateway_route_percent\{route="notes-read",service="gateway"\} 30/);
-    expect(r.text).toMatch(/carve_gateway_route_mode\{route="notes-read",mode="canary",service="gateway"\} 1/);
-    expect(r.text).toMatch(/carve_gateway_upstream_errors_total\{route="_default",target="monolith",kind="timeout",service="gateway"\} 1/);
+    expect(r.text).toMatch(/carve_gateway_requests_total\{route="notes-read",target="insights",status_class="2xx",carve_service="gateway"\} \d+/);
+    expect(r.text).toMatch(/carve_gateway_requests_total\{route="notes-read",target="monolith",status_class="2xx",carve_service="gateway"\} \d+/);
+    expect(r.text).toMatch(/carve_gateway_request_duration_seconds_bucket\{le="0.005",carve_service="gateway",route="notes-read",target="insights"\} \d+/);
+    expect(r.text).toMatch(/carve_gateway_route_percent\{route="notes-read",carve_service="gateway"\} 30/);
+    expect(r.text).toMatch(/carve_gateway_route_mode\{route="notes-read",mode="canary",carve_service="gateway"\} 1/);
+    expect(r.text).toMatch(/carve_gateway_upstream_errors_total\{route="_default",target="monolith",kind="timeout",carve_service="gateway"\} 1/);
   });
 });

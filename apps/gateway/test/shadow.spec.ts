@@ -86,9 +86,9 @@ routes:
       serviceStatus: 200,
     });
     expect(sample.differences).toEqual([{ path: '$.items[id=2].title', kind: 'changed', monolith: 'note 2', service: 'renamed' }]);
-    const metrics = await http(`${gw.url}/metrics`);
-    expect(metrics.text).toMatch(/carve_gateway_shadow_mismatches_total\{route="notes",service="gateway"\} 1/);
-    expect(metrics.text).toMatch(/carve_gateway_shadow_comparisons_total\{route="notes",result="match",service="gateway"\} 5/);
+    const metrics = await admin(gw, 'GET', '/metrics');
+    expect(metrics.text).toMatch(/carve_gateway_shadow_mismatches_total\{route="notes",carve_service="gateway"\} 1/);
+    expect(metrics.text).toMatch(/carve_gateway_shadow_comparisons_total\{route="notes",result="match",carve_service="gateway"\} 5/);
   });
 
   it('compares statuses too', async () => {

@@ -3,7 +3,7 @@
  * `exp`, failures are never remembered, and the cache is a bounded LRU.
  */
 import type { Identity, TokenVerifier } from '@carve/shared-http';
-import { cachedVerifier } from '../src/plugins/identity';
+import { cachedVerifier } from '../src/edge/identity';
 
 /** A JWT-shaped token (only its payload matters to the cache). */
 const jwt = (name: string, exp?: number) =>

@@ -1,19 +1,32 @@
 /**
- * The guard: automatic rollback of a route to the monolith when the service misbehaves.
+ * The guard: automatic rollback of a route to the monolith when the service misbehaves, unless
+ * that would split the ownership of writes.
  *
  * Every request that reached the service on a guarded route is one outcome in the route's
- * sliding window (@carve/shared-routing GuardState): `ok`, `error` (connection error, timeout,
- * 5xx) or, for shadow copies, `mismatch`. When the error rate or the mismatch rate passes the
- * route's threshold (with at least `minRequests` samples), the gateway moves the route to
- * `monolith` through the control plane (actor `guard`, the reason carrying the figures), so
- * every replica follows within the control plane's propagation time, and applies it here at
- * once. When the control plane is unreachable, this replica still rolls the route back for
- * itself (and says so in its log and its status).
+ * sliding window (@carve/shared-routing GuardState): `ok`, `error` or, for shadow copies,
+ * `mismatch`. Only failures of the upstream are errors (its 5xx, connection errors, timeouts:
+ * outcome.ts); a 4xx, a 503 with Retry-After, a client's abort or an oversized body are not.
+ * When the error rate or the mismatch rate passes the route's threshold (with at least
+ * `minRequests` samples), the gateway reports the trip to the control plane (actor `guard`, the
+ * reason carrying the figures), which decides in the same transaction, from the stage of the
+ * context the route belongs to:
+ *
+ * - a write route of a context whose writes the service owns (writes-switched, complete) stays
+ *   on the service: the monolith does not own those writes. The context is marked degraded
+ *   (`carve status` shows it and names `carve rollback <context>`), the log says so at error
+ *   level and `carve_gateway_guard_degraded_total` counts it (alert on it);
+ * - any other route is moved to `monolith`, so every replica follows within the control plane's
+ *   propagation time (applied here at once); on a carved context the trip is recorded, and
+ *   `carve stage` does not undo it without `--ack-guard-trip`.
+ *
+ * When the control plane is unreachable, this replica still rolls a route back for itself (and
+ * says so in its log and its status), except a route that matches only writes: without the
+ * control plane it cannot know who owns them, so it keeps it.
  */
 import { type GuardConfig, GuardState, type GuardStats, type Outcome, type Route } from '@carve/shared-routing';
 import type { ControlPlaneClient, StoredOverride } from '@carve/shared-control-plane';
 import type { Logger } from '@carve/shared-http';
-import type { GatewayMetrics } from '../plugins/metrics';
+import type { GatewayMetrics } from '../telemetry/metrics';
 import type { RoutingState } from '../route-table/routing-state';
 
 export interface GuardTrip {
@@ -22,7 +35,14 @@ export interface GuardTrip {
   readonly stats: GuardStats;
   /** `control-plane` when recorded there, `local-only` when the control plane could not be reached. */
   readonly recorded: 'pending' | 'control-plane' | 'local-only';
+  /** What the trip did: moved the route to the monolith, or kept it (a context's writes the service owns). */
+  readonly action: 'pending' | 'rolled-back' | 'kept';
+  /** The carved context the route belongs to, and whether the trip marked it degraded. */
+  readonly context?: { readonly name: string; readonly degraded: boolean };
 }
+
+/** A route that matches only writes (no GET or HEAD). */
+const writeOnly = (route: Route) => !route.methods.some((m) => m === 'GET' || m === 'HEAD');
 
 interface Entry {
   readonly key: string;
@@ -101,9 +121,9 @@ export class Guard {
     entry.state.reset();
     this.metrics.guardTrip(route.id);
     const at = new Date().toISOString();
-    const trip: GuardTrip = { at, reason, stats, recorded: 'pending' };
+    const trip: GuardTrip = { at, reason, stats, recorded: 'pending', action: 'pending' };
     this.lastTrips.set(route.id, trip);
-    this.log.warn({ route: route.id, mode: route.mode, percent: route.percent, reason, stats }, `guard: rolling route ${route.id} back to the monolith: ${reason}`);
+    this.log.warn({ route: route.id, mode: route.mode, percent: route.percent, reason, stats }, `guard: route ${route.id} tripped: ${reason}`);
     this.controlPlane
       .recordGuardTrip({
         routeId: route.id,
@@ -113,11 +133,33 @@ export class Guard {
         before: { mode: route.mode, percent: route.percent, source: route.overridden ? 'override' : 'file' },
       })
       .then((result) => {
-        this.lastTrips.set(route.id, { ...trip, recorded: 'control-plane' });
+        const ctx = result.context ?? null;
+        const degraded = ctx?.action === 'degraded';
+        this.lastTrips.set(route.id, {
+          ...trip,
+          recorded: 'control-plane',
+          action: degraded ? 'kept' : 'rolled-back',
+          ...(ctx ? { context: { name: ctx.context, degraded } } : {}),
+        });
+        if (degraded) {
+          this.metrics.guardDegraded(route.id);
+          this.log.error(
+            { route: route.id, context: ctx.context, stage: ctx.stage, reason, stats, trips: ctx.trips },
+            `guard: route ${route.id} is failing, but the service owns ${ctx.context}'s writes: kept on the service, ${ctx.context} marked degraded; next: npx carve rollback ${ctx.context}`,
+          );
+          return;
+        }
+        this.log.warn({ route: route.id, reason }, `guard: rolled route ${route.id} back to the monolith`);
         if (result.change) this.routing.applyLocal(route.id, result.change.override, result.change.version);
       })
       .catch((err: Error) => {
-        this.lastTrips.set(route.id, { ...trip, recorded: 'local-only' });
+        if (writeOnly(route)) {
+          this.lastTrips.set(route.id, { ...trip, recorded: 'local-only', action: 'kept' });
+          this.metrics.guardDegraded(route.id);
+          this.log.error({ err, route: route.id }, `guard: the control plane is unreachable; write route ${route.id} is kept (who owns its writes cannot be checked)`);
+          return;
+        }
+        this.lastTrips.set(route.id, { ...trip, recorded: 'local-only', action: 'rolled-back' });
         this.log.error({ err, route: route.id }, 'guard: the control plane is unreachable; rolling back on this replica only');
         const local: StoredOverride = {
           routeId: route.id,

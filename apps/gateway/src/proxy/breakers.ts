@@ -4,7 +4,7 @@
  */
 import { type BreakerSnapshot, CircuitBreaker } from '@carve/shared-routing';
 import type { Logger } from '@carve/shared-http';
-import type { GatewayMetrics } from '../plugins/metrics';
+import type { GatewayMetrics } from '../telemetry/metrics';
 
 export interface BreakerSettings {
   readonly failureThreshold: number;

@@ -4,12 +4,9 @@
  * - `upstream_unavailable` (502): refused, reset, unreachable; 503 while the breaker is open.
  */
 import { ProblemError } from '@carve/shared-http';
-import type { UpstreamErrorKind } from '../plugins/metrics';
+import type { UpstreamErrorKind } from '../telemetry/metrics';
 
 const TIMEOUT_CODES = new Set([
-  'FST_REPLY_FROM_GATEWAY_TIMEOUT',
-  'FST_REPLY_FROM_TIMEOUT',
-  'FST_REPLY_FROM_HTTP_REQUEST_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CONNECT_TIMEOUT',

@@ -19,10 +19,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { clientResponseHeaders } from '../plugins/headers';
+import { clientResponseHeaders } from '../edge/headers';
 
 /** Upstream bodies of known length up to this size reach the client in one write. */
 export const SMALL_BODY = 64 * 1024;
+
+/** The answer's header naming the side that served it (config `servedByHeader`). */
+export const SERVED_BY = 'x-carve-served-by';
 
 export interface ExchangeOwner<C> {
   /**
@@ -50,6 +53,8 @@ export interface ForwardRequest {
   readonly body: Readable | null;
   /** Time allowed for the response headers, and between two body chunks. */
   readonly timeoutMs: number;
+  /** When set, the answer carries `x-carve-served-by: <servedBy>` (the upstream's name). */
+  readonly servedBy?: string;
 }
 
 const enum State {
@@ -69,6 +74,8 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   clientGone = false;
   /** Up to `keep` bytes of the body, for the comparison; null when there were more. */
   kept: Buffer[] | null = null;
+  /** Called once when the upstream exchange is over (completed or failed): frees its slot. */
+  onSettled: (() => void) | null = null;
 
   private state = State.Waiting;
   private abortUpstream: ((err: Error) => void) | null = null;
@@ -78,6 +85,7 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   private keptSize = 0;
   private hasBody = false;
   private clientHeaders: string[] | null = null;
+  private servedBy: string | undefined;
 
   constructor(
     private readonly owner: ExchangeOwner<C>,
@@ -94,6 +102,15 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   /** Sends the request on `pool`. */
   send(pool: Dispatcher, req: ForwardRequest): void {
     this.hasBody = req.body !== null;
+    this.servedBy = req.servedBy;
+    try {
+      this.dispatch(pool, req);
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  private dispatch(pool: Dispatcher, req: ForwardRequest): void {
     pool.dispatch(
       {
         path: req.path,
@@ -134,6 +151,10 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
     }
     const method = this.req.method;
     const out = (this.clientHeaders = clientResponseHeaders(rawHeaders, this.requestId));
+    if (this.servedBy !== undefined) {
+      for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === SERVED_BY) out.splice(i, 2);
+      out.push(SERVED_BY, this.servedBy);
+    }
     let len = -1;
     for (let i = 0; i < out.length; i += 2) {
       if (out[i] === 'content-length') {
@@ -181,6 +202,7 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    this.settle();
     const state = this.state;
     this.state = State.Done;
     if (state === State.Dropping || state === State.Done) return;
@@ -195,6 +217,7 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
+    this.settle();
     const state = this.state;
     this.state = State.Done;
     this.chunks = null;
@@ -213,6 +236,14 @@ export class Exchange<C> implements Dispatcher.DispatchHandler {
   }
 
   // --------------------------------------------------------------------------------------
+
+  private settle(): void {
+    const s = this.onSettled;
+    if (s !== null) {
+      this.onSettled = null;
+      s();
+    }
+  }
 
   private open(): void {
     const headers = this.clientHeaders!;

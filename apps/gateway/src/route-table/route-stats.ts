@@ -3,6 +3,7 @@
  * figures across replicas), and the latest shadow mismatch samples it found (kept in memory so
  * the admin API shows them even while the control plane is unreachable).
  */
+import type { MismatchBodies } from '@carve/shared-control-plane';
 import type { Difference } from '@carve/shared-routing';
 
 export interface MismatchSample {
@@ -12,6 +13,10 @@ export interface MismatchSample {
   readonly serviceStatus: number | null;
   readonly differences: readonly Difference[];
   readonly truncated: boolean;
+  /** The field paths it differs in (fieldPathKey form). */
+  readonly paths?: readonly string[];
+  /** Both bodies as compared, when small enough to keep (shadow.ts). */
+  readonly bodies?: MismatchBodies | null;
 }
 
 export interface RouteCounters {
@@ -19,7 +24,10 @@ export interface RouteCounters {
   service: number;
   fallbacks: number;
   serviceErrors: number;
-  shadow: { match: number; mismatch: number; error: number; skipped: number };
+  /** Requests the client abandoned mid-body on the service side (not the service's failures). */
+  clientAborts: number;
+  /** `noise`: comparisons that differed only at the route's noise paths (not mismatches). */
+  shadow: { match: number; mismatch: number; noise: number; error: number; skipped: number };
 }
 
 const KEEP_SAMPLES = 10;
@@ -31,7 +39,7 @@ export class RouteStats {
   of(routeId: string): RouteCounters {
     let c = this.counters.get(routeId);
     if (!c) {
-      c = { monolith: 0, service: 0, fallbacks: 0, serviceErrors: 0, shadow: { match: 0, mismatch: 0, error: 0, skipped: 0 } };
+      c = { monolith: 0, service: 0, fallbacks: 0, serviceErrors: 0, clientAborts: 0, shadow: { match: 0, mismatch: 0, noise: 0, error: 0, skipped: 0 } };
       this.counters.set(routeId, c);
     }
     return c;

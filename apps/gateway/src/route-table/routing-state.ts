@@ -1,11 +1,11 @@
 /**
- * The table in force: the file's routes with the control plane's overrides applied
- * (@carve/shared-routing `applyOverrides`). It changes when the file reloads, when the control
+ * The table in force: the file's routes with the control plane's overrides and per-workspace
+ * overrides applied (@carve/shared-routing `applyOverrides`). It changes when the file reloads, when the control
  * plane's version moves (every replica LISTENs), and at once when this replica itself made a
  * change (so its own admin API answers with the new state without waiting for the NOTIFY).
  */
-import { applyOverrides, type Route, type RouteOverride, type RouteTable, type RouteTableError } from '@carve/shared-routing';
-import type { StoredOverride } from '@carve/shared-control-plane';
+import { applyOverrides, type Route, type RouteOverride, type RouteTable, type RouteTableError, type WorkspaceOverride } from '@carve/shared-routing';
+import type { StoredOverride, StoredWorkspaceOverride } from '@carve/shared-control-plane';
 
 export interface RouteChange {
   readonly id: string;
@@ -18,6 +18,7 @@ export type AppliedListener = (table: RouteTable, changes: readonly RouteChange[
 export class RoutingState {
   private file: RouteTable;
   private overrides: StoredOverride[] = [];
+  private workspaceOverrides: readonly WorkspaceOverride[] = [];
   private effective: RouteTable;
   private problems: readonly RouteTableError[] = [];
   private version = -1;
@@ -64,10 +65,11 @@ export class RoutingState {
   }
 
   /** A snapshot from the control plane; older than what this replica already applied is ignored. */
-  setOverrides(overrides: readonly StoredOverride[], version: number): void {
+  setOverrides(overrides: readonly StoredOverride[], version: number, workspaceOverrides: readonly StoredWorkspaceOverride[] = []): void {
     if (version < this.version) return;
     this.version = version;
     this.overrides = [...overrides];
+    this.workspaceOverrides = workspaceOverrides.map((o) => ({ routeId: o.routeId, workspaceId: o.workspaceId, side: o.side }));
     this.recompute();
   }
 
@@ -98,7 +100,7 @@ export class RoutingState {
       mode: o.mode,
       ...(o.percent !== null ? { percent: o.percent } : {}),
     }));
-    const { table, problems } = applyOverrides(this.file, list);
+    const { table, problems } = applyOverrides(this.file, list, this.workspaceOverrides);
     this.effective = table;
     this.problems = problems;
     const changes = diff(before, table);

@@ -1,25 +1,47 @@
 /**
- * The admin API, on its own port (CARVE_ADMIN_PORT) with its own bearer token
- * (CARVE_ADMIN_TOKEN):
+ * The admin API, on its own port (CARVE_ADMIN_PORT, bound to CARVE_ADMIN_HOST):
  *
  *   GET    /admin/routes                  every route: effective mode and percent, where they come from
  *   GET    /admin/routes/:id              one route: + guard, breaker, counters, latest mismatch samples
  *   PUT    /admin/routes/:id              { mode, percent?, reason }: an override (validated, audited)
  *   POST   /admin/routes/:id/rollback     { reason? }: mode monolith now
  *   DELETE /admin/routes/:id/override     { reason? }: back to the file's mode
+ *   GET    /admin/routes/:id/mismatches   stored mismatches, paged and filtered; per-path counts; noise (mismatches.routes.ts)
  *   GET    /admin/audit?limit=&route=     the audit trail, newest first
  *   GET    /admin/status                  route file (and its last refused version), control plane, breakers
+ *   GET    /metrics                       the gateway's Prometheus metrics (only here, never on the proxy port)
  *   GET    /healthz                       no token
+ *   GET    /console/                      the web console; /admin/contexts, /admin/events and the
+ *                                         context actions it calls (console.routes.ts)
+ *
+ * Every request's path is made canonical first (@carve/shared-routing canonicalPath; 400
+ * `bad_path` otherwise), so Fastify routes, and the token is checked, on the same path: an
+ * encoded path (`/%61dmin/routes`) is the path it decodes to, token and all.
+ *
+ * Every endpoint but /healthz (unknown paths included) needs `Authorization: Bearer <token>` of
+ * a named operator (`carve operator create`, stored hashed in the control plane) or the
+ * configured CARVE_ADMIN_TOKEN, which is the operator `bootstrap`. Role `viewer` may only GET;
+ * role `operator` may change (403 `operator_role` otherwise). The audit's actor is the
+ * operator's name; a client's `x-carve-actor` header is ignored.
  *
  * Changes go through the control plane (one transaction: override, audit, NOTIFY), so every
- * replica applies them; this replica applies its own at once. The actor is the `x-carve-actor`
- * header, else "admin".
+ * replica applies them; this replica applies its own at once.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ControlPlaneValidationError, type ControlPlaneClient, type ControlSubscription, type OverrideMode } from '@carve/shared-control-plane';
-import { type Logger, PROBLEM_CONTENT_TYPE, ProblemError, problems, toProblem } from '@carve/shared-http';
-import { findRoute, type Route, validateOverride } from '@carve/shared-routing';
+import http from 'node:http';
+import {
+  BOOTSTRAP_OPERATOR,
+  ControlPlaneValidationError,
+  type ControlPlaneClient,
+  type ControlSubscription,
+  type OperatorIdentity,
+  OperatorStore,
+  type OverrideMode,
+} from '@carve/shared-control-plane';
+import { type Logger, PROBLEM_CONTENT_TYPE, ProblemError, problemClientErrorHandler, problems, toProblem } from '@carve/shared-http';
+import { canonicalTarget, findRoute, type Route, validateOverride } from '@carve/shared-routing';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { GatewayConfig } from '../config';
 import type { Guard } from '../guard/guard';
 import type { Breakers } from '../proxy/breakers';
@@ -28,6 +50,8 @@ import type { RouteStats } from '../route-table/route-stats';
 import type { RoutingState } from '../route-table/routing-state';
 import type { MismatchRecorder } from '../shadow/mismatch-recorder';
 import type { Shadower } from '../shadow/shadow';
+import { registerConsoleRoutes } from './console.routes';
+import { registerMismatchRoutes } from './mismatches.routes';
 
 export interface AdminDeps {
   readonly config: GatewayConfig;
@@ -40,11 +64,50 @@ export interface AdminDeps {
   readonly stats: RouteStats;
   readonly shadow: Shadower;
   readonly recorder: MismatchRecorder;
+  /** The gateway's metrics registry, served at GET /metrics. */
+  readonly metrics?: Registry;
   readonly startedAt: Date;
   readonly log: Logger;
+  /** The control plane's database URL (the embedded one's when DATABASE_URL is unset): the console's carving connection by default. */
+  readonly databaseUrl: string;
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The operator whose token authenticated this admin request. */
+    operator?: OperatorIdentity;
+  }
+}
+
+/** Methods a `viewer` may use. */
+const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+/**
+ * The admin port's server: every request's path is made canonical before Fastify sees it
+ * (routing, the token check and the handlers all read the canonical path), or answered 400
+ * `bad_path` here.
+ */
+function canonicalServerFactory(handler: http.RequestListener, opts: FastifyServerOptions): http.Server {
+  const server = http.createServer((req, res) => {
+    const raw = req.url ?? '';
+    if (raw.charCodeAt(0) === 47 /* / */) {
+      const c = canonicalTarget(raw);
+      if (!c.ok) {
+        const payload = JSON.stringify({ ...problems.badRequest('bad_path', `${c.detail} (${c.refusal})`).toBody(), instance: raw.split('?', 1)[0] });
+        res.writeHead(400, { 'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, 'content-length': Buffer.byteLength(payload), connection: 'close' });
+        res.end(payload);
+        return;
+      }
+      req.url = c.url;
+    }
+    handler(req, res);
+  });
+  if (opts.keepAliveTimeout !== undefined) server.keepAliveTimeout = opts.keepAliveTimeout;
+  if (opts.requestTimeout !== undefined) server.requestTimeout = opts.requestTimeout;
+  return server;
+}
 
 export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance> {
   const { config, routing, file, controlPlane, breakers, guard, stats } = deps;
@@ -52,9 +115,12 @@ export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance
     loggerInstance: deps.log.child({ component: 'admin' }),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    serverFactory: canonicalServerFactory,
+    clientErrorHandler: problemClientErrorHandler,
   };
   const admin = Fastify(options);
-  const expected = digest(config.adminToken);
+  const bootstrap = digest(config.adminToken);
+  const operators = new OperatorStore(controlPlane.pool);
 
   admin.setErrorHandler((err, req, reply) => {
     let e: unknown = err;
@@ -70,25 +136,51 @@ export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance
     reply.status(404).type(PROBLEM_CONTENT_TYPE).send(new ProblemError(404, 'not_found', `No admin endpoint ${req.method} ${req.url.split('?', 1)[0]}.`).toBody()),
   );
 
+  // Every endpoint but /healthz, and every path no endpoint serves, needs an operator's token.
+  admin.decorateRequest('operator', undefined);
   admin.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/admin')) return;
+    if ((req.routeOptions.config as { public?: boolean } | undefined)?.public === true) return;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (!m) throw problems.unauthorized('Send the admin token: Authorization: Bearer <CARVE_ADMIN_TOKEN>.', 'admin_token_missing');
-    if (!timingSafeEqual(digest(m[1]), expected)) throw problems.unauthorized('The admin token is not valid.', 'admin_token_invalid');
+    if (!m) throw problems.unauthorized('Send an operator token: Authorization: Bearer <token> (`carve operator create`).', 'admin_token_missing');
+    const presented = digest(m[1]);
+    const who: OperatorIdentity | null = timingSafeEqual(presented, bootstrap)
+      ? { name: BOOTSTRAP_OPERATOR, role: 'operator' }
+      : await operators.authenticate(m[1]);
+    if (!who) throw problems.unauthorized('The token is not an operator\'s (unknown or revoked).', 'admin_token_invalid');
+    if (who.role !== 'operator' && !READ_METHODS.has(req.method)) {
+      throw problems.forbidden('operator_role', `Operator "${who.name}" has role ${who.role}: it may only read (GET).`);
+    }
+    req.operator = who;
   });
 
   admin.addHook('onResponse', (req, reply, done) => {
-    if (req.method !== 'GET') req.log.info({ method: req.method, url: req.url, status: reply.statusCode, actor: actorOf(req) }, 'admin request');
+    if (req.method !== 'GET') req.log.info({ method: req.method, url: req.url, status: reply.statusCode, actor: req.operator?.name ?? null }, 'admin request');
     done();
   });
 
-  admin.get('/healthz', async () => ({ status: 'ok', service: 'gateway-admin' }));
+  admin.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok', service: 'gateway-admin' }));
+
+  const registry = deps.metrics;
+  if (registry) {
+    admin.get('/metrics', async (_req, reply) => {
+      reply.type(registry.contentType);
+      return registry.metrics();
+    });
+  }
+
+  const workspacesBySide = (m: ReadonlyMap<string, 'monolith' | 'service'>) => {
+    const out: { service: string[]; monolith: string[] } = { service: [], monolith: [] };
+    for (const [w, side] of m) out[side].push(w);
+    return out;
+  };
 
   const routeOr404 = (id: string): Route => {
     const r = findRoute(routing.table, id);
     if (!r) throw new ProblemError(404, 'route_not_found', `No route "${id}" in the route table.`);
     return r;
   };
+  registerMismatchRoutes(admin, controlPlane, routeOr404);
+  registerConsoleRoutes(admin, { config, controlPlane, routing, stats, databaseUrl: deps.databaseUrl, log: deps.log });
 
   const describe = (r: Route) => {
     const counters = stats.of(r.id);
@@ -108,6 +200,8 @@ export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance
       guard: guard.snapshot(r),
       counters,
       mismatches: { count: counters.shadow.mismatch, compared: counters.shadow.match + counters.shadow.mismatch },
+      // Per-workspace overrides in force (per-tenant carving): the workspaces sent to each side whatever the mode.
+      ...(r.workspaces?.size ? { workspaces: workspacesBySide(r.workspaces) } : {}),
     };
   };
 
@@ -234,10 +328,9 @@ export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance
   return admin;
 }
 
+/** The audit's actor: the authenticated operator's name (never a header the client sends). */
 function actorOf(req: FastifyRequest): string {
-  const h = req.headers['x-carve-actor'];
-  const v = (Array.isArray(h) ? h[0] : h)?.trim();
-  return v ? v.slice(0, 200) : 'admin';
+  return req.operator!.name;
 }
 
 function reasonOf(body: unknown): string | undefined {

@@ -2,7 +2,7 @@
  * Ships shadow mismatch samples to the control plane without ever slowing the proxy: samples
  * queue (bounded; overflow is dropped and counted), at most one per route per `minIntervalMs`
  * is kept, and one writer drains the queue in the background. The control plane keeps the
- * latest N per route.
+ * latest N per route, none older than its age limit, and counts per field path.
  */
 import type { ControlPlaneClient } from '@carve/shared-control-plane';
 import type { Logger } from '@carve/shared-http';
@@ -65,6 +65,8 @@ export class MismatchRecorder {
             differences: sample.differences,
             truncated: sample.truncated,
             gateway: this.gatewayId,
+            ...(sample.paths ? { paths: sample.paths } : {}),
+            ...(sample.bodies ? { bodies: sample.bodies } : {}),
           });
           this.stored += 1;
         } catch (err) {

@@ -18,18 +18,26 @@
  * A comparison (status and JSON body, with the route's ignore paths, array keys and timestamp
  * tolerance) that finds differences counts as a mismatch for the route's metrics and guard, and
  * is kept as a sample: in memory (latest 10) and in the control plane (rate-limited per route).
+ *
+ * Noise baseline: on a share `compare.noiseSample` of a route's shadowed GET and HEAD requests
+ * the monolith is asked a second time; the field paths where its two answers differ are noise
+ * on the route (noise.ts). A comparison whose differences are all at noise paths (a status
+ * difference never is) counts as `noise`: the guard sees it as a match, and it is neither a
+ * mismatch nor stored.
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { type Comparison, compareResponses, type Route } from '@carve/shared-routing';
+import { type Comparison, compareResponses, differencePaths, type Route, withoutNoise } from '@carve/shared-routing';
+import type { MismatchBodies } from '@carve/shared-control-plane';
 import type { Logger } from '@carve/shared-http';
 import type { Dispatcher } from 'undici';
 import type { Guard } from '../guard/guard';
-import { rawHeader, SHADOW_HEADER } from '../plugins/headers';
-import type { GatewayMetrics } from '../plugins/metrics';
+import { rawHeader, SHADOW_HEADER } from '../edge/headers';
+import type { GatewayMetrics } from '../telemetry/metrics';
 import type { RouteStats } from '../route-table/route-stats';
 import type { ResolvedUpstream } from '../proxy/upstreams';
 import type { MismatchRecorder } from './mismatch-recorder';
+import type { NoiseBaseline } from './noise';
 
 export interface ShadowSettings {
   readonly timeoutMs: number;
@@ -63,7 +71,7 @@ export function sideResult(status: number, rawHeaders: ReadonlyArray<Buffer | st
   return { status, contentType: rawHeader(rawHeaders, 'content-type'), contentEncoding: rawHeader(rawHeaders, 'content-encoding'), body };
 }
 
-/** The copy to the service: collects its answer (up to the cap), then hands both sides over. */
+/** A copy of the request: collects its answer (up to the cap), then hands it to `done`. */
 class ShadowCopy implements Dispatcher.DispatchHandler {
   private status = 0;
   private rawHeaders: Buffer[] = [];
@@ -73,10 +81,8 @@ class ShadowCopy implements Dispatcher.DispatchHandler {
   private settled = false;
 
   constructor(
-    private readonly shadower: Shadower,
-    private readonly route: Route,
-    private readonly info: ShadowRequestInfo,
-    private readonly monolith: SideResult,
+    private readonly settings: ShadowSettings,
+    private readonly done: (result: Settled) => void,
   ) {}
 
   onConnect(abort: (err?: Error) => void): void {
@@ -93,10 +99,10 @@ class ShadowCopy implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     if (this.settled) return true;
     this.size += chunk.length;
-    const cap = this.shadower.settings.maxBodyBytes;
+    const cap = this.settings.maxBodyBytes;
     if (this.size > cap) {
-      this.settle({ ok: false, kind: 'skipped', message: `service body over ${cap} bytes` });
-      this.abort?.(new Error('shadow: service body over the cap'));
+      this.settle({ ok: false, kind: 'skipped', message: `body over ${cap} bytes` });
+      this.abort?.(new Error('shadow: body over the cap'));
       return true;
     }
     this.chunks.push(chunk);
@@ -113,7 +119,7 @@ class ShadowCopy implements Dispatcher.DispatchHandler {
     this.settle({
       ok: false,
       kind: 'error',
-      message: timedOut ? `timed out after ${this.shadower.settings.timeoutMs} ms` : `${err.code ?? err.name}: ${err.message}`,
+      message: timedOut ? `timed out after ${this.settings.timeoutMs} ms` : `${err.code ?? err.name}: ${err.message}`,
     });
   }
 
@@ -121,7 +127,7 @@ class ShadowCopy implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     this.chunks = [];
-    this.shadower.settled(this.route, this.info, this.monolith, service);
+    this.done(service);
   }
 }
 
@@ -135,6 +141,7 @@ export class Shadower {
     private readonly guard: Guard,
     private readonly recorder: MismatchRecorder,
     readonly log: Logger,
+    private readonly noise: NoiseBaseline,
   ) {}
 
   get outstanding(): number {
@@ -146,8 +153,21 @@ export class Shadower {
    * drops it and counts a skip when `maxInFlight` copies are already out (false). `headers`
    * are the upstream headers the monolith got (identity included); the copy is marked with
    * x-carve-shadow: 1 and carries no body.
+   *
+   * On a share `compare.noiseSample` of the route's GET and HEAD requests, the same copy goes
+   * to the monolith (`monolithUpstream`) too: the differences between its two answers are
+   * learned as noise before the service's answer is compared.
    */
-  copy(route: Route, upstream: ResolvedUpstream, method: string, url: string, headers: readonly string[], info: ShadowRequestInfo, monolith: SideResult): boolean {
+  copy(
+    route: Route,
+    upstream: ResolvedUpstream,
+    method: string,
+    url: string,
+    headers: readonly string[],
+    info: ShadowRequestInfo,
+    monolith: SideResult,
+    monolithUpstream?: ResolvedUpstream,
+  ): boolean {
     if (this.inFlight >= this.settings.maxInFlight) {
       this.skip(route, 'busy');
       return false;
@@ -161,19 +181,37 @@ export class Shadower {
     }
     out.push(SHADOW_HEADER, '1');
     const t = this.settings.timeoutMs;
-    upstream.shadow.dispatch(
-      { path: upstream.basePath + url, method: method as Dispatcher.HttpMethod, headers: out, headersTimeout: t, bodyTimeout: t },
-      new ShadowCopy(this, route, info, monolith),
-    );
+    const send = (to: ResolvedUpstream, done: (r: Settled) => void) =>
+      to.shadow.dispatch(
+        { path: to.basePath + url, method: method as Dispatcher.HttpMethod, headers: out, headersTimeout: t, bodyTimeout: t },
+        new ShadowCopy(this.settings, done),
+      );
+    const probe = monolithUpstream !== undefined && (method === 'GET' || method === 'HEAD') && route.compare.noiseSample > 0 && Math.random() < route.compare.noiseSample;
+    // Both answers in (or the service's alone when there is no probe): compare.
+    let service: Settled | undefined;
+    let again: Settled | null | undefined = probe ? undefined : null;
+    const joined = () => {
+      if (service !== undefined && again !== undefined) this.settled(route, info, monolith, service, again);
+    };
+    send(upstream, (r) => {
+      service = r;
+      joined();
+    });
+    if (probe) {
+      send(monolithUpstream, (r) => {
+        again = r;
+        joined();
+      });
+    }
     return true;
   }
 
-  /** @internal The copy is over: compare on a later turn of the event loop. */
-  settled(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: Settled): void {
+  /** @internal The copies are over: compare on a later turn of the event loop. */
+  settled(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: Settled, again: Settled | null = null): void {
     this.inFlight -= 1;
     setImmediate(() => {
       try {
-        this.compare(route, info, monolith, service);
+        this.compare(route, info, monolith, service, again);
       } catch (err) {
         this.log.error({ err }, 'shadow: comparison failed');
       }
@@ -186,8 +224,29 @@ export class Shadower {
     this.log.debug({ route: route.id, why }, 'shadow: skipped');
   }
 
-  /** @internal Runs once both sides are in (synchronously, unless a body must be decoded). */
-  compare(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: Settled): void {
+  /**
+   * @internal Runs once both sides are in (synchronously, unless a body must be decoded).
+   * `again`, the monolith's second answer of a noise probe, is learned from first.
+   */
+  compare(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: Settled, again: Settled | null = null): void {
+    if (again?.ok) {
+      this.learnNoise(route, monolith, again.value)
+        .then(() => this.compareService(route, info, monolith, service))
+        .catch((err) => this.log.error({ err }, 'shadow: comparison failed'));
+      return;
+    }
+    this.compareService(route, info, monolith, service);
+  }
+
+  /** Two answers of the monolith to one request: where they differ is noise on this route. */
+  private async learnNoise(route: Route, first: SideResult, second: SideResult): Promise<void> {
+    if (identical(first, second)) return;
+    const [a, b] = await Promise.all([decode(first), decode(second)]);
+    const r = compareResponses({ status: first.status, body: a }, { status: second.status, body: b }, route.compare);
+    this.noise.learn(route.id, differencePaths(r.differences.filter((d) => d.kind !== 'status')));
+  }
+
+  private compareService(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: Settled): void {
     const counters = this.stats.of(route.id);
     if (!service.ok) {
       if (service.kind === 'skipped') {
@@ -210,12 +269,20 @@ export class Shadower {
       return;
     }
     Promise.all([decode(monolith), decode(s)])
-      .then(([mb, sb]) => this.conclude(route, info, monolith, s, compareResponses({ status: monolith.status, body: mb }, { status: s.status, body: sb }, route.compare)))
+      .then(([mb, sb]) => this.conclude(route, info, monolith, s, compareResponses({ status: monolith.status, body: mb }, { status: s.status, body: sb }, route.compare), { monolith: mb, service: sb }))
       .catch((err) => this.log.error({ err }, 'shadow: comparison failed'));
   }
 
-  private conclude(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: SideResult, result: Comparison): void {
+  private conclude(route: Route, info: ShadowRequestInfo, monolith: SideResult, service: SideResult, compared: Comparison, bodies?: MismatchBodies): void {
     const counters = this.stats.of(route.id);
+    const result = withoutNoise(compared, this.noise.paths(route.id));
+    if (result.equal && result.noisy > 0) {
+      // Differences only where the monolith differs from itself: not a mismatch, not stored.
+      counters.shadow.noise += 1;
+      this.metrics.shadowResult(route.id, 'noise');
+      if (service.status < 500) this.guard.observe(route, 'ok');
+      return;
+    }
     if (result.equal) {
       counters.shadow.match += 1;
       this.metrics.shadowResult(route.id, 'match');
@@ -232,6 +299,8 @@ export class Shadower {
       serviceStatus: service.status,
       differences: result.differences,
       truncated: result.truncated,
+      paths: differencePaths(result.differences),
+      bodies: bodies && keepable(bodies) ? bodies : null,
     };
     this.stats.addSample(route.id, sample);
     this.recorder.offer(route.id, sample);
@@ -243,6 +312,17 @@ export class Shadower {
 }
 
 const SAME: Comparison = { equal: true, differences: [], truncated: false };
+
+/** Both bodies of a mismatch are stored with it (for the console) when together they are at most this many bytes of JSON. */
+const KEEP_BODIES_BYTES = 64 * 1024;
+
+function keepable(bodies: MismatchBodies): boolean {
+  try {
+    return Buffer.byteLength(JSON.stringify(bodies) ?? '') <= KEEP_BODIES_BYTES;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Same status, same encoding, same bytes: equal under any comparison rule (they all compare a

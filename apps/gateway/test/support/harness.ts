@@ -10,6 +10,7 @@ import { createLogger, DEV_JWT_SECRET, type Role, signToken } from '@carve/share
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Agent, request } from 'undici';
 import { startGateway, type GatewayConfigInput, type RunningGateway } from '../../src';
+import { TestUpstream } from './upstream';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -54,8 +55,103 @@ export async function gateway(db: TestDatabase, routesFile: string, extra: Parti
   });
 }
 
-export function token(tid: string, opts: { sub?: string; role?: Role; ttlSec?: number } = {}): string {
-  return signToken({ sub: opts.sub ?? `user-${tid}`, tid, role: opts.role ?? 'maker' }, DEV_JWT_SECRET, { ttlSec: opts.ttlSec ?? 3600 });
+/** What a stack needs of an upstream: where it listens and how to stop it. */
+export interface StackUpstream {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** A suite's test stack: its database, a monolith and a service upstream, its route files, and its gateways. */
+export interface Stack<U extends StackUpstream = TestUpstream> {
+  readonly db: TestDatabase;
+  readonly files: RouteFiles;
+  readonly monolith: U;
+  readonly service: U;
+  /** The route table written at start ('' when none was given). */
+  readonly file: string;
+  /** The gateway started on `file` (unset when none was started: no route table, or `gateway: false`). */
+  readonly gw: RunningGateway;
+  /** Starts another gateway on this stack's database (by default on `file`); `close()` stops it. */
+  gateway(extra?: Partial<GatewayConfigInput>, routesFile?: string): Promise<RunningGateway>;
+  /** Stops the gateways, then the upstreams; drops the database and removes the route files. */
+  close(): Promise<void>;
+}
+
+export interface StackOptions<U extends StackUpstream> {
+  /** With a `routes:` list: the service upstream's `timeoutMs` (default: the gateway's). */
+  serviceTimeoutMs?: number;
+  /** The started gateway's config over `gateway()`'s defaults; `false` starts none. */
+  gateway?: Partial<GatewayConfigInput> | false;
+  /** Starts an upstream (default: `TestUpstream.start(name)`). */
+  upstream?: (name: 'monolith' | 'service') => Promise<U>;
+}
+
+/**
+ * Starts a suite's stack: a database named after `prefix`, the monolith and service upstreams,
+ * and, when `routes` is given, a route table and a gateway on it. `routes` is either the YAML of
+ * a `routes:` list (the table then has upstreams `monolith`, the default, and `insights`, the
+ * service) or a function of the upstreams' URLs giving the whole table. What did start is
+ * stopped again when a later step fails.
+ */
+export async function startStack<U extends StackUpstream = TestUpstream>(
+  prefix: string,
+  routes?: string | ((u: { monolith: string; service: string }) => string),
+  opts: StackOptions<U> = {},
+): Promise<Stack<U>> {
+  const startUpstream = opts.upstream ?? ((name: string) => TestUpstream.start(name) as unknown as Promise<U>);
+  const started = await Promise.allSettled([testDatabase(prefix), startUpstream('monolith'), startUpstream('service')] as const);
+  const files = new RouteFiles();
+  const gateways: RunningGateway[] = [];
+  const [dbR, monolithR, serviceR] = started;
+  const close = async (): Promise<void> => {
+    for (const g of gateways.splice(0)) await g.close();
+    await Promise.all([monolithR, serviceR].map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+    if (dbR.status === 'fulfilled') await dbR.value.drop();
+    files.remove();
+  };
+  if (dbR.status === 'rejected' || monolithR.status === 'rejected' || serviceR.status === 'rejected') {
+    await close();
+    throw started.map((r) => (r.status === 'rejected' ? r.reason : undefined)).find(Boolean);
+  }
+  const db = dbR.value;
+  const monolith = monolithR.value;
+  const service = serviceR.value;
+  const timeout = opts.serviceTimeoutMs === undefined ? '' : `, timeoutMs: ${opts.serviceTimeoutMs}`;
+  const table =
+    typeof routes === 'function'
+      ? routes({ monolith: monolith.url, service: service.url })
+      : routes === undefined
+        ? undefined
+        : `
+upstreams:
+  monolith: { url: ${monolith.url} }
+  insights: { url: ${service.url}${timeout} }
+default: monolith
+routes:${routes}`;
+  const file = table === undefined ? '' : files.write(table);
+  const another = async (extra: Partial<GatewayConfigInput> = {}, routesFile = file): Promise<RunningGateway> => {
+    const gw = await gateway(db, routesFile, extra);
+    gateways.push(gw);
+    return gw;
+  };
+  let gw = undefined as unknown as RunningGateway;
+  if (file && opts.gateway !== false) {
+    try {
+      gw = await another(opts.gateway ?? {});
+    } catch (err) {
+      await close();
+      throw err;
+    }
+  }
+  return { db, files, monolith, service, file, gw, gateway: another, close };
+}
+
+export function token(tid: string, opts: { sub?: string; role?: Role; ttlSec?: number; operator?: boolean } = {}): string {
+  return signToken(
+    { sub: opts.sub ?? `user-${tid}`, tid, role: opts.role ?? 'maker', ...(opts.operator ? { carve_operator: true as const } : {}) },
+    DEV_JWT_SECRET,
+    { ttlSec: opts.ttlSec ?? 3600 },
+  );
 }
 
 export const client = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000 });

@@ -38,8 +38,9 @@ export class TestUpstream {
     body: { who: up.name, method: req.method, url: req.url, tenant: req.headers['x-carve-tenant'] ?? null },
   });
 
-  static async start(name: string): Promise<TestUpstream> {
-    const app = Fastify({ bodyLimit: 64 * 1024 * 1024, keepAliveTimeout: 60_000 });
+  /** `bodyLimit`: the largest body it accepts (default 64 MiB; the apps accept 256 KiB). */
+  static async start(name: string, opts: { bodyLimit?: number } = {}): Promise<TestUpstream> {
+    const app = Fastify({ bodyLimit: opts.bodyLimit ?? 64 * 1024 * 1024, keepAliveTimeout: 60_000 });
     const up = new TestUpstream(name, app);
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

@@ -18,7 +18,7 @@ export interface RouteTargetMetrics {
 }
 
 export type UpstreamErrorKind = 'timeout' | 'connect' | '5xx' | 'breaker-open' | 'body-too-large';
-export type ShadowResult = 'match' | 'mismatch' | 'error' | 'skipped';
+export type ShadowResult = 'match' | 'mismatch' | 'noise' | 'error' | 'skipped';
 export const BREAKER_STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 
 export class GatewayMetrics {
@@ -33,6 +33,7 @@ export class GatewayMetrics {
   private readonly mode: Gauge<'route' | 'mode'>;
   private readonly percent: Gauge<'route'>;
   private readonly guardTrips: Counter<'route'>;
+  private readonly guardDegradedTotal: Counter<'route'>;
   private readonly reloads: Counter<'result'>;
   private readonly children = new Map<string, Map<string, RouteTargetMetrics>>();
   private knownRoutes = new Set<string>();
@@ -102,7 +103,13 @@ export class GatewayMetrics {
     });
     this.guardTrips = new Counter({
       name: 'carve_gateway_guard_trips_total',
-      help: 'Automatic rollbacks to the monolith by the guard, per route',
+      help: 'Guard trips per route: each a rollback to the monolith, or (carve_gateway_guard_degraded_total) a write route kept on the service',
+      labelNames: ['route'] as const,
+      registers,
+    });
+    this.guardDegradedTotal = new Counter({
+      name: 'carve_gateway_guard_degraded_total',
+      help: 'Guard trips on a write route the guard kept on the service (its context\'s writes are the service\'s): the context is degraded; alert on any increase',
       labelNames: ['route'] as const,
       registers,
     });
@@ -153,6 +160,10 @@ export class GatewayMetrics {
 
   guardTrip(route: string): void {
     this.guardTrips.labels(route).inc();
+  }
+
+  guardDegraded(route: string): void {
+    this.guardDegradedTotal.labels(route).inc();
   }
 
   reload(result: 'applied' | 'refused'): void {

@@ -1,10 +1,14 @@
 /**
  * Identity at the edge: every request under /api/ needs a valid JWT (401 with the reason
  * otherwise: token_missing, token_expired, token_invalid), except the configured public paths.
+ * Every path here is the request's canonical path (@carve/shared-routing canonicalPath, made
+ * once by the proxy): `/%61pi/...` is under /api/ like `/api/...`, and the workspace of
+ * `/api/v1/workspaces/%77s-1` is `ws-1`.
  * The proxy passes the verified identity to the upstreams as x-carve-tenant / x-carve-user /
- * x-carve-role. Verified tokens are remembered by their text until they expire.
+ * x-carve-role. Verified tokens are remembered by their text until they expire. With a JWKS,
+ * a token signed by a key not yet fetched is answered once the keys are (a promise).
  */
-import { createTokenVerifier, type AuthOptions, type Identity, identityFromHeader, problems, type TokenVerifier } from '@carve/shared-http';
+import { type AsyncTokenVerifier, createAnyTokenVerifier, type AuthOptions, type Identity, identityFromHeader, problems } from '@carve/shared-http';
 
 export interface IdentityOptions {
   readonly auth: AuthOptions;
@@ -25,10 +29,10 @@ function isPublic(path: string, publicPaths: readonly string[]): boolean {
  * `(path, authorization header)` → the verified identity, or undefined for a path that needs
  * none (outside /api/, or public); throws the 401 problem otherwise.
  */
-export type Authenticator = (path: string, authorization: string | undefined) => Identity | undefined;
+export type Authenticator = (path: string, authorization: string | undefined) => Identity | Promise<Identity> | undefined;
 
 export function authenticator(opts: IdentityOptions): Authenticator {
-  const verify = cachedVerifier(createTokenVerifier(opts.auth));
+  const verify = cachedVerifier(createAnyTokenVerifier(opts.auth));
   const publicPaths = opts.publicPaths ?? [];
   return (path, authorization) => {
     if (!path.startsWith(API_PREFIX) || (publicPaths.length > 0 && isPublic(path, publicPaths))) return undefined;
@@ -43,8 +47,13 @@ export function authenticator(opts: IdentityOptions): Authenticator {
  * remembered, and each only until its own `exp` (tokens without `exp` for at most 10 minutes);
  * a failure (expired, forged, malformed) is never remembered, so it is checked again each time.
  */
-export function cachedVerifier(verify: TokenVerifier, max = 10_000, now: () => number = Date.now): TokenVerifier {
+export function cachedVerifier(verify: AsyncTokenVerifier, max = 10_000, now: () => number = Date.now): AsyncTokenVerifier {
   const cache = new Map<string, { identity: Identity; until: number }>();
+  const remember = (token: string, identity: Identity) => {
+    const until = expiryOf(token) ?? now() + 600_000;
+    if (cache.size >= max) cache.delete(cache.keys().next().value as string);
+    cache.set(token, { identity: Object.freeze({ ...identity }), until });
+  };
   return (token) => {
     const hit = cache.get(token);
     if (hit !== undefined) {
@@ -55,9 +64,13 @@ export function cachedVerifier(verify: TokenVerifier, max = 10_000, now: () => n
       }
     }
     const identity = verify(token);
-    const until = expiryOf(token) ?? now() + 600_000;
-    if (cache.size >= max) cache.delete(cache.keys().next().value as string);
-    cache.set(token, { identity: Object.freeze({ ...identity }), until });
+    if (identity instanceof Promise) {
+      return identity.then((id) => {
+        remember(token, id);
+        return id;
+      });
+    }
+    remember(token, identity);
     return identity;
   };
 }
