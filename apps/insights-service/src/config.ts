@@ -4,14 +4,14 @@
  * LEGACY_DATABASE_URL and the control-plane and messaging connections), on port 3101 with the
  * forward-sync consumer group `insights-service`.
  */
-import { loadServiceConfig, type ServiceConfig, SERVICE_PLATFORMS, type ServicePlatform, serviceEnvSchema, sslOption } from '@carve/shared-http';
+import { loadServiceConfig, type ServiceConfig, serviceEnvSchema } from '@carve/shared-http';
 
-export { sslOption };
-export const PLATFORMS = SERVICE_PLATFORMS;
-export type Platform = ServicePlatform;
+/** The deployable's name: health answers, metrics label, logs, consumer group. */
+export const SERVICE_NAME = 'insights-service';
+
 export type InsightsConfig = ServiceConfig;
 
-export const insightsEnvSchema = serviceEnvSchema({ port: 3101, syncGroup: 'insights-service' });
+export const insightsEnvSchema = serviceEnvSchema({ port: 3101, syncGroup: SERVICE_NAME });
 
 export function loadInsightsConfig(source: NodeJS.ProcessEnv = process.env): InsightsConfig {
   return loadServiceConfig('insights service', insightsEnvSchema, source);

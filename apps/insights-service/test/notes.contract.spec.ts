@@ -1,10 +1,10 @@
 /**
- * The notes HTTP contract (@carve/insights-notes-contract), run against the insights service
+ * The notes HTTP contract (@carve/insights-api-contract), run against the insights service
  * as the source of truth (stage writes-switched). Features and the 37 tied notes are seeded the
  * way forward sync writes them (the apply functions); everything else goes through HTTP. The
  * monolith runs the same suite (apps/legacy-monolith/test/notes.contract.spec.ts).
  */
-import { describeNotesContract } from '@carve/insights-notes-contract';
+import { describeNotesContract } from '@carve/insights-api-contract';
 import { type ServiceHarness, startServiceHarness } from './support';
 
 let h: ServiceHarness;

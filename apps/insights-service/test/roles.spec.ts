@@ -12,7 +12,7 @@ import { applyWorkspaceState, migrateInsights } from '@carve/insights-data-acces
 import { request } from '@carve/shared-contract-kit';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
-import { startInsightsService } from '../src/app';
+import { startInsightsService } from '../src';
 import { loadInsightsConfig } from '../src/config';
 import { setStage, sql, tokenFor, waitFor } from './support';
 
@@ -28,11 +28,11 @@ beforeAll(async () => {
   db = await createTestDatabase('insights_roles');
   // Neighbours the app role must not reach: the monolith's schema and the control plane.
   await sql(db.url, `CREATE SCHEMA legacy; CREATE TABLE legacy.notes (id int, customer_email text); INSERT INTO legacy.notes VALUES (1, 'secret@example.com')`);
-  await setStage(db.url, 'writes-switched');
   const env = { ...process.env, INSIGHTS_APP_PASSWORD: '', INSIGHTS_MIGRATOR_PASSWORD: '' };
   const { stdout } = await run(process.execPath, [CARVE, 'db', 'provision', 'insights', '--admin-url', db.url, '--role-prefix', prefix, '--json'], { env });
   provisioned = JSON.parse(stdout);
   await migrateInsights(provisioned.migratorUrl);
+  await setStage(db.url, 'writes-switched'); // the stage and the service's write fence (migrated above)
 }, 60_000);
 
 afterAll(async () => {
@@ -70,12 +70,16 @@ it('provisions three roles and prints the migrator and app URLs, passwords gener
   provisioned.appUrl = provisioned.appUrl.replace(/:[^:@/]+@/, ':app-password-from-env@');
 });
 
-it('refuses the app role the legacy and carve schemas and any DDL, while its own schema works', async () => {
+it('refuses the app role the legacy and carve schemas, any DDL and the write fence, while its own schema works', async () => {
   await as(provisioned.appUrl, async (c) => {
     await expect(c.query('SELECT customer_email FROM legacy.notes')).rejects.toThrow(/permission denied for schema legacy/);
     await expect(c.query('SELECT stage FROM carve.context_stages')).rejects.toThrow(/permission denied for schema carve/);
     await expect(c.query('CREATE TABLE insights.sneaky (x int)')).rejects.toThrow(/permission denied/);
     await expect(c.query('DROP TABLE insights.notes')).rejects.toThrow(/must be owner/);
+    // Who owns the writes is the migrator's and the handover's to change, not the app's (also
+    // after the provisioning above ran again and granted the schema's tables anew).
+    await expect(c.query('UPDATE insights.write_fence SET owner = true')).rejects.toThrow(/permission denied/);
+    await expect(c.query(`INSERT INTO insights.write_fence (context, scope, owner) VALUES ('insights', 'x', true)`)).rejects.toThrow(/permission denied/);
     expect((await c.query('SELECT count(*)::int AS n FROM notes')).rows).toEqual([{ n: 0 }]); // search_path = insights
   });
 });
@@ -83,8 +87,7 @@ it('refuses the app role the legacy and carve schemas and any DDL, while its own
 it('runs the whole service as the app role: reads, writes, outbox and relay', async () => {
   const config = loadInsightsConfig({
     DATABASE_URL: provisioned.appUrl,
-    // Platform plumbing with its own credentials (here the admin): the control plane's stage.
-    CARVE_CONTROL_PLANE_URL: db.url,
+    // Platform plumbing with its own credentials (here the admin): the transport's topics.
     CARVE_MESSAGING_DATABASE_URL: db.url,
     CARVE_TRANSPORT: 'postgres',
     CARVE_FORWARD_SYNC: 'false',

@@ -1,14 +1,14 @@
 /**
- * The service beyond the shared contract: platform endpoints, who owns writes (the carving stage
- * in the control plane), the events its own writes leave in insights.outbox, customers kept
- * once per email, and its configuration rules.
+ * The service beyond the shared contract: platform endpoints, who owns writes (the write fence of
+ * its database, as a handover leaves it), the events its own writes leave in insights.outbox,
+ * customers kept once per email, and its configuration rules.
  */
-import { validateInsightsEvent } from '@carve/insights-contracts';
+import { validateInsightsEvent } from '@carve/insights-events';
 import { request } from '@carve/shared-contract-kit';
-import { validateLegacyEvent } from '@carve/legacy-contracts';
+import { validateLegacyEvent } from '@carve/legacy-events';
 import { ConfigError } from '@carve/shared-config';
+import { fenceSide, unfenceSide } from '@carve/shared-persistence';
 import { loadInsightsConfig } from '../src/config';
-import { createStageReader } from '../src/plugins/ownership';
 import { type ServiceHarness, startServiceHarness, tokenFor } from './support';
 
 let h: ServiceHarness;
@@ -39,15 +39,21 @@ describe('platform', () => {
   });
 });
 
-describe('ownership of writes', () => {
-  it('refuses writes with 409 not_source_of_truth until the stage is writes-switched, reads always work', async () => {
+describe('ownership of writes (the write fence of the service\'s database)', () => {
+  it('refuses writes with 409 not_source_of_truth and Retry-After until a handover gives it the writes, reads always work', async () => {
     const ws = await h.workspace();
     const base = `/api/v1/workspaces/${ws.id}/notes`;
     const body = { title: 'Early', content: 'c' };
     for (const stage of [undefined, 'backfilled', 'shadow', 'canary', 'reads-switched']) {
       if (stage) await h.setStage(stage);
       const res = await request(h.url, 'POST', base, { token: ws.token(), body });
-      expect({ stage, status: res.status, code: res.body.code, at: res.body.stage }).toEqual({ stage, status: 409, code: 'not_source_of_truth', at: stage ?? 'created' });
+      expect({ stage, status: res.status, code: res.body.code, context: res.body.context, retryAfter: res.headers['retry-after'] }).toEqual({
+        stage,
+        status: 409,
+        code: 'not_source_of_truth',
+        context: 'insights',
+        retryAfter: '1',
+      });
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     }
     // Tenancy and roles come first, as in the monolith.
@@ -55,36 +61,37 @@ describe('ownership of writes', () => {
     const other = await h.workspace();
     expect((await request(h.url, 'POST', base, { token: other.token(), body })).body.code).toBe('workspace_mismatch');
     expect((await request(h.url, 'GET', base, { token: ws.token() })).status).toBe(200);
+    // A write the fence refused left nothing: no note, no customer, no event in the outbox.
     expect(await outbox()).toEqual([]);
+    expect((await h.admin.query('SELECT count(*)::int AS n FROM insights.notes WHERE workspace_id = $1', [ws.id])).rows[0].n).toBe(0);
 
     await h.setStage('writes-switched');
     expect((await request(h.url, 'POST', base, { token: ws.token(), body })).status).toBe(201);
     await h.setStage('complete');
     expect((await request(h.url, 'POST', base, { token: ws.token(), body })).status).toBe(201);
-    await h.setStage('reads-switched'); // rollback: the monolith owns writes again
+    await h.setStage('reads-switched'); // rollback: the monolith owns writes again, at once (no stage cache)
     expect((await request(h.url, 'POST', base, { token: ws.token(), body })).status).toBe(409);
   });
 
-  it('caches the stage for its TTL; with no readable control plane and nothing cached, writes get 503', async () => {
-    let t = 0;
-    const reader = createStageReader({ url: h.db.url, ttlMs: 1000, graceMs: 5000, now: () => t });
+  it('answers 503 write_fenced with Retry-After while a handover holds the writes, and writes nothing', async () => {
+    const ws = await h.workspace();
+    const base = `/api/v1/workspaces/${ws.id}/notes`;
+    await h.setStage('writes-switched');
+    const before = (await outbox()).length;
+    await fenceSide(h.admin, 'insights', { context: 'insights', scopes: [], ttlMs: 60_000, handoverId: 'test-handover', ownerIfNew: false });
     try {
-      await h.setStage('reads-switched');
-      expect(await reader.ownsWrites()).toBe(false);
-      await h.setStage('writes-switched');
-      t = 999;
-      expect(await reader.ownsWrites()).toBe(false); // still cached
-      t = 1000;
-      expect(await reader.ownsWrites()).toBe(true);
+      const res = await request(h.url, 'POST', base, { token: ws.token(), body: { title: 'During the handover', content: 'c', customer: { email: 'fenced@example.com' } } });
+      expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({ status: 503, code: 'write_fenced', retryAfter: '1' });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect((await request(h.url, 'GET', base, { token: ws.token() })).status).toBe(200);
+      expect((await outbox()).length).toBe(before);
+      expect((await h.admin.query('SELECT count(*)::int AS n FROM insights.notes WHERE workspace_id = $1', [ws.id])).rows[0].n).toBe(0);
+      expect((await h.admin.query('SELECT count(*)::int AS n FROM insights.customers WHERE workspace_id = $1', [ws.id])).rows[0].n).toBe(0);
     } finally {
-      await reader.close();
+      await unfenceSide(h.admin, 'insights', { context: 'insights', handoverId: 'test-handover' });
     }
-    const broken = createStageReader({ url: 'postgres://nobody@127.0.0.1:1/none', ttlMs: 0 });
-    try {
-      await expect(broken.stage()).rejects.toMatchObject({ status: 503, code: 'control_plane_unavailable' });
-    } finally {
-      await broken.close();
-    }
+    expect((await request(h.url, 'POST', base, { token: ws.token(), body: { title: 'After the handover', content: 'c' } })).status).toBe(201);
+    await h.setStage('reads-switched');
   });
 });
 
@@ -183,5 +190,39 @@ describe('configuration', () => {
     expect(loadInsightsConfig({ KAFKA_BROKERS: 'a:9092, b:9092', PLATFORM: 'kubernetes', DATABASE_URL: 'postgres://a@b/c', CARVE_JWT_PUBLIC_KEY: 'pem' })).toMatchObject({
       transport: 'kafka', kafkaBrokers: ['a:9092', 'b:9092'], host: '0.0.0.0', migrateOnBoot: false, jwt: { publicKey: 'pem' },
     });
+  });
+});
+
+describe('input', () => {
+  it('accepts JSON only: a form, plain text or any other body gets 415 unsupported_media_type, writing nothing', async () => {
+    const ws = await h.workspace();
+    await h.setStage('writes-switched');
+    const url = `/api/v1/workspaces/${ws.id}/notes`;
+    const count = async () => (await h.admin.query('SELECT count(*)::int AS n FROM insights.notes')).rows[0].n as number;
+    const before = await count();
+    for (const [type, raw] of [
+      ['application/x-www-form-urlencoded', 'name=x&title=t&content=c'],
+      ['text/plain', JSON.stringify({ title: 't', content: 'c' })],
+      ['application/xml', '<x/>'],
+    ]) {
+      const res = await request(h.url, 'POST', url, { token: ws.token(), raw, headers: { 'content-type': type } });
+      expect({ type, status: res.status, code: res.body?.code }).toEqual({ type, status: 415, code: 'unsupported_media_type' });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    expect(await count()).toBe(before);
+  });
+});
+
+describe('input', () => {
+  it('answers list queries naming prototype properties (?sort=constructor, __proto__, toString) with 400 problem+json, never 500', async () => {
+    const ws = await h.workspace();
+    const url = `/api/v1/workspaces/${ws.id}/notes`;
+    for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      for (const query of [`sort=${key}`, `sort=-${key}`, `${key}=x`]) {
+        const res = await request(h.url, 'GET', `${url}?${query}`, { token: ws.token() });
+        expect({ query, status: res.status, code: res.body?.code, field: res.body?.errors?.[0]?.field }).toEqual({ query, status: 400, code: 'validation_failed', field: query.startsWith('sort=') ? 'sort' : key });
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      }
+    }
   });
 });

@@ -1,18 +1,21 @@
 /**
  * The insights service under test: a database of its own (dropped afterwards), the service
- * started in-process on a free port with its real wiring (platform plugin, pool, control-plane
- * stage reader, forward sync and relay when asked), and helpers to seed its read models the way
- * forward sync does (the apply functions), to set the carving stage in the control plane, and to
- * sign tokens.
+ * started in-process on a free port with its real wiring (platform plugin, pool, forward sync and
+ * relay when asked), and helpers to seed its read models the way forward sync does (the apply
+ * functions, in a transaction marked as a sync apply, which the write fence lets pass), to set the
+ * carving stage as a completed handover leaves it (the stage in the control plane and the owner in
+ * the service's write fence), and to sign tokens.
  */
 import { randomUUID } from 'node:crypto';
-import { applyFeatureState, applyNoteLinkState, applyNoteState, applyWorkspaceState, migrateInsights } from '@carve/insights-data-access';
-import type { ContractWorkspace, SeedNote } from '@carve/insights-notes-contract';
+import { applyFeatureState, applyNoteLinkState, applyNoteState, applyWorkspaceState, INSIGHTS_SCHEMA, migrateInsights } from '@carve/insights-data-access';
+import { INSIGHTS_CONTEXT, serviceOwnsWrites } from '@carve/insights-domain';
+import type { ContractWorkspace, SeedNote } from '@carve/insights-api-contract';
 import { ControlPlaneClient } from '@carve/shared-control-plane';
 import { DEV_JWT_SECRET, type Role, signToken } from '@carve/shared-http';
-import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { setSideOwner } from '@carve/shared-persistence';
+import { asSyncApply, createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client, Pool } from 'pg';
-import { type RunningInsightsService, startInsightsService } from '../src/app';
+import { type RunningInsightsService, startInsightsService } from '../src';
 import { loadInsightsConfig } from '../src/config';
 
 export interface ServiceHarness {
@@ -45,14 +48,19 @@ export async function sql<R = any>(url: string, text: string, params?: unknown[]
   }
 }
 
-/** Migrates `carve` (control plane) and records a stage for insights. */
-export async function setStage(url: string, stage: string, context = 'insights'): Promise<void> {
+/**
+ * Records a stage for insights as a completed handover leaves it: the stage in the control plane
+ * (migrating schema `carve` first) and, in the service's write fence (insights.write_fence, which
+ * the service's migrations created), whether the service owns the writes at that stage.
+ */
+export async function setStage(url: string, stage: string, context = INSIGHTS_CONTEXT): Promise<void> {
   const cp = await ControlPlaneClient.connect({ url });
   try {
     await cp.pool.query(
       `INSERT INTO carve.context_stages (context, stage) VALUES ($1, $2) ON CONFLICT (context) DO UPDATE SET stage = EXCLUDED.stage, updated_at = now()`,
       [context, stage],
     );
+    await setSideOwner(cp.pool, INSIGHTS_SCHEMA, { context, scopes: [], owner: serviceOwnsWrites(stage), handoverId: null });
   } finally {
     await cp.close();
   }
@@ -70,7 +78,6 @@ export async function startServiceHarness(prefix: string, env: Record<string, st
       LOG_LEVEL: 'silent',
       CARVE_FORWARD_SYNC: 'false',
       CARVE_OUTBOX_RELAY: 'false',
-      CARVE_STAGE_CACHE_MS: '0',
       ...env,
     });
     service = await startInsightsService(config);
@@ -99,8 +106,8 @@ export async function startServiceHarness(prefix: string, env: Record<string, st
       },
       async seedNotes(ws, notes) {
         for (const n of notes) {
-          await applyNoteState(
-            admin,
+          await asSyncApply(admin, (c) => applyNoteState(
+            c,
             {
               id: n.id,
               workspaceId: idOf(ws),
@@ -116,13 +123,14 @@ export async function startServiceHarness(prefix: string, env: Record<string, st
               updatedAt: n.updatedAt,
             },
             1,
-          );
+          ));
         }
       },
       async seedLinks(ws, links) {
         for (const l of links) {
           const [{ created_at }] = (await admin.query('SELECT created_at FROM insights.notes WHERE id = $1', [l.noteId])).rows;
-          await applyNoteLinkState(admin, { noteId: l.noteId, featureId: l.featureId, workspaceId: idOf(ws), importance: 'medium', createdAt: created_at.toISOString(), updatedAt: created_at.toISOString() }, 1);
+          const link = { noteId: l.noteId, featureId: l.featureId, workspaceId: idOf(ws), importance: 'medium' as const, createdAt: created_at.toISOString(), updatedAt: created_at.toISOString() };
+          await asSyncApply(admin, (c) => applyNoteLinkState(c, link, 1));
         }
       },
       async close() {

@@ -13,7 +13,7 @@ import {
   type NoteStateV1,
   NoteUpdated,
   WorkspaceCreated,
-} from '@carve/legacy-contracts';
+} from '@carve/legacy-events';
 import { createEvent, type EnvelopeArgs, type EventContractRef, type OutboxEvent } from '@carve/shared-messaging';
 
 export function legacyEvent<T>(contract: EventContractRef<T>, args: EnvelopeArgs<T>): OutboxEvent<T> {

@@ -9,7 +9,9 @@ import { appendToOutbox, createPostgresTransport, outboxMigrationSql, pgTransact
 import { request } from '@carve/shared-contract-kit';
 import { createTestDatabase } from '@carve/shared-testing';
 import { Pool } from 'pg';
-import { monolithView, scenario } from './sync-events';
+import { updateNote } from '@carve/insights-data-access';
+import { NoteUpdated } from '@carve/legacy-events';
+import { legacyEvent, monolithView, scenario } from './sync-events';
 import { type ServiceHarness, startServiceHarness, sql, tokenFor, waitFor } from './support';
 
 let h: ServiceHarness;
@@ -72,6 +74,49 @@ it('applies the monolith\'s events: the service then answers what the monolith w
   await write([s.deleted]);
   await waitFor('the note gone', async () => (await request(h.url, 'GET', url, { token })).status === 404);
   expect((await h.admin.query('SELECT count(*)::int AS n FROM insights.note_features WHERE note_id = $1', [s.note.id])).rows[0].n).toBe(0);
+});
+
+it('the same PATCH accepted by the monolith and the service at one version: a conflict with both payloads, counted, nothing applied over the service\'s write; a newer event still applies, an echo is still skipped', async () => {
+  const s = scenario();
+  await write(s.initial);
+  await waitFor('the synced note', async () => (await h.admin.query('SELECT 1 FROM insights.note_features WHERE note_id = $1', [s.note.id])).rowCount);
+  const patch = { title: 'Dark mode, the same PATCH on both sides' };
+  // The service accepts the PATCH (v2) through its own write path (the repository: the note
+  // bumped, its event in insights.outbox). Both sides accepting one version is what the write
+  // fence exists to prevent; this simulates a side that did anyway (no fence, or a stale owner).
+  const mine = await pgTransactions(pool)(async (tx) => {
+    await tx.query(`SELECT set_config('carve.sync_apply', 'on', true)`);
+    return updateNote(tx, s.workspaceId, s.note.id, patch);
+  });
+  expect(mine.version).toBe(2);
+  // ...and so did the monolith, at the same version, with its own origin.
+  const theirs = legacyEvent(NoteUpdated, { tenantId: s.workspaceId, aggregateId: s.note.id, aggregateVersion: 2, data: { ...s.note, ...patch, updatedAt: '2025-03-05T10:00:00.000Z' } });
+  await write([theirs]);
+  const conflict = await waitFor('the conflict recorded', async () => (await h.admin.query('SELECT * FROM insights.sync_conflicts WHERE event_id = $1', [theirs.envelope.id])).rows[0]);
+  expect(conflict).toMatchObject({
+    consumer: 'insights-service', context: 'insights', topic: 'legacy.notes.v1', event_type: 'note.updated', aggregate_type: 'note', aggregate_id: s.note.id,
+    aggregate_version: '2', event_origin: 'legacy', local_origin: 'insights-service', resolved_at: null,
+  });
+  expect(conflict.event_payload).toMatchObject({ id: theirs.envelope.id, origin: 'legacy', data: { title: patch.title, updatedAt: '2025-03-05T10:00:00.000Z' } });
+  expect(conflict.local_payload).toMatchObject({ id: s.note.id, title: patch.title, aggregate_version: 2, links: [{ feature_id: s.features[0], importance: 'high' }] });
+  expect(conflict.local_payload.updated_at).not.toBe('2025-03-05T10:00:00+00:00');
+  // The service's row is its own write, untouched; the inbox says why.
+  const [row] = (await h.admin.query('SELECT aggregate_version, updated_at FROM insights.notes WHERE id = $1', [s.note.id])).rows;
+  expect(row.aggregate_version).toBe(2);
+  expect(row.updated_at.toISOString()).not.toBe('2025-03-05T10:00:00.000Z');
+  expect((await h.admin.query('SELECT outcome FROM insights.inbox WHERE event_id = $1', [theirs.envelope.id])).rows).toEqual([{ outcome: 'conflict' }]);
+  expect(stats().conflicts).toBe(1);
+  const metrics = await request(h.url, 'GET', '/metrics');
+  expect(String(metrics.body)).toMatch(/carve_sync_conflicts_total\{context="insights",consumer="insights-service"[^}]*\} 1\b/);
+
+  // A newer change of the monolith applies as usual; the service's own change coming back is skipped.
+  const newer = legacyEvent(NoteUpdated, { tenantId: s.workspaceId, aggregateId: s.note.id, aggregateVersion: 3, data: { ...s.note, title: 'Settled by the monolith', updatedAt: '2025-03-06T10:00:00.000Z' } });
+  const echo = legacyEvent(NoteUpdated, { tenantId: s.workspaceId, aggregateId: s.note.id, aggregateVersion: 4, origin: 'insights-service', data: { ...s.note, title: 'Echo', updatedAt: '2025-03-07T10:00:00.000Z' } });
+  await write([newer, echo]);
+  await waitFor('the echo skipped', async () => (await h.admin.query(`SELECT 1 FROM insights.inbox WHERE event_id = $1 AND outcome = 'own-origin'`, [echo.envelope.id])).rowCount);
+  expect((await h.admin.query('SELECT title, aggregate_version FROM insights.notes WHERE id = $1', [s.note.id])).rows).toEqual([{ title: 'Settled by the monolith', aggregate_version: 3 }]);
+  expect((await h.admin.query('SELECT outcome FROM insights.inbox WHERE event_id = $1', [newer.envelope.id])).rows).toEqual([{ outcome: 'applied' }]);
+  expect((await h.admin.query('SELECT count(*)::int AS n FROM insights.sync_conflicts WHERE aggregate_id = $1', [s.note.id])).rows[0].n).toBe(1);
 });
 
 it('ships its own writes through its relay on insights.notes.v1 once it owns writes', async () => {

@@ -16,7 +16,7 @@
  * else `postgres`, as everywhere in Carve: @carve/shared-messaging `transportKindFromEnv`).
  */
 import { env, loadConfig } from '@carve/shared-config';
-import { platformConfig, platformEnvSchema, SERVICE_PLATFORMS, type ServicePlatform, sslOption } from '@carve/shared-http';
+import { type PlatformConfig, platformConfig, platformEnvSchema, SERVICE_PLATFORMS, type ServicePlatform, sslOption } from '@carve/shared-http';
 
 export { sslOption };
 export const PLATFORMS = SERVICE_PLATFORMS;
@@ -40,7 +40,8 @@ export interface MonolithConfig {
   readonly databaseUrl?: string;
   readonly databasePoolMax: number;
   readonly databaseSsl: 'off' | 'no-verify' | 'verify';
-  readonly jwt: { readonly secret?: string; readonly publicKey?: string };
+  /** How tokens are verified (@carve/shared-http AuthOptions). */
+  readonly jwt: PlatformConfig['jwt'];
   readonly bodyLimitBytes: number;
   readonly migrateOnBoot: boolean;
   readonly trustProxy: boolean;

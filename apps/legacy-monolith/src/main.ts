@@ -4,7 +4,7 @@
  * `bootstrap` / `createApp` instead and run it in-process.
  */
 import { ConfigError } from '@carve/shared-config';
-import { createLogger, installGracefulShutdown } from '@carve/shared-http';
+import { createLogger, installGracefulShutdown, startTracing } from '@carve/shared-http';
 import { bootstrap, SERVICE_NAME } from './app';
 import { loadMonolithConfig } from './config';
 
@@ -22,6 +22,8 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Before the logger: with tracing on, its lines carry the trace ids.
+  startTracing(SERVICE_NAME);
   const logger = createLogger(SERVICE_NAME, { level: config.logLevel });
   const app = await bootstrap(config, { logger });
   const fastify = app.getHttpAdapter().getInstance();

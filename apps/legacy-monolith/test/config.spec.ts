@@ -19,7 +19,7 @@ describe('monolith configuration', () => {
     const c = loadMonolithConfig({ PLATFORM: 'kubernetes', DATABASE_URL: 'postgres://app@db/carve', CARVE_JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----' });
     expect(c).toMatchObject({ migrateOnBoot: false, trustProxy: false, databaseSsl: 'off', jwt: { publicKey: '-----BEGIN PUBLIC KEY-----' } });
     expect(() => loadMonolithConfig({ PLATFORM: 'kubernetes', CARVE_JWT_SECRET: 'x'.repeat(20) })).toThrow('DATABASE_URL is required with PLATFORM=kubernetes');
-    expect(() => loadMonolithConfig({ PLATFORM: 'heroku', DATABASE_URL: 'postgres://h/d' })).toThrow(/CARVE_JWT_SECRET or CARVE_JWT_PUBLIC_KEY is required/);
+    expect(() => loadMonolithConfig({ PLATFORM: 'heroku', DATABASE_URL: 'postgres://h/d' })).toThrow(/CARVE_JWT_SECRET or CARVE_JWT_PUBLIC_KEY or CARVE_JWT_JWKS_URL is required/);
     expect(() => loadMonolithConfig({ PLATFORM: 'aws' })).toThrow('PLATFORM must be one of local, heroku, kubernetes, got "aws"');
     expect(() => loadMonolithConfig({ BODY_LIMIT_BYTES: '12' })).toThrow(/BODY_LIMIT_BYTES must be an integer/);
   });

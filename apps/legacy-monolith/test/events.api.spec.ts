@@ -3,7 +3,7 @@
  * events to legacy.outbox, in its own transaction (docs/events.md, "The monolith"). The relay
  * is off here, so the outbox shows exactly what the writes appended.
  */
-import { validateLegacyEvent } from '@carve/legacy-contracts';
+import { validateLegacyEvent } from '@carve/legacy-events';
 import { type Envelope, parseEnvelope } from '@carve/shared-messaging';
 import { Client } from 'pg';
 import { outboxMark, outboxRows, type OutboxRow } from './events-support';

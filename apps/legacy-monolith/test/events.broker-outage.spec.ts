@@ -1,6 +1,6 @@
 /**
  * The broker goes away for about ten seconds while the monolith keeps taking writes through its
- * API (issue 3, "Faults that must lose nothing"): every write succeeds, the monolith stays
+ * API (one of the faults that must lose nothing): every write succeeds, the monolith stays
  * ready, the outbox absorbs the events, and once the broker is back every event arrives, in
  * order per aggregate. The broker is this suite's own (own port, own data dir), stopped and
  * started again on the same data, so no other suite loses its broker.
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startKafka, stopKafka } from '@carve/kafka-broker';
-import { LEGACY_TOPICS } from '@carve/legacy-contracts';
+import { LEGACY_TOPICS } from '@carve/legacy-events';
 import {
   createKafkaTransport,
   type DeliveredMessage,

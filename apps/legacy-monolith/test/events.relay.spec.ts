@@ -3,7 +3,7 @@
  * `carve events tail legacy.notes.v1` run as a real child process; and the reverse-sync hook
  * (off by default; when on, it applies another side's events once, in the inbox transaction).
  */
-import { LEGACY_TOPICS, NoteUpdated } from '@carve/legacy-contracts';
+import { LEGACY_TOPICS, NoteUpdated } from '@carve/legacy-events';
 import {
   appendToOutbox,
   createEvent,

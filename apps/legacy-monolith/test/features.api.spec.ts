@@ -112,6 +112,18 @@ describe('features API', () => {
       expect(bad.body.errors[0].field).toBe('sort');
     });
 
+    it('answers sort keys and parameters naming prototype properties (constructor, __proto__, toString) with 400, on features and members', async () => {
+      for (const list of [base, `/api/v1/workspaces/${h.a.id}/members`]) {
+        for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+          for (const query of [`sort=${key}`, `sort=-${key}`, `${key}=x`]) {
+            const res = await h.api('GET', `${list}?${query}`);
+            expect({ list, query, status: res.status, field: res.body?.errors?.[0]?.field }).toEqual({ list, query, status: 400, field: query.startsWith('sort=') ? 'sort' : key });
+            expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+          }
+        }
+      }
+    });
+
     it('filters by status and tag, and pages within the filter', async () => {
       const done = (await collectAll(h, `${base}?status=done&limit=3`)).items;
       expect(done).toHaveLength(8);

@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { appendToOutbox, createEvent } from '@carve/shared-messaging';
 import { deprovisionSchema, provisionSchema } from '@carve/shared-persistence';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
-import { NoteDeleted } from '@carve/legacy-contracts';
+import { NoteDeleted } from '@carve/legacy-events';
 import { Client } from 'pg';
 import { createApp } from '../src/app';
 import { loadMonolithConfig } from '../src/config';
@@ -12,7 +12,7 @@ import { migrateLegacy } from '../src/database/legacy-data-source';
 import { migrate } from '../src/migrate';
 
 const run = promisify(execFile);
-const ALL = ['InitialSchema1730000000000', 'ListIndexes1730000000001', 'OutboxInbox1730000000002', 'ReverseSyncParking1730000000003'];
+const ALL = ['InitialSchema1730000000000', 'ListIndexes1730000000001', 'OutboxInbox1730000000002', 'ReverseSyncParking1730000000003', 'WriteFence1730000000004', 'SyncConflicts1730000000005', 'WriteFenceLockdown1730000000006'];
 const repo = path.resolve(__dirname, '../../..');
 
 async function tables(url: string): Promise<string[]> {
@@ -42,7 +42,7 @@ describe('legacy migrations', () => {
     expect(first.applied).toEqual(ALL);
     expect(await tables(db.url)).toEqual([
       'aggregate_versions', 'feature_comments', 'features', 'inbox', 'members', 'migrations', 'note_features', 'notes', 'outbox', 'release_features',
-      'releases', 'reverse_sync_parked', 'workspaces',
+      'releases', 'reverse_sync_parked', 'sync_conflicts', 'workspaces', 'write_fence', 'written_versions',
     ]);
     const second = await migrateLegacy(db.url);
     expect(second.applied).toEqual([]);
@@ -51,7 +51,7 @@ describe('legacy migrations', () => {
   it('lets concurrent runners (parallel init containers) race safely: each migration once, nobody fails', async () => {
     const db = await fresh();
     const reports = await Promise.all([1, 2, 3, 4].map(() => migrateLegacy(db.url)));
-    expect(reports.flatMap((r) => r.applied).sort()).toEqual(ALL);
+    expect(reports.flatMap((r) => r.applied).sort()).toEqual([...ALL].sort());
     const c = new Client({ connectionString: db.url });
     await c.connect();
     expect((await c.query('SELECT count(*)::int AS n FROM legacy.migrations')).rows[0].n).toBe(ALL.length);

@@ -1,10 +1,10 @@
 /**
- * The notes HTTP contract (@carve/insights-notes-contract), run against the monolith: the same
+ * The notes HTTP contract (@carve/insights-api-contract), run against the monolith: the same
  * suite the insights service passes (apps/insights-service/test/notes.contract.spec.ts), so
  * both sides answer every case the same way. Features go through the monolith's own API; the
  * tied notes and their links are inserted as rows, as old data would be.
  */
-import { describeNotesContract } from '@carve/insights-notes-contract';
+import { describeNotesContract } from '@carve/insights-api-contract';
 import { monolithContractTarget } from './support';
 
 const monolith = monolithContractTarget('legacy_notes_contract');

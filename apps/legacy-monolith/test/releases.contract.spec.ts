@@ -1,10 +1,10 @@
 /**
- * The releases HTTP contract (@carve/roadmaps-releases-contract), run against the monolith: the
+ * The releases HTTP contract (@carve/roadmaps-api-contract), run against the monolith: the
  * same suite the roadmaps service passes (apps/roadmaps-service/test/releases.contract.spec.ts),
  * so both sides answer every case the same way. Features go through the monolith's own API; the
  * releases with tied timestamps are inserted as rows, as old data would be.
  */
-import { describeReleasesContract } from '@carve/roadmaps-releases-contract';
+import { describeReleasesContract } from '@carve/roadmaps-api-contract';
 import { monolithContractTarget } from './support';
 
 const monolith = monolithContractTarget('legacy_releases_contract');

@@ -14,13 +14,14 @@ import {
   InsightsNoteLinkDeleted,
   InsightsNoteUpdated,
   noteLinkAggregateId,
-} from '@carve/insights-contracts';
+} from '@carve/insights-events';
 import { appendToOutbox, createEvent, createPostgresTransport, type OutboxEvent, outboxMigrationSql, type PostgresTransport, type RelayHandle, startRelay } from '@carve/shared-messaging';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { createApp } from '../src/app';
 import { loadMonolithConfig } from '../src/config';
+import { NotesService } from '../src/notes/notes.service';
 import { waitFor } from './events-support';
 
 describe('reverse sync of insights (service events applied to the legacy tables)', () => {
@@ -121,5 +122,47 @@ describe('reverse sync of insights (service events applied to the legacy tables)
     await waitFor('the late link', applied(late.envelope.id));
     expect((await c.query('SELECT count(*)::int AS n FROM legacy.reverse_sync_parked')).rows[0].n).toBe(0);
     expect((await c.query('SELECT count(*)::int AS n FROM legacy.note_features WHERE note_id = $1', [id])).rows[0].n).toBe(0);
+  });
+
+  it('the same PATCH accepted by the monolith and the service at one version: a conflict with both payloads, counted, the monolith keeps its write; a newer event still applies, an echo is still skipped', async () => {
+    const id = randomUUID();
+    const created = createEvent(InsightsNoteCreated, { ...args(id, 1), data: noteState(id, 1) });
+    await serviceWrites(created, link(id, featureA, 1));
+    await waitFor('the note', applied(created.envelope.id));
+    const patch = { title: 'the same PATCH on both sides' };
+    // The monolith accepts the PATCH through its own write path (v2, its own origin)...
+    const mine = await app.get(NotesService).update(ws, id, patch);
+    expect(mine.note.version).toBe(2);
+    // ...and so did the service, at the same version.
+    const theirs = createEvent(InsightsNoteUpdated, { ...args(id, 2), data: noteState(id, 2, patch) });
+    await serviceWrites(theirs);
+    await waitFor('the conflict', applied(theirs.envelope.id));
+    const [conflict] = (await c.query('SELECT * FROM legacy.sync_conflicts WHERE event_id = $1', [theirs.envelope.id])).rows;
+    expect(conflict).toMatchObject({
+      consumer: 'legacy-reverse-sync', context: 'insights', topic: 'insights.notes.v1', event_type: 'note.updated', aggregate_type: 'note', aggregate_id: id,
+      aggregate_version: '2', event_origin: 'insights-service', local_origin: 'legacy', resolved_at: null,
+    });
+    expect(conflict.event_payload).toMatchObject({ id: theirs.envelope.id, origin: 'insights-service', data: { title: patch.title, updatedAt: at(2) } });
+    expect(conflict.local_payload).toMatchObject({ id, title: patch.title, version: 2, links: [{ feature_id: featureA, importance: 'high' }] });
+    expect((await c.query(`SELECT outcome FROM legacy.inbox WHERE consumer = 'legacy-reverse-sync' AND event_id = $1`, [theirs.envelope.id])).rows).toEqual([{ outcome: 'conflict' }]);
+    const [row] = (await c.query('SELECT version, updated_at FROM legacy.notes WHERE id = $1', [id])).rows;
+    expect(row.version).toBe(2);
+    expect(row.updated_at.toISOString()).toBe(new Date(mine.note.updatedAt).toISOString()); // the monolith's own write, untouched
+    // Nothing went out for it: the monolith emitted its own v2 only.
+    expect((await c.query(`SELECT count(*)::int AS n FROM legacy.outbox WHERE envelope->>'causationId' = $1`, [theirs.envelope.id])).rows[0].n).toBe(0);
+    const metrics = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/carve_sync_conflicts_total\{context="insights",consumer="legacy-reverse-sync"[^}]*\} 1\b/);
+
+    // A newer change of the service applies as usual; the monolith's own change coming back is skipped.
+    const newer = createEvent(InsightsNoteUpdated, { ...args(id, 3), data: noteState(id, 3, { title: 'settled by the service' }) });
+    const echo = createEvent(InsightsNoteUpdated, { ...args(id, 4), origin: 'legacy', data: noteState(id, 4, { title: 'echo' }) });
+    await serviceWrites(newer, echo);
+    await waitFor('the echo', applied(echo.envelope.id));
+    expect((await c.query('SELECT title, version FROM legacy.notes WHERE id = $1', [id])).rows).toEqual([{ title: 'settled by the service', version: 3 }]);
+    expect((await c.query(`SELECT event_id, outcome FROM legacy.inbox WHERE consumer = 'legacy-reverse-sync' AND event_id IN ($1, $2) ORDER BY aggregate_version`, [newer.envelope.id, echo.envelope.id])).rows).toEqual([
+      { event_id: newer.envelope.id, outcome: 'applied' },
+      { event_id: echo.envelope.id, outcome: 'own-origin' },
+    ]);
+    expect((await c.query('SELECT count(*)::int AS n FROM legacy.sync_conflicts WHERE aggregate_id = $1', [id])).rows[0].n).toBe(1);
   });
 });

@@ -7,13 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ROADMAPS_ORIGIN, RoadmapsReleaseCreated, RoadmapsReleaseDeleted, RoadmapsReleaseUpdated } from '@carve/roadmaps-contracts';
+import { ROADMAPS_ORIGIN, RoadmapsReleaseCreated, RoadmapsReleaseDeleted, RoadmapsReleaseUpdated } from '@carve/roadmaps-events';
 import { appendToOutbox, createEvent, createPostgresTransport, type OutboxEvent, outboxMigrationSql, type PostgresTransport, type RelayHandle, startRelay } from '@carve/shared-messaging';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { createApp } from '../src/app';
 import { loadMonolithConfig } from '../src/config';
+import { ReleasesService } from '../src/releases/releases.service';
 import { waitFor } from './events-support';
 
 describe('reverse sync of roadmaps (service events applied to the legacy tables)', () => {
@@ -101,5 +102,31 @@ describe('reverse sync of roadmaps (service events applied to the legacy tables)
     expect((await c.query('SELECT count(*)::int AS n FROM legacy.release_features WHERE release_id = $1', [id])).rows[0].n).toBe(0);
     const [last] = (await c.query(`SELECT envelope FROM legacy.outbox WHERE envelope->>'aggregateId' = $1 ORDER BY seq DESC LIMIT 1`, [id])).rows;
     expect(last.envelope).toMatchObject({ type: 'release.deleted', origin: 'roadmaps-service', aggregateVersion: 2 });
+  });
+
+  it('the same PATCH accepted by the monolith and the service at one version: a conflict with both payloads, the monolith keeps its write; a newer event still applies', async () => {
+    const id = randomUUID();
+    const created = createEvent(RoadmapsReleaseCreated, { ...args(id, 1), data: state(id, 1, [features[0]]) });
+    await serviceWrites(created);
+    await waitFor('the release', applied(created.envelope.id));
+    const mine = await app.get(ReleasesService).update(ws, id, { name: 'the same PATCH' });
+    expect(mine.release.version).toBe(2);
+    const theirs = createEvent(RoadmapsReleaseUpdated, { ...args(id, 2), data: state(id, 2, [features[0]], { name: 'the same PATCH' }) });
+    await serviceWrites(theirs);
+    await waitFor('the conflict', applied(theirs.envelope.id));
+    const [conflict] = (await c.query('SELECT * FROM legacy.sync_conflicts WHERE event_id = $1', [theirs.envelope.id])).rows;
+    expect(conflict).toMatchObject({
+      consumer: 'legacy-reverse-sync', context: 'roadmaps', topic: 'roadmaps.releases.v1', aggregate_type: 'release', aggregate_id: id, aggregate_version: '2',
+      event_origin: 'roadmaps-service', local_origin: 'legacy',
+    });
+    expect(conflict.event_payload).toMatchObject({ data: { name: 'the same PATCH', updatedAt: at(2) } });
+    expect(conflict.local_payload).toMatchObject({ id, name: 'the same PATCH', version: 2, featureIds: [features[0]] });
+    expect((await c.query(`SELECT outcome FROM legacy.inbox WHERE consumer = 'legacy-reverse-sync' AND event_id = $1`, [theirs.envelope.id])).rows).toEqual([{ outcome: 'conflict' }]);
+    expect((await c.query('SELECT updated_at FROM legacy.releases WHERE id = $1', [id])).rows[0].updated_at.toISOString()).toBe(new Date(mine.release.updatedAt).toISOString());
+
+    const newer = createEvent(RoadmapsReleaseUpdated, { ...args(id, 3), data: state(id, 3, [features[0]], { name: 'settled by the service' }) });
+    await serviceWrites(newer);
+    await waitFor('v3', applied(newer.envelope.id));
+    expect((await c.query('SELECT name, version FROM legacy.releases WHERE id = $1', [id])).rows[0]).toEqual({ name: 'settled by the service', version: 3 });
   });
 });

@@ -163,6 +163,24 @@ describe('API rules', () => {
     expect(await h.count('notes')).toBe(before);
   });
 
+  it('accepts JSON only: a form, plain text or any other body gets 415 unsupported_media_type, writing nothing', async () => {
+    const url = `/api/v1/workspaces/${h.a.id}/notes`;
+    const before = await h.count('notes');
+    for (const [type, raw] of [
+      ['application/x-www-form-urlencoded', 'title=t&content=c'],
+      ['text/plain', '{"title":"t","content":"c"}'],
+      ['multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="title"\r\n\r\nt\r\n--x--\r\n'],
+      ['application/xml', '<note><title>t</title></note>'],
+    ]) {
+      const res = await h.api('POST', url, { raw, headers: { 'content-type': type } });
+      expect({ type, status: res.status, code: res.body?.code }).toEqual({ type, status: 415, code: 'unsupported_media_type' });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    expect(await h.count('notes')).toBe(before);
+    const json = await h.api('POST', url, { raw: '{"title":"t","content":"c"}', headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expect(json.status).toBe(201);
+  });
+
   it('answers 404 not_found for missing or malformed ids and route_not_found for unknown routes', async () => {
     const a = `/api/v1/workspaces/${h.a.id}`;
     for (const url of [`${a}/features/00000000-0000-4000-a000-00000000dead`, `${a}/notes/not-a-uuid`, `${a}/releases/00000000-0000-4000-a000-00000000dead/features`, `${a}/members/00000000-0000-4000-a000-00000000dead`]) {

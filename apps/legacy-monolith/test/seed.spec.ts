@@ -45,6 +45,9 @@ describe('seeding', () => {
     expect(result.totalRows).toBe(Object.values(result.rows).reduce((a, b) => a + b, 0));
     expect(result.rowsPerSecond).toBeGreaterThan(0);
     expect(await count('notes')).toBe(before + 6000);
+    // Statistics are fresh once it returns (a manual ANALYZE, not autovacuum's).
+    const analyzed = await ds.query(`SELECT relname FROM pg_stat_user_tables WHERE schemaname = 'legacy' AND last_analyze IS NOT NULL AND relname = ANY($1)`, [Object.keys(result.rows)]);
+    expect(analyzed.map((r: any) => r.relname).sort()).toEqual(Object.keys(result.rows).sort());
     const finals = progress.filter((p) => p.done);
     expect(finals.map((p) => p.table)).toEqual(['workspaces', 'members', 'features', 'feature_comments', 'notes', 'note_features', 'releases', 'release_features']);
     expect(finals.find((p) => p.table === 'notes')).toMatchObject({ rows: 6000, total: 6000 });

@@ -122,8 +122,8 @@ export async function collectAll(h: Harness, url: string, opts: { token?: string
 type ContractRole = 'admin' | 'maker' | 'viewer';
 
 /**
- * The monolith as a target of an HTTP contract suite (@carve/insights-notes-contract,
- * @carve/roadmaps-releases-contract): a harness listening on loopback for the suite's lifetime,
+ * The monolith as a target of an HTTP contract suite (@carve/insights-api-contract,
+ * @carve/roadmaps-api-contract): a harness listening on loopback for the suite's lifetime,
  * workspaces inserted as rows with a token per role, features created through the monolith's
  * own API. The suite's seeding hooks use `harness()` for their rows.
  */

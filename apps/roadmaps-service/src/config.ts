@@ -4,14 +4,11 @@
  * LEGACY_DATABASE_URL and the control-plane and messaging connections), on port 3102 with the
  * forward-sync consumer group `roadmaps-service`.
  */
-import { loadServiceConfig, type ServiceConfig, SERVICE_PLATFORMS, type ServicePlatform, serviceEnvSchema, sslOption } from '@carve/shared-http';
+import { loadServiceConfig, type ServiceConfig, serviceEnvSchema } from '@carve/shared-http';
 
 /** The deployable's name: health answers, metrics label, logs, consumer group. */
 export const SERVICE_NAME = 'roadmaps-service';
 
-export { sslOption };
-export const PLATFORMS = SERVICE_PLATFORMS;
-export type Platform = ServicePlatform;
 export type RoadmapsConfig = ServiceConfig;
 
 export const roadmapsEnvSchema = serviceEnvSchema({ port: 3102, syncGroup: SERVICE_NAME });

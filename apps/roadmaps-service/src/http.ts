@@ -3,8 +3,8 @@
  * (the platform plugin owns 404s and errors: problem+json, /healthz, /readyz, /metrics, JWT
  * identity; the global ProblemFilter answers Nest's own errors the same way). The controllers
  * are the monolith's release controllers (apps/legacy-monolith src/releases) over the service's
- * schema: same paths, bodies, statuses, pages and problems; writes only once the service owns
- * them (stage writes-switched), each in one transaction with its event in roadmaps.outbox.
+ * schema: same paths, bodies, statuses, pages and problems; each write in one transaction with its
+ * event in roadmaps.outbox, refused by the database's write fence until the service owns the writes.
  */
 import {
   type CanActivate,
@@ -42,23 +42,22 @@ import {
 import { plannedFeatureList, releaseList, validatePlannedFeature, validateReleaseCreate, validateReleasePatch } from '@carve/roadmaps-domain';
 import { requireIdentity } from '@carve/shared-http';
 import { pgTransactions, type TransactionRunner } from '@carve/shared-messaging';
-import { createPlatformNestApp } from '@carve/shared-nest';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createPlatformNestApp, nestHttpServer, serviceNestOptions } from '@carve/shared-nest';
+import { checkTenancy, edge, type HttpServer, listQuery, pathId, type ServiceDeps as HttpDeps, valid, workspacePath } from '@carve/shared-service';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PoolClient } from 'pg';
-import { SERVICE_NAME } from './config';
-import { checkTenancy, edge, listQuery, pathId, valid, workspacePath } from './http-common';
-import type { HttpDeps, HttpServer } from './service';
 
 export const HTTP_DEPS = Symbol('HTTP_DEPS');
 
-/** Tenancy, roles and ownership for every route (authentication, 401, happened in the platform's onRequest). */
+/**
+ * Tenancy and roles for every route (authentication, 401, happened in the platform's onRequest).
+ * Ownership of the writes is the database's write fence, in the writing transaction.
+ */
 @Injectable()
 export class TenancyGuard implements CanActivate {
-  constructor(@Inject(HTTP_DEPS) private readonly deps: HttpDeps) {}
-
-  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+  canActivate(ctx: ExecutionContext): boolean {
     const req = ctx.switchToHttp().getRequest<FastifyRequest>();
-    await checkTenancy(requireIdentity(req), req.method, (req.params as { workspaceId?: string })?.workspaceId, this.deps.stageReader);
+    checkTenancy(requireIdentity(req), req.method, (req.params as { workspaceId?: string })?.workspaceId);
     return true;
   }
 }
@@ -174,29 +173,9 @@ export class RoadmapsHttpModule {
 
 /** The HTTP application, initialised, not listening (tests use `app.inject`). */
 export function buildRoadmapsApp(deps: HttpDeps): Promise<NestFastifyApplication> {
-  return createPlatformNestApp(RoadmapsHttpModule.forRoot(deps), {
-    service: SERVICE_NAME,
-    logger: deps.logger,
-    auth: deps.config.jwt,
-    bodyLimit: deps.config.bodyLimitBytes,
-    trustProxy: deps.config.trustProxy,
-    readiness: async () => {
-      await deps.pool.query('SELECT 1');
-    },
-  });
+  return createPlatformNestApp(RoadmapsHttpModule.forRoot(deps), serviceNestOptions(deps));
 }
 
 export async function buildRoadmapsHttp(deps: HttpDeps): Promise<HttpServer> {
-  const app = await buildRoadmapsApp(deps);
-  const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
-  return {
-    metrics: fastify.platform.metrics,
-    beginDrain: () => fastify.platform.beginDrain(),
-    async listen(port, host) {
-      await app.listen(port, host);
-      const address = fastify.server.address();
-      return typeof address === 'object' && address ? address.port : port;
-    },
-    close: () => app.close(),
-  };
+  return nestHttpServer(await buildRoadmapsApp(deps));
 }

@@ -3,31 +3,8 @@
  * (`carve dev` runs it on :3102). Configuration from the environment (src/config.ts); SIGTERM
  * drains requests, then the consumer and the relay, then exits.
  */
-import { ConfigError } from '@carve/shared-config';
-import { createLogger, installGracefulShutdown } from '@carve/shared-http';
-import { loadRoadmapsConfig } from './config';
-import { SERVICE_NAME, startRoadmapsService } from './service';
+import { runServiceProcess } from '@carve/shared-service';
+import { loadRoadmapsConfig, SERVICE_NAME } from './config';
+import { startRoadmapsService } from './service';
 
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadRoadmapsConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78);
-    }
-    throw err;
-  }
-  const logger = createLogger(SERVICE_NAME, { level: config.logLevel });
-  const service = await startRoadmapsService(config, { logger });
-  logger.info({ url: service.url, platform: config.platform, transport: config.transport, forwardSync: config.forwardSync, outboxRelay: config.outboxRelay }, 'roadmaps-service listening');
-  installGracefulShutdown(() => service.close(), logger, { onBegin: () => service.http.beginDrain() });
-}
-
-if (require.main === module) {
-  main().catch((err) => {
-    process.stderr.write(`roadmaps-service failed to start: ${(err as Error).stack ?? err}\n`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runServiceProcess({ name: SERVICE_NAME, loadConfig: loadRoadmapsConfig, start: startRoadmapsService });

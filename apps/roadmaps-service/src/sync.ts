@@ -1,15 +1,15 @@
 /**
- * Forward sync: the monolith's workspace, feature and release events, consumed through the
- * messaging port (idempotent: inbox + aggregate versions; the version-guarded apply functions of
- * @carve/roadmaps-data-access). Events whose origin is this service are recorded and skipped:
- * they are its own changes coming back through the monolith (reverse sync).
+ * Forward sync: the monolith's workspace, feature and release events into schema `roadmaps` (the
+ * version-guarded apply functions of @carve/roadmaps-data-access). An event at the version of a
+ * release the service wrote itself is a conflict (`forwardSyncConflict`): recorded in
+ * `roadmaps.sync_conflicts` with both payloads and counted, never applied.
  */
-import { FeatureCreated, ReleaseCreated, validateLegacyEvent, WorkspaceCreated } from '@carve/legacy-contracts';
-import { ROADMAPS_ORIGIN } from '@carve/roadmaps-contracts';
-import { applyLegacyEvent, ROADMAPS_SCHEMA } from '@carve/roadmaps-data-access';
-import { type ApplyOutcome, type ConsumerHandle, type Envelope, type MessagingLogger, startConsumer, type Transport } from '@carve/shared-messaging';
-import type { Pool } from 'pg';
-import type { Registry } from 'prom-client';
+import { FeatureCreated, ReleaseCreated, validateLegacyEvent, WorkspaceCreated } from '@carve/legacy-events';
+import { ROADMAPS_ORIGIN } from '@carve/roadmaps-events';
+import { applyLegacyEvent, forwardSyncConflict, ROADMAPS_SCHEMA } from '@carve/roadmaps-data-access';
+import { forwardSync } from '@carve/shared-service';
+
+export type { ForwardSyncOptions } from '@carve/shared-service';
 
 /** The consumer group (and the consumer's name in `roadmaps.inbox`). */
 export const FORWARD_SYNC_GROUP = 'roadmaps-service';
@@ -21,33 +21,15 @@ export const FORWARD_SYNC_GROUP = 'roadmaps-service';
  */
 export const FORWARD_SYNC_TOPICS = [WorkspaceCreated.topic, FeatureCreated.topic, ReleaseCreated.topic];
 
-export interface ForwardSyncOptions {
-  pool: Pool;
-  transport: Transport;
-  registry?: Registry;
-  logger?: MessagingLogger;
-  group?: string;
-  /** Where a group with no stored position starts (default: the beginning). */
-  fromBeginning?: boolean;
-  /** Test seam: after each event's transaction committed. */
-  afterCommit?: (event: Envelope, outcome: ApplyOutcome) => void | Promise<void>;
-}
-
-export function startForwardSync(opts: ForwardSyncOptions): Promise<ConsumerHandle> {
-  return startConsumer({
-    transport: opts.transport,
-    group: opts.group ?? FORWARD_SYNC_GROUP,
-    topics: FORWARD_SYNC_TOPICS,
-    schema: ROADMAPS_SCHEMA,
-    pool: opts.pool,
-    handle: async (event, tx) => {
-      await applyLegacyEvent(tx, event);
-    },
-    validate: validateLegacyEvent,
-    skipOrigins: [ROADMAPS_ORIGIN],
-    fromBeginning: opts.fromBeginning ?? true,
-    registry: opts.registry,
-    logger: opts.logger,
-    hooks: opts.afterCommit ? { afterCommit: opts.afterCommit } : undefined,
-  });
-}
+export const startForwardSync = forwardSync({
+  group: FORWARD_SYNC_GROUP,
+  topics: FORWARD_SYNC_TOPICS,
+  schema: ROADMAPS_SCHEMA,
+  origin: ROADMAPS_ORIGIN,
+  handle: async (event, tx) => {
+    const conflict = await forwardSyncConflict(tx, event);
+    if (conflict) return conflict;
+    await applyLegacyEvent(tx, event);
+  },
+  validate: validateLegacyEvent,
+});

@@ -1,14 +1,14 @@
 /**
  * The roadmaps service on real Postgres: the platform (health, readiness and its drain, metrics,
- * JWT, problem+json), configuration refusals, ownership (writes refused with 409 until the stage
- * says writes-switched), forward sync on the embedded Postgres transport (the monolith's
+ * JWT, problem+json), configuration refusals, ownership (the write fence of its database: 409
+ * until a handover gives it the writes, 503 while one holds them), forward sync on the embedded Postgres transport (the monolith's
  * workspace, feature and release events written to legacy.outbox and shipped by a relay, as the
  * monolith's runs, become what the API answers; redelivery, an older version and the service's
  * own origin change nothing; a deletion removes the release), and its own writes going out
  * through its relay on roadmaps.releases.v1.
  */
 import { randomUUID } from 'node:crypto';
-import { FeatureCreated, ReleaseCreated, ReleaseDeleted, type ReleaseStateV1, ReleaseUpdated, WorkspaceCreated } from '@carve/legacy-contracts';
+import { FeatureCreated, ReleaseCreated, ReleaseDeleted, type ReleaseStateV1, ReleaseUpdated, WorkspaceCreated } from '@carve/legacy-events';
 import { request } from '@carve/shared-contract-kit';
 import { ConfigError } from '@carve/shared-config';
 import {
@@ -24,6 +24,7 @@ import {
   startConsumer,
   startRelay,
 } from '@carve/shared-messaging';
+import { fenceSide, unfenceSide } from '@carve/shared-persistence';
 import { createTestDatabase } from '@carve/shared-testing';
 import { Pool } from 'pg';
 import { loadRoadmapsConfig } from '../src';
@@ -71,13 +72,43 @@ describe('the platform', () => {
     expect(loadRoadmapsConfig({}).port).toBe(3102);
   });
 
-  it('refuses writes while the monolith owns them (409 not_source_of_truth, with the stage)', async () => {
+  const releases = async (ws: string) => (await h.admin.query('SELECT count(*)::int AS n FROM roadmaps.releases WHERE workspace_id = $1', [ws])).rows[0].n as number;
+  const outboxRows = async () => (await h.admin.query('SELECT count(*)::int AS n FROM roadmaps.outbox')).rows[0].n as number;
+
+  it('refuses writes while the monolith owns them (the write fence: 409 not_source_of_truth, Retry-After), writing nothing', async () => {
     const ws = await h.workspace();
     await h.setStage('reads-switched');
+    const before = await outboxRows();
     const res = await request(h.url, 'POST', `/api/v1/workspaces/${ws.id}/releases`, { token: ws.token(), body: { name: 'x', timeframe: { start: '2025-01-01', end: '2025-01-02' } } });
-    expect({ status: res.status, code: res.body.code, stage: res.body.stage }).toEqual({ status: 409, code: 'not_source_of_truth', stage: 'reads-switched' });
+    expect({ status: res.status, code: res.body.code, context: res.body.context, retryAfter: res.headers['retry-after'] }).toEqual({
+      status: 409,
+      code: 'not_source_of_truth',
+      context: 'roadmaps',
+      retryAfter: '1',
+    });
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect({ releases: await releases(ws.id), outbox: await outboxRows() }).toEqual({ releases: 0, outbox: before });
     // Tenancy and roles still come first, as in the monolith.
     expect((await request(h.url, 'POST', `/api/v1/workspaces/${ws.id}/releases`, { token: ws.token('viewer'), body: {} })).body.code).toBe('forbidden_role');
+  });
+
+  it('answers 503 write_fenced with Retry-After while a handover holds the writes, writing nothing', async () => {
+    const ws = await h.workspace();
+    await h.setStage('writes-switched');
+    const before = await outboxRows();
+    await fenceSide(h.admin, 'roadmaps', { context: 'roadmaps', scopes: [], ttlMs: 60_000, handoverId: 'test-handover', ownerIfNew: false });
+    const body = { name: 'x', timeframe: { start: '2025-01-01', end: '2025-01-02' } };
+    try {
+      const res = await request(h.url, 'POST', `/api/v1/workspaces/${ws.id}/releases`, { token: ws.token(), body });
+      expect({ status: res.status, code: res.body.code, retryAfter: res.headers['retry-after'] }).toEqual({ status: 503, code: 'write_fenced', retryAfter: '1' });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect((await get(`/api/v1/workspaces/${ws.id}/releases`, ws.token())).status).toBe(200);
+      expect({ releases: await releases(ws.id), outbox: await outboxRows() }).toEqual({ releases: 0, outbox: before });
+    } finally {
+      await unfenceSide(h.admin, 'roadmaps', { context: 'roadmaps', handoverId: 'test-handover' });
+    }
+    expect((await request(h.url, 'POST', `/api/v1/workspaces/${ws.id}/releases`, { token: ws.token(), body })).status).toBe(201);
+    await h.setStage('reads-switched');
   });
 });
 
@@ -169,5 +200,37 @@ describe('shutdown', () => {
   it('turns readiness off as soon as draining begins', async () => {
     h.service.http.beginDrain();
     expect((await get('/readyz')).status).toBe(503);
+  });
+});
+
+describe('input', () => {
+  it('accepts JSON only: a form, plain text or any other body gets 415 unsupported_media_type, writing nothing', async () => {
+    const ws = await h.workspace();
+    await h.setStage('writes-switched');
+    const url = `/api/v1/workspaces/${ws.id}/releases`;
+    const count = async () => (await h.admin.query('SELECT count(*)::int AS n FROM roadmaps.releases')).rows[0].n as number;
+    const before = await count();
+    for (const [type, raw] of [
+      ['application/x-www-form-urlencoded', 'name=x&title=t&content=c'],
+      ['text/plain', JSON.stringify({ name: 'x', timeframe: { start: '2025-01-01', end: '2025-01-02' } })],
+      ['application/xml', '<x/>'],
+    ]) {
+      const res = await request(h.url, 'POST', url, { token: ws.token(), raw, headers: { 'content-type': type } });
+      expect({ type, status: res.status, code: res.body?.code }).toEqual({ type, status: 415, code: 'unsupported_media_type' });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+    expect(await count()).toBe(before);
+  });
+
+  it('answers list queries naming prototype properties (?sort=constructor, __proto__, toString) with 400 problem+json, never 500', async () => {
+    const ws = await h.workspace();
+    const url = `/api/v1/workspaces/${ws.id}/releases`;
+    for (const key of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+      for (const query of [`sort=${key}`, `sort=-${key}`, `${key}=x`]) {
+        const res = await request(h.url, 'GET', `${url}?${query}`, { token: ws.token() });
+        expect({ query, status: res.status, code: res.body?.code, field: res.body?.errors?.[0]?.field }).toEqual({ query, status: 400, code: 'validation_failed', field: query.startsWith('sort=') ? 'sort' : key });
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      }
+    }
   });
 });

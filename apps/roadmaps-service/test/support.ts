@@ -1,16 +1,19 @@
 /**
  * The roadmaps service under test: a database of its own (dropped afterwards), the service
- * started in-process on a free port with its real wiring (platform, pool, control-plane stage
- * reader; forward sync and relay when asked), and helpers to seed its read models the way forward
- * sync does (the apply functions), to set the carving stage in the control plane, and to sign
- * tokens.
+ * started in-process on a free port with its real wiring (platform, pool; forward sync and relay
+ * when asked), and helpers to seed its read models the way forward sync does (the apply functions,
+ * in a transaction marked as a sync apply, which the write fence lets pass), to set the carving
+ * stage as a completed handover leaves it (the stage in the control plane and the owner in the
+ * service's write fence), and to sign tokens.
  */
 import { randomUUID } from 'node:crypto';
-import { applyFeatureState, applyReleaseState, applyWorkspaceState, migrateRoadmaps } from '@carve/roadmaps-data-access';
-import type { ContractWorkspace, SeedRelease } from '@carve/roadmaps-releases-contract';
+import { applyFeatureState, applyReleaseState, applyWorkspaceState, migrateRoadmaps, ROADMAPS_SCHEMA } from '@carve/roadmaps-data-access';
+import { ROADMAPS_CONTEXT, serviceOwnsWrites } from '@carve/roadmaps-domain';
+import type { ContractWorkspace, SeedRelease } from '@carve/roadmaps-api-contract';
 import { ControlPlaneClient } from '@carve/shared-control-plane';
 import { DEV_JWT_SECRET, type Role, signToken } from '@carve/shared-http';
-import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { setSideOwner } from '@carve/shared-persistence';
+import { asSyncApply, createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { Pool } from 'pg';
 import { loadRoadmapsConfig, type RunningRoadmapsService, startRoadmapsService } from '../src';
 
@@ -33,14 +36,19 @@ export function tokenFor(workspaceId: string, role: Role = 'admin', userId = ran
 
 const idOf = (ws: ContractWorkspace | string) => (typeof ws === 'string' ? ws : ws.id);
 
-/** Records a stage for roadmaps in the control plane (migrating schema `carve` first). */
-export async function setStage(url: string, stage: string, context = 'roadmaps'): Promise<void> {
+/**
+ * Records a stage for roadmaps as a completed handover leaves it: the stage in the control plane
+ * (migrating schema `carve` first) and, in the service's write fence (roadmaps.write_fence, which
+ * the service's migrations created), whether the service owns the writes at that stage.
+ */
+export async function setStage(url: string, stage: string, context = ROADMAPS_CONTEXT): Promise<void> {
   const cp = await ControlPlaneClient.connect({ url });
   try {
     await cp.pool.query(
       `INSERT INTO carve.context_stages (context, stage) VALUES ($1, $2) ON CONFLICT (context) DO UPDATE SET stage = EXCLUDED.stage, updated_at = now()`,
       [context, stage],
     );
+    await setSideOwner(cp.pool, ROADMAPS_SCHEMA, { context, scopes: [], owner: serviceOwnsWrites(stage), handoverId: null });
   } finally {
     await cp.close();
   }
@@ -64,7 +72,7 @@ export async function startServiceHarness(prefix: string, env: Record<string, st
   try {
     await migrateRoadmaps(db.url);
     service = await startRoadmapsService(
-      loadRoadmapsConfig({ DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'silent', CARVE_FORWARD_SYNC: 'false', CARVE_OUTBOX_RELAY: 'false', CARVE_STAGE_CACHE_MS: '0', ...env }),
+      loadRoadmapsConfig({ DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'silent', CARVE_FORWARD_SYNC: 'false', CARVE_OUTBOX_RELAY: 'false', ...env }),
     );
     const s = service;
     return {
@@ -89,7 +97,7 @@ export async function startServiceHarness(prefix: string, env: Record<string, st
         return ids;
       },
       async seedReleases(ws, releases) {
-        for (const r of releases) await applyReleaseState(admin, { ...r, workspaceId: idOf(ws), featureIds: [] }, 1);
+        for (const r of releases) await asSyncApply(admin, (c) => applyReleaseState(c, { ...r, workspaceId: idOf(ws), featureIds: [] }, 1));
       },
       async close() {
         await s.close();

@@ -1,4 +1,4 @@
-/** The monolith as an event producer (and, later, a reverse-sync consumer): docs/events.md, "The monolith". */
+/** The monolith as an event producer and as the reverse-sync consumer of the carved services' events: docs/events.md, "The monolith" and "Reverse sync". */
 export * from './legacy-events';
 export * from './write-context';
 export { EventsModule } from './events.module';

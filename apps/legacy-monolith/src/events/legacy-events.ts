@@ -1,5 +1,5 @@
 /**
- * The monolith's events, as @carve/legacy-contracts declares them, built from the rows a write
+ * The monolith's events, as @carve/legacy-events declares them, built from the rows a write
  * has just changed and appended to `legacy.outbox` inside that write's transaction.
  *
  * Rules (docs/events.md, "The monolith"):
@@ -39,7 +39,7 @@ import {
   WorkspaceDeleted,
   type WorkspaceStateV1,
   WorkspaceUpdated,
-} from '@carve/legacy-contracts';
+} from '@carve/legacy-events';
 import { appendToOutbox, createEvent, type EventContractRef, type OutboxEvent, type SqlExecutor } from '@carve/shared-messaging';
 import { LEGACY_SCHEMA } from '../database/schema';
 import type { Feature } from '../features/feature.entity';
@@ -49,13 +49,13 @@ import type { Release } from '../releases/release.entity';
 import type { Member } from '../workspaces/member.entity';
 import type { Workspace } from '../workspaces/workspace.entity';
 import { currentWriteContext } from './write-context';
+import { iso } from '@carve/shared-kernel';
 
 /** The side a user's own write in the monolith comes from. */
 export const LEGACY_ORIGIN = 'legacy';
 
 export type LegacyEvent = OutboxEvent;
 
-const iso = (d: Date | string) => (d instanceof Date ? d.toISOString() : new Date(d).toISOString());
 
 /** One event of the monolith, its envelope filled in from the current write context. */
 export function legacyEvent<T>(

@@ -16,7 +16,7 @@
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { LEGACY_TOPICS } from '@carve/legacy-contracts';
+import { LEGACY_TOPICS } from '@carve/legacy-events';
 import { ensureTopics, loadTopicDeclarations, type RelayHandle, startRelay, type Transport } from '@carve/shared-messaging';
 import type { FastifyInstance } from 'fastify';
 import { LEGACY_SCHEMA } from '../database/schema';

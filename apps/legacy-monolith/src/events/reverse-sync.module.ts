@@ -3,8 +3,8 @@ import { REVERSE_SYNC_HANDLERS, type ReverseSyncHandlers, reverseSyncHandlers, R
 
 /**
  * Where the monolith consumes the carved services' events (reverse sync, see reverse-sync.ts).
- * `ReverseSyncModule.forRoot()` uses the handlers registered in `reverseSyncHandlers` (none
- * yet); tests and later carvings pass their own. Runs only with CARVE_REVERSE_SYNC=true.
+ * `ReverseSyncModule.forRoot()` uses the handlers registered in `reverseSyncHandlers` (Insights'
+ * and Roadmaps'); tests pass their own. Runs only with CARVE_REVERSE_SYNC=true.
  */
 @Module({})
 export class ReverseSyncModule {

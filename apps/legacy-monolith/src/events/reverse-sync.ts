@@ -1,8 +1,8 @@
 /**
  * Reverse sync: once a carved service owns the writes of its context, the monolith consumes that
- * service's events (`insights.*` first) and applies them to its own tables, so rolling the
- * context back to the monolith loses nothing. This is the place where that consumer starts;
- * the handlers come with each context's carving (none yet).
+ * service's events and applies them to its own tables, so rolling the context back to the
+ * monolith loses nothing. This is where that consumer starts; each context's handlers live in
+ * src/reverse-sync/<context> and are registered in `reverseSyncHandlers` (Insights', Roadmaps').
  *
  * - Off unless CARVE_REVERSE_SYNC=true, and idle while no handler is registered.
  * - One consumer group (`legacy-reverse-sync`) over the topics that have a handler, on the
@@ -14,10 +14,13 @@
  *   emits while applying it keep the event's correlation id and origin, so the service skips
  *   them as its own and nothing echoes. A handler must write through the EntityManager it is
  *   given (that is the inbox transaction) and emit with `emitLegacyEvents(em, ...)`.
+ * - An event at the version of a note or release the monolith wrote itself (both sides accepted
+ *   a write at one version) is a conflict: the handler returns it instead of applying, and the
+ *   consumer stores it in `legacy.sync_conflicts` (both payloads) and counts it.
  */
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { causedBy, type ConsumerHandle, type Envelope, type EventMeta, startConsumer, type Transport } from '@carve/shared-messaging';
+import { causedBy, type ConsumerHandle, type Envelope, type EventMeta, startConsumer, type SyncConflict, type Transport } from '@carve/shared-messaging';
 import type { FastifyInstance } from 'fastify';
 import { DataSource, type EntityManager } from 'typeorm';
 import { LEGACY_SCHEMA } from '../database/schema';
@@ -28,8 +31,12 @@ import { LEGACY_ORIGIN } from './legacy-events';
 import { monolithTransport } from './transport';
 import { runWithWriteContext } from './write-context';
 
-/** Applies one event of `topic` to the monolith's tables, inside the inbox transaction `em`. */
-export type ReverseSyncHandler = (event: Envelope, em: EntityManager, meta: EventMeta) => Promise<void>;
+/**
+ * Applies one event of `topic` to the monolith's tables, inside the inbox transaction `em`; or
+ * returns a SyncConflict when the event is at a version the monolith wrote itself (the consumer
+ * records it in `legacy.sync_conflicts` with both payloads and counts it; nothing is applied).
+ */
+export type ReverseSyncHandler = (event: Envelope, em: EntityManager, meta: EventMeta) => Promise<void | SyncConflict>;
 
 /** Handlers per topic, e.g. `{ 'insights.notes.v1': applyInsightsNote }`. */
 export type ReverseSyncHandlers = Readonly<Record<string, ReverseSyncHandler>>;

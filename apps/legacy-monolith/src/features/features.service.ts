@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { FeatureCreated, FeatureUpdated, NoteUpdated, ReleaseUpdated } from '@carve/legacy-contracts';
+import { FeatureCreated, FeatureUpdated, NoteUpdated, ReleaseUpdated } from '@carve/legacy-events';
 import { type CommentInput, type FeatureCreate, type FeaturePatch, isUuid, type ListQuery, type Page } from '@carve/legacy-domain';
 import { problems } from '@carve/shared-http';
 import { rowsOf } from '@carve/shared-messaging';

@@ -11,5 +11,8 @@ import { InitialSchema1730000000000 } from './1730000000000-initial-schema';
 import { ListIndexes1730000000001 } from './1730000000001-list-indexes';
 import { OutboxInbox1730000000002 } from './1730000000002-outbox-inbox';
 import { ReverseSyncParking1730000000003 } from './1730000000003-reverse-sync-parking';
+import { WriteFence1730000000004 } from './1730000000004-write-fence';
+import { SyncConflicts1730000000005 } from './1730000000005-sync-conflicts';
+import { WriteFenceLockdown1730000000006 } from './1730000000006-write-fence-lockdown';
 
-export const legacyMigrations = [InitialSchema1730000000000, ListIndexes1730000000001, OutboxInbox1730000000002, ReverseSyncParking1730000000003];
+export const legacyMigrations = [InitialSchema1730000000000, ListIndexes1730000000001, OutboxInbox1730000000002, ReverseSyncParking1730000000003, WriteFence1730000000004, SyncConflicts1730000000005, WriteFenceLockdown1730000000006];

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { NoteCreated, NoteFeatureLinkCreated, NoteFeatureLinkUpdated, NoteUpdated } from '@carve/legacy-contracts';
+import { NoteCreated, NoteFeatureLinkCreated, NoteFeatureLinkUpdated, NoteUpdated } from '@carve/legacy-events';
 import { type Importance, type ListQuery, type NoteCreate, type NoteLinkCreate, type NotePatch, type Page } from '@carve/legacy-domain';
 import { problems } from '@carve/shared-http';
 import { DataSource, type EntityManager } from 'typeorm';

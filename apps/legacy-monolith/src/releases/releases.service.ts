@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ReleaseCreated, ReleaseUpdated } from '@carve/legacy-contracts';
+import { ReleaseCreated, ReleaseUpdated } from '@carve/legacy-events';
 import { type ListQuery, type Page, type ReleaseCreate, type ReleasePatch } from '@carve/legacy-domain';
 import { problems } from '@carve/shared-http';
 import { DataSource, type EntityManager } from 'typeorm';

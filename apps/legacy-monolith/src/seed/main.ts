@@ -3,18 +3,20 @@
  *
  *   node -r ./tools/scripts/register-ts.js apps/legacy-monolith/src/seed/main.ts --demo
  *   node -r ./tools/scripts/register-ts.js apps/legacy-monolith/src/seed/main.ts --workspaces 20 --notes 1000000
+ *   ... --events   (bulk: also the rows' `created` events in legacy.outbox, for contexts being carved)
  *
  * Migrates first (no-op when up to date). DATABASE_URL names the database (else embedded).
  * Progress on stderr; the last stdout line is a JSON summary, for scripts and benchmarks.
  */
 import { ProgressBar } from '@carve/shared-progress';
-import { resolveDatabase, createDataSource } from '@carve/shared-persistence';
+import { resolveDatabase, createDataSource, WRITE_FENCE_SQLSTATE } from '@carve/shared-persistence';
 import { legacyDataSourceSpec, migrateLegacy } from '../database/legacy-data-source';
 import { seedBulk } from './bulk';
 import { seedDemo } from './demo';
 
 interface Args {
   demo: boolean;
+  events: boolean;
   workspaces: number;
   notes: number;
   features: number;
@@ -23,11 +25,15 @@ interface Args {
 }
 
 export function parseSeedArgs(argv: string[]): Args {
-  const args: Args = { demo: false, workspaces: 10, notes: 10_000, features: 0 };
+  const args: Args = { demo: false, events: false, workspaces: 10, notes: 10_000, features: 0 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--demo') {
       args.demo = true;
+      continue;
+    }
+    if (flag === '--events') {
+      args.events = true;
       continue;
     }
     const key = flag.replace(/^--/, '') as keyof Args;
@@ -68,6 +74,7 @@ async function main(): Promise<void> {
       features: args.features,
       releases: args.releases,
       seed: args.seed,
+      events: args.events,
       onProgress: (p) => {
         let bar = bars.get(p.table);
         if (!bar) bars.set(p.table, (bar = new ProgressBar(p.table.padEnd(16), p.total)));
@@ -82,9 +89,29 @@ async function main(): Promise<void> {
   }
 }
 
+/** Exit code of a seed the monolith's write fence refused (`carve seed` reports it as refused). */
+export const SEED_EXIT_FENCED = 3;
+
+/**
+ * The line for a write the monolith's write fence refused (the seed is one transaction: nothing
+ * was written), or undefined for any other error.
+ */
+export function fenceRefusal(err: unknown): string | undefined {
+  const e = err as { code?: unknown; hint?: unknown } | undefined;
+  const context = typeof e?.hint === 'string' ? e.hint : 'a context';
+  if (e?.code === WRITE_FENCE_SQLSTATE.notOwner) {
+    return `seed refused by the monolith's write fence: the monolith no longer owns the writes of ${context} (its service does); nothing was written`;
+  }
+  if (e?.code === WRITE_FENCE_SQLSTATE.fenced) {
+    return `seed refused by the monolith's write fence: a handover of the writes of ${context} is in progress; nothing was written`;
+  }
+  return undefined;
+}
+
 if (require.main === module) {
   main().catch((err) => {
-    process.stderr.write(`seed failed: ${(err as Error).message}\n`);
-    process.exit(1);
+    const refused = fenceRefusal(err);
+    process.stderr.write(`${refused ?? `seed failed: ${(err as Error).message}`}\n`);
+    process.exit(refused ? SEED_EXIT_FENCED : 1);
   });
 }

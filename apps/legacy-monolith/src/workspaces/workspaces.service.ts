@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { FeatureUpdated, MemberCreated, MemberUpdated, WorkspaceUpdated } from '@carve/legacy-contracts';
+import { FeatureUpdated, MemberCreated, MemberUpdated, WorkspaceUpdated } from '@carve/legacy-events';
 import { type ListQuery, type MemberCreate, type MemberPatch, type Page, type WorkspacePatch } from '@carve/legacy-domain';
 import { problems } from '@carve/shared-http';
 import { DataSource, type EntityManager, In } from 'typeorm';

@@ -9,7 +9,7 @@
  * here), in a write context caused by the event: what the monolith emits in turn keeps the
  * origin `insights-service`, so the service skips it and nothing echoes.
  *
- * The events carry the monolith's own data shape (@carve/insights-contracts), the customer
+ * The events carry the monolith's own data shape (@carve/insights-events), the customer
  * inline again, so applying them is writing rows:
  * - note.created|updated: the note's whole state at `aggregateVersion` (upsert, only over an older
  *   version), then note.created|updated in legacy.outbox;
@@ -20,13 +20,16 @@
  *   (`legacy.reverse_sync_parked`, waiting for `note:<id>`) and applied with the note, in the
  *   note's transaction. A link to a feature the monolith has deleted is dropped (the monolith's
  *   own cascade removed such links too); a link of a note deleted meanwhile likewise.
+ * - an event at the version of a note the monolith wrote itself (`legacy.written_versions`; a link
+ *   event carries its note's version) is a conflict: returned to the consumer, which stores it in
+ *   `legacy.sync_conflicts` with both payloads; the monolith's row stays as it is.
  */
-import { NoteCreated, NoteFeatureLinkCreated, NoteFeatureLinkUpdated, type NoteFeatureLinkStateV1, type NoteStateV1, NoteUpdated } from '@carve/legacy-contracts';
-import { INSIGHTS_NOTE_LINKS_TOPIC, INSIGHTS_NOTES_TOPIC } from '@carve/insights-contracts';
-import type { Envelope } from '@carve/shared-messaging';
+import { NoteCreated, NoteFeatureLinkCreated, NoteFeatureLinkUpdated, type NoteFeatureLinkStateV1, type NoteStateV1, NoteUpdated } from '@carve/legacy-events';
+import { INSIGHTS_NOTE_LINKS_TOPIC, INSIGHTS_NOTES_TOPIC } from '@carve/insights-events';
+import { type Envelope, type SyncConflict, wroteVersionHere } from '@carve/shared-messaging';
 import type { EntityManager } from 'typeorm';
 import { LEGACY_SCHEMA as S } from '../../database/schema';
-import { emitLegacyEvents, type LegacyEvent, noteDeleted, noteEvent, noteFeatureLinkDeleted, noteFeatureLinkEvent } from '../../events/legacy-events';
+import { emitLegacyEvents, LEGACY_ORIGIN, type LegacyEvent, noteDeleted, noteEvent, noteFeatureLinkDeleted, noteFeatureLinkEvent } from '../../events/legacy-events';
 import type { ReverseSyncHandler, ReverseSyncHandlers } from '../../events/reverse-sync';
 import { NoteFeature } from '../../notes/note-feature.entity';
 import { Note } from '../../notes/note.entity';
@@ -53,11 +56,34 @@ async function rows<T = any>(em: EntityManager, sql: string, params: unknown[]):
   return (Array.isArray(r) && r.length === 2 && Array.isArray(r[0]) && typeof r[1] === 'number' ? r[0] : r) as T[];
 }
 
+/**
+ * The conflict of an event at `event.aggregateVersion` of note `noteId`, if the monolith wrote
+ * that version itself: the note is at that version (or was deleted at it: the monolith deletes
+ * rows outright) and `legacy.written_versions` says the monolith wrote it. Under the note's lock.
+ */
+async function conflictOf(event: Envelope, em: EntityManager, noteId: string): Promise<SyncConflict | null> {
+  const v = event.aggregateVersion;
+  const note = await rows<{ version: number }>(em, `SELECT version FROM ${S}.notes WHERE id = $1`, [noteId]);
+  if (note.length && Number(note[0].version) !== v) return null;
+  if (!(await wroteVersionHere(em, S, 'note', noteId, v))) return null;
+  const [local] = await rows<{ payload: unknown }>(
+    em,
+    `SELECT CASE WHEN n.id IS NULL THEN jsonb_build_object('deleted', true, 'id', $1::text, 'version', $2::int)
+            ELSE to_jsonb(n) || jsonb_build_object('links',
+                   COALESCE((SELECT jsonb_agg(to_jsonb(l) ORDER BY l.feature_id) FROM ${S}.note_features l WHERE l.note_id = n.id), '[]'::jsonb)) END AS payload
+       FROM (SELECT 1) one LEFT JOIN ${S}.notes n ON n.id = $1::uuid`,
+    [noteId, v],
+  );
+  return { context: 'insights', aggregateType: 'note', aggregateId: noteId, localOrigin: LEGACY_ORIGIN, localPayload: local?.payload ?? null };
+}
+
 // ---- notes --------------------------------------------------------------------------------------
 
-async function applyNoteState(event: Envelope, em: EntityManager): Promise<void> {
+async function applyNoteState(event: Envelope, em: EntityManager): Promise<void | SyncConflict> {
   const n = event.data as NoteStateV1;
   await lockNote(em, n.id);
+  const conflict = await conflictOf(event, em, n.id);
+  if (conflict) return conflict;
   const written = await rows(
     em,
     `INSERT INTO ${S}.notes AS t (id, workspace_id, title, content, source, customer_email, customer_name, customer_company, tags, state, version, created_at, updated_at)
@@ -85,9 +111,11 @@ async function applyNoteState(event: Envelope, em: EntityManager): Promise<void>
   for (const p of parked) await applyLink(p.envelope, em);
 }
 
-async function applyNoteDeleted(event: Envelope, em: EntityManager): Promise<void> {
+async function applyNoteDeleted(event: Envelope, em: EntityManager): Promise<void | SyncConflict> {
   const d = event.data as { id: string; workspaceId: string };
   await lockNote(em, d.id);
+  const conflict = await conflictOf(event, em, d.id);
+  if (conflict) return conflict;
   const links = await em.getRepository(NoteFeature).find({ where: { noteId: d.id, workspaceId: d.workspaceId }, order: { createdAt: 'ASC', featureId: 'ASC' } });
   const gone = await rows(em, `DELETE FROM ${S}.notes WHERE id = $1 AND workspace_id = $2 AND version < $3 RETURNING id`, [d.id, d.workspaceId, event.aggregateVersion]);
   await em.query(`DELETE FROM ${S}.reverse_sync_parked WHERE consumer = $1 AND waits_for = $2`, [CONSUMER, waitsForNote(d.id)]);
@@ -160,7 +188,10 @@ const onNote: ReverseSyncHandler = async (event, em) => {
 
 const onLink: ReverseSyncHandler = async (event, em) => {
   if (!event.type.startsWith('note-feature-link.')) return;
-  await lockNote(em, (event.data as LinkIds).noteId);
+  const noteId = (event.data as LinkIds).noteId;
+  await lockNote(em, noteId);
+  const conflict = await conflictOf(event, em, noteId);
+  if (conflict) return conflict;
   await applyLink(event, em);
 };
 

@@ -22,9 +22,9 @@ import {
   validateNoteLinkPatch,
   validateNotePatch,
 } from '@carve/insights-domain';
+import { edge, listQuery, pathId, valid, workspacePath } from '@carve/shared-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { tenancyAndOwnership } from '../plugins/tenancy';
-import { edge, listQuery, pathId, valid, workspacePath } from './http';
+import { tenancy } from './plugins/tenancy';
 
 const NOTE = 'The note';
 const LINK = 'The link between this note and feature';
@@ -32,7 +32,7 @@ const LINK = 'The link between this note and feature';
 type P = { workspaceId: string; id: string; noteId: string; featureId: string };
 
 export async function notesRoutes(app: FastifyInstance): Promise<void> {
-  app.addHook('preHandler', async (req) => tenancyAndOwnership(app, req));
+  app.addHook('preHandler', async (req) => tenancy(req));
   const ctx = (req: FastifyRequest) => ({ correlationId: req.id });
   const base = '/api/v1/workspaces/:workspaceId/notes';
 

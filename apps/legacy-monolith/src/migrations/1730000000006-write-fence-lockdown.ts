@@ -1,0 +1,19 @@
+import { writeFenceLockdownSqlV1 } from '@carve/shared-persistence';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+
+/**
+ * Only the fence's owner changes who owns the writes: the fence's check runs with its owner's
+ * rights and no other role (the app's included) may write `legacy.write_fence`. See
+ * @carve/shared-persistence write-fence.ts; the V1 builder never changes.
+ */
+export class WriteFenceLockdown1730000000006 implements MigrationInterface {
+  name = 'WriteFenceLockdown1730000000006';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(writeFenceLockdownSqlV1('legacy'));
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER FUNCTION legacy.carve_write_fence_check(text, boolean, text[]) SECURITY INVOKER');
+  }
+}
