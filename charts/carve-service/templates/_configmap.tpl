@@ -7,11 +7,24 @@ CARVE_TRANSPORT: {{ .Values.config.transport | quote }}
 {{- with .Values.config.kafkaBrokers }}
 KAFKA_BROKERS: {{ . | quote }}
 {{- end }}
+{{- include "carve-service.kafkaSecurityEnv" . }}
 {{- if hasKey .Values "admin" }}
 CARVE_ADMIN_PORT: {{ .Values.admin.port | quote }}
+CARVE_ADMIN_HOST: {{ .Values.admin.host | quote }}
 {{- end }}
 {{- if include "carve-service.hasRoutes" . }}
 CARVE_ROUTES_FILE: {{ include "carve-service.routesFile" . | quote }}
+{{- end }}
+{{- with .Values.config.jwt }}
+{{- with .jwksUrl }}
+CARVE_JWT_JWKS_URL: {{ . | quote }}
+{{- end }}
+{{- with .issuer }}
+CARVE_JWT_ISSUER: {{ . | quote }}
+{{- end }}
+{{- with .audience }}
+CARVE_JWT_AUDIENCE: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}
 {{ $name }}: {{ $value | toString | quote }}

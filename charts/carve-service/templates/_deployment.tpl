@@ -121,10 +121,16 @@ spec:
               mountPath: {{ .Values.routes.mountPath }}
               readOnly: true
             {{- end }}
+            {{- if include "carve-service.hasKafkaTlsFiles" . }}
+            {{- include "carve-service.kafkaTlsMount" . | nindent 12 }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ .Values.tmpSizeLimit }}
+        {{- if include "carve-service.hasKafkaTlsFiles" . }}
+        {{- include "carve-service.kafkaTlsVolume" . | nindent 8 }}
+        {{- end }}
         {{- if include "carve-service.hasRoutes" . }}
         # Mounted as a directory (no subPath) so an edited ConfigMap reaches the running pods.
         - name: routes

@@ -30,13 +30,17 @@ spec:
   rules:
     - host: {{ $ing.host | quote }}
       http:
+        # Only the API's prefixes: every other path (the gateway's /healthz and /readyz, an
+        # upstream's own paths) is not reachable from outside.
         paths:
-          - path: /
+          {{- range $ing.paths }}
+          - path: {{ . }}
             pathType: Prefix
             backend:
               service:
-                name: {{ include "carve-service.fullname" . }}
+                name: {{ include "carve-service.fullname" $ }}
                 port:
-                  name: {{ .Values.portName }}
+                  name: {{ $.Values.portName }}
+          {{- end }}
 {{- end -}}
 {{- end -}}

@@ -52,6 +52,10 @@ spec:
               value: {{ .Values.config.transport | quote }}
             - name: KAFKA_BROKERS
               value: {{ .Values.config.kafkaBrokers | quote }}
+            {{- range $name, $value := fromYaml (include "carve-service.kafkaSecurityEnv" .) }}
+            - name: {{ $name }}
+              value: {{ $value | quote }}
+            {{- end }}
             {{- with $job.secretEnv }}
             {{- include "carve-service.secretEnv" (dict "secret" $.Values.existingSecret "env" .) | trim | nindent 12 }}
             {{- end }}
@@ -62,9 +66,15 @@ spec:
           volumeMounts:
             - name: tmp
               mountPath: /tmp
+            {{- if include "carve-service.hasKafkaTlsFiles" . }}
+            {{- include "carve-service.kafkaTlsMount" . | nindent 12 }}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
             sizeLimit: {{ .Values.tmpSizeLimit }}
+        {{- if include "carve-service.hasKafkaTlsFiles" . }}
+        {{- include "carve-service.kafkaTlsVolume" . | nindent 8 }}
+        {{- end }}
 {{- end -}}
 {{- end -}}

@@ -1,11 +1,16 @@
 {{/*
-Ingress to this deployable's pods: its main port only from the allowed pods (by default the
-gateway and the monolith) and CIDRs (the gateway's load balancer), the admin port only from
-networkPolicy.adminFrom, and the metrics port from the monitoring namespace. Egress is open.
+A default deny for the pods, in and out, then what is listed. Ingress: the main port only from
+the allowed pods (by default the gateway and the monolith) and CIDRs (the gateway's load
+balancer), the admin port only from networkPolicy.adminFrom, and the metrics port (the admin
+port where there is one: the gateway's /metrics lives there) from the monitoring namespace.
+Egress: the cluster DNS, Postgres, the Kafka brokers (with transport kafka), the pods it calls
+(the gateway's upstreams) and networkPolicy.egress.extra; nothing else.
 */}}
 {{- define "carve-service.networkpolicy" -}}
 {{- if .Values.networkPolicy.enabled -}}
 {{- $np := .Values.networkPolicy -}}
+{{- $eg := $np.egress -}}
+{{- $metricsPort := ternary "admin" .Values.portName (hasKey .Values "admin") -}}
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
@@ -18,6 +23,7 @@ spec:
       {{- include "carve-service.selectorLabels" . | nindent 6 }}
   policyTypes:
     - Ingress
+    - Egress
   {{- $rules := or $np.allowFrom $np.allowCidrs $np.monitoringNamespace (and (hasKey .Values "admin") $np.adminFrom) }}
   {{- if not $rules }}
   ingress: []
@@ -55,9 +61,66 @@ spec:
             matchLabels:
               kubernetes.io/metadata.name: {{ . }}
       ports:
-        - port: {{ $.Values.portName }}
+        - port: {{ $metricsPort }}
           protocol: TCP
     {{- end }}
   {{- end }}
+  egress:
+    # The cluster DNS.
+    - to:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: {{ $eg.dnsNamespace }}
+          podSelector:
+            matchLabels:
+              k8s-app: kube-dns
+      ports:
+        - port: 53
+          protocol: UDP
+        - port: 53
+          protocol: TCP
+    {{- if $eg.postgres.cidrs }}
+    # Postgres.
+    - to:
+        {{- range $eg.postgres.cidrs }}
+        - ipBlock:
+            cidr: {{ . }}
+        {{- end }}
+      ports:
+        - port: {{ $eg.postgres.port }}
+          protocol: TCP
+    {{- end }}
+    {{- if and (eq .Values.config.transport "kafka") $eg.kafka.cidrs }}
+    # The Kafka brokers.
+    - to:
+        {{- range $eg.kafka.cidrs }}
+        - ipBlock:
+            cidr: {{ . }}
+        {{- end }}
+      ports:
+        {{- range $eg.kafka.ports }}
+        - port: {{ . }}
+          protocol: TCP
+        {{- end }}
+    {{- end }}
+    {{- range $eg.pods }}
+    - to:
+        - podSelector:
+            matchLabels:
+              {{- toYaml .labels | nindent 14 }}
+      ports:
+        - port: {{ .port }}
+          protocol: TCP
+    {{- end }}
+    {{- range $eg.extra }}
+    - to:
+        - ipBlock:
+            cidr: {{ .cidr }}
+      ports:
+        {{- range .ports }}
+        - port: {{ . }}
+          protocol: TCP
+        {{- end }}
+    {{- end }}
 {{- end -}}
 {{- end -}}

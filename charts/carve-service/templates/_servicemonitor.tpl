@@ -15,9 +15,22 @@ spec:
     matchLabels:
       {{- include "carve-service.selectorLabels" . | nindent 6 }}
   endpoints:
+    {{- if hasKey .Values "admin" }}
+    # The gateway's /metrics is on its admin port and needs an operator's token (a viewer's).
+    - port: admin
+      path: /metrics
+      interval: {{ .Values.serviceMonitor.interval }}
+      scrapeTimeout: {{ .Values.serviceMonitor.scrapeTimeout }}
+      authorization:
+        type: Bearer
+        credentials:
+          name: {{ .Values.existingSecret }}
+          key: {{ .Values.serviceMonitor.tokenKey }}
+    {{- else }}
     - port: {{ .Values.portName }}
       path: /metrics
       interval: {{ .Values.serviceMonitor.interval }}
       scrapeTimeout: {{ .Values.serviceMonitor.scrapeTimeout }}
+    {{- end }}
 {{- end -}}
 {{- end -}}
