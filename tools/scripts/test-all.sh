@@ -46,11 +46,14 @@ node -e '
 const fs = require("fs"), path = require("path");
 const dir = "tmp/test-results";
 let passed = 0, failed = 0, skipped = 0;
+const failures = [];
 for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
   const r = JSON.parse(fs.readFileSync(path.join(dir, f), "utf8"));
   passed += r.passed; failed += r.failed; skipped += r.skipped;
   console.log(`   ${r.project}: ${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ""}`);
+  for (const f of r.failures || []) failures.push(f);
 }
+for (const f of failures) console.log(`FAILED ${f.test}\n${f.message.replace(/^/gm, "    ")}`);
 console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
 if (passed === 0) { console.error("no test ran"); process.exit(1); }
 if (skipped > 0) { console.error("skipped tests are not allowed: fix or delete them"); process.exit(1); }

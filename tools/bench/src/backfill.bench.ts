@@ -1,16 +1,17 @@
 /**
  * `carve backfill insights` against a psql COPY pipe of the same rows, and what a running
- * backfill does to the latency of the product, side by side in one run (issue 5).
+ * backfill does to the latency of the product, side by side in one run.
  *
  *   npm run bench:backfill -w @carve/bench -- --notes 1000000
- *   (options: --workspaces 20 --rounds 2 --rate 100 --batch-size N --throttle auto|off|N --window 40 --slice 3)
+ *   (options: --workspaces 20 --rounds 2 --rate 100 --batch-size N --fixed-rate auto|off|N --adaptive on|off --window 40 --slice 3)
  *
  * 1. A fresh database (on DATABASE_URL's server, else embedded Postgres); `carve seed
  *    --workspaces 20 --notes N` (the real CLI, a child process); the insights schema migrated.
  * 2. Throughput, nothing else running, `--rounds` times: the peer, `psql -c "\copy legacy.notes
  *    TO STDOUT" | psql -c "\copy bench.notes FROM STDIN"` into a table created LIKE legacy.notes
  *    INCLUDING ALL (same columns, checks and indexes; no foreign keys), then `carve backfill
- *    insights` from scratch (the real CLI): rows/s of its notes source (goal: at least 0.5x).
+ *    insights --throttle off` from scratch (the real CLI): rows/s of its notes source (goal: at
+ *    least 0.75x).
  * 3. Latency: the monolith and the gateway as processes (notes routes on the monolith, as at
  *    stages created/backfilled); a load generator (its own process, pinned to its own CPU with
  *    taskset when there are two) sends GET /notes/:id at a fixed rate, open loop, through the
@@ -18,9 +19,11 @@
  *    from scratch runs in slices: `--slice` seconds running, `--slice` seconds paused (SIGSTOP),
  *    for `--window` seconds, so the running and the paused phases are measured interleaved, under
  *    the same background load of a shared machine (the first 300 ms after each switch are not
- *    counted). Once unthrottled, once at --max-rows-per-second (default a quarter of the
- *    unthrottled rate). Goal: p99 through the gateway while the backfill runs at most 1.5x the
- *    p99 while it is paused; also the p99 the gateway adds (through it minus straight).
+ *    counted). Once unthrottled (`--throttle off`), once at a fixed `--max-rows-per-second`
+ *    (`--fixed-rate`, default a quarter of the unthrottled rate), once with the load-adaptive
+ *    throttle (`--throttle auto`, the CLI's default; `--adaptive off` leaves it out). Goal: p99
+ *    through the gateway while the backfill runs at most 1.5x the p99 while it is paused; also
+ *    the p99 the gateway adds (through it minus straight).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,13 +36,13 @@ import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createDatabase, dropDatabase, resolveDatabase } from '@carve/shared-persistence';
 import { Client } from 'pg';
 import { parseArgs, type Summary, summarize } from './stats';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const root = path.resolve(__dirname, '..', '..', '..');
 const REGISTER = path.join(root, 'tools/scripts/register-ts.js');
 const CARVE = path.join(root, 'tools/carve/bin/carve.js');
 const args = parseArgs(process.argv.slice(2));
 const log = (m: string) => process.stderr.write(`${m}\n`);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const WARMUP_S = 5;
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)} ms` : '-');
@@ -313,8 +316,8 @@ async function main(): Promise<void> {
       log(`== round ${i}: psql \\copy legacy.notes TO STDOUT | psql \\copy bench.notes FROM STDIN (${fmt(notes)} rows, ~${bytes}/row)`);
       const pipeRate = (notes * 1000) / (await psqlPipe(url));
       await resetInsights(c);
-      log(`== round ${i}: carve backfill insights ${batch.join(' ')}`);
-      const b = await backfill(url, batch);
+      log(`== round ${i}: carve backfill insights --throttle off ${batch.join(' ')}`);
+      const b = await backfill(url, ['--throttle', 'off', ...batch]);
       links = b.links;
       rates.push({ pipe: pipeRate, backfill: b.rate });
     }
@@ -380,11 +383,13 @@ async function main(): Promise<void> {
       return { load, rowsPerSecond: ((await rowsDone()) - before) / (busyMs / 1000) };
     };
     const slice = Number(args.slice ?? 3);
-    const unthrottled = await interleavedWindow('latency, unthrottled backfill', batch, Number(args.window ?? 40));
-    const throttleArg = args.throttle ?? 'auto';
+    const window = Number(args.window ?? 40);
+    const unthrottled = await interleavedWindow('latency, unthrottled backfill', ['--throttle', 'off', ...batch], window);
+    const fixedArg = args['fixed-rate'] ?? 'auto';
     const best = Math.max(...rates.map((r) => r.backfill));
-    const limit = throttleArg === 'auto' ? Math.max(1000, Math.round(best / 4 / 1000) * 1000) : Number(throttleArg);
-    const throttled = throttleArg === 'off' ? undefined : { limit, ...(await interleavedWindow(`latency, backfill at --max-rows-per-second ${limit}`, ['--max-rows-per-second', String(limit)], Number(args.window ?? 40))) };
+    const limit = fixedArg === 'auto' ? Math.max(1000, Math.round(best / 4 / 1000) * 1000) : Number(fixedArg);
+    const throttled = fixedArg === 'off' ? undefined : { limit, ...(await interleavedWindow(`latency, backfill at --max-rows-per-second ${limit}`, ['--throttle', 'off', '--max-rows-per-second', String(limit), ...batch], window)) };
+    const adaptive = args.adaptive === 'off' ? undefined : await interleavedWindow('latency, backfill with --throttle auto (load-adaptive)', ['--throttle', 'auto', ...batch], window);
 
     const load1 = os.loadavg()[0];
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -393,13 +398,14 @@ async function main(): Promise<void> {
     console.log('| ---: | ---: | ---: | ---: |');
     rates.forEach((r, i) => console.log(`| ${i + 1} | ${fmt(r.pipe)} | ${fmt(r.backfill)} | ${(r.backfill / r.pipe).toFixed(2)} |`));
     console.log('');
-    console.log(`ratio backfill / psql pipe (mean of ${rounds} rounds): ${(mean(rates.map((r) => r.backfill)) / mean(rates.map((r) => r.pipe))).toFixed(2)}  (goal >= 0.5)`);
+    console.log(`ratio backfill / psql pipe (mean of ${rounds} rounds): ${(mean(rates.map((r) => r.backfill)) / mean(rates.map((r) => r.pipe))).toFixed(2)}  (goal >= 0.75)`);
     console.log(`(${fmt(notes)} notes, ~${bytes}/row, into LIKE legacy.notes INCLUDING ALL for the pipe; the backfill's notes source writes insights.customers + insights.notes; it also copied ${fmt(links)} links)`);
     console.log('');
     console.log(`| GET /notes/:id, ${rate} req/s each, open loop | phase | p50 | p99 | requests | errors |`);
     console.log('| --- | --- | ---: | ---: | ---: | ---: |');
     const windows: Array<[string, LoadResult]> = [[`unthrottled backfill (${fmt(unthrottled.rowsPerSecond)} rows/s while running)`, unthrottled.load]];
     if (throttled) windows.push([`backfill at --max-rows-per-second ${fmt(throttled.limit)} (${fmt(throttled.rowsPerSecond)} rows/s while running)`, throttled.load]);
+    if (adaptive) windows.push([`backfill with --throttle auto (${fmt(adaptive.rowsPerSecond)} rows/s while running)`, adaptive.load]);
     for (const [label, r] of windows) {
       for (const phase of ['idle', 'busy'] as const) {
         for (const t of ['gateway', 'direct'] as const) {
@@ -411,10 +417,15 @@ async function main(): Promise<void> {
     const ratio = (r: LoadResult) => r.gateway.busy.summary.p99 / r.gateway.idle.summary.p99;
     const added = (r: LoadResult, ph: 'idle' | 'busy') => r.gateway[ph].summary.p99 - r.direct[ph].summary.p99;
     console.log('');
-    console.log(`p99 through the gateway, running / paused: ${ratio(unthrottled.load).toFixed(2)} unthrottled${throttled ? `, ${ratio(throttled.load).toFixed(2)} at --max-rows-per-second ${fmt(throttled.limit)}` : ''}  (goal <= 1.5)`);
+    console.log(
+      `p99 through the gateway, running / paused: ${ratio(unthrottled.load).toFixed(2)} unthrottled` +
+        `${throttled ? `, ${ratio(throttled.load).toFixed(2)} at --max-rows-per-second ${fmt(throttled.limit)}` : ''}` +
+        `${adaptive ? `, ${ratio(adaptive.load).toFixed(2)} with --throttle auto` : ''}  (goal <= 1.5)`,
+    );
     console.log(
       `added by the gateway (p99 through it - p99 straight), paused / running: unthrottled ${ms(added(unthrottled.load, 'idle'))} / ${ms(added(unthrottled.load, 'busy'))}` +
-        (throttled ? `; throttled ${ms(added(throttled.load, 'idle'))} / ${ms(added(throttled.load, 'busy'))}` : ''),
+        (throttled ? `; fixed rate ${ms(added(throttled.load, 'idle'))} / ${ms(added(throttled.load, 'busy'))}` : '') +
+        (adaptive ? `; --throttle auto ${ms(added(adaptive.load, 'idle'))} / ${ms(added(adaptive.load, 'busy'))}` : ''),
     );
     console.log(`machine: ${os.cpus().length} CPU, ${os.cpus()[0]?.model ?? '?'}; load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end; load generator ${hasTaskset ? 'pinned to CPU 1, monolith and gateway to CPU 0' : 'not pinned'}`);
   } finally {

@@ -19,14 +19,22 @@
  * as a service consumes apart from the monolith that writes and relays; `--consumer inline` puts
  * it in this process. Each pipeline row also gives its legs (commit, relay, delivery, apply).
  *
- * Usage (the issue's figures: --duration 60):
+ * The Kafka pipeline runs once per producer setting of `--idempotent` (default `on,off`: the
+ * idempotent producer as deployed, then kafkajs without it, in the same run, so their ratio is
+ * read from one run).
+ *
+ * Usage:
  *   npm run bench:propagation -w @carve/bench -- [--duration 10] [--warmup 2] [--rates 50,500]
  *       [--transports kafka,postgres] [--relay-rows 100000] [--relay-batch 1000]
- *       [--consumer process|inline] [--floor on|off]
- * Postgres: DATABASE_URL, else the embedded server. Kafka: KAFKA_BROKERS, else the local broker
- * (tools/kafka; started here if not running, and then stopped again by PID).
+ *       [--consumer process|inline] [--floor on|off] [--idempotent on,off] [--tls off|on]
+ * Postgres: DATABASE_URL, else the embedded server. Kafka: KAFKA_BROKERS (with KAFKA_SSL*,
+ * KAFKA_SASL_* as the services read them), else the local broker (tools/kafka; started here if
+ * not running, and then stopped again by PID). `--tls on` starts a broker of its own with a
+ * TLS + SASL SCRAM-SHA-512 listener (certificates made with keytool) and runs every Kafka
+ * measurement over it.
  */
 import { startKafka, stopKafka } from '@carve/kafka-broker';
+import { freePorts } from '@carve/shared-testing';
 import {
   appendToOutbox,
   createEvent,
@@ -34,6 +42,8 @@ import {
   createPostgresTransport,
   type EventContractRef,
   inboxMigrationSql,
+  type KafkaSecurity,
+  kafkaSecurityFromEnv,
   outboxMigrationSql,
   perMessage,
   startConsumer,
@@ -44,9 +54,12 @@ import {
 import { createDatabase, dropDatabase, resolveDatabase } from '@carve/shared-persistence';
 import { randomBytes } from 'node:crypto';
 import { fork } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { Client, Pool } from 'pg';
 import { nowMs, parseArgs, type Summary, summarize } from './stats';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 type Kind = 'kafka' | 'postgres';
 
@@ -59,6 +72,13 @@ const RELAY_ROWS = Number(args['relay-rows'] ?? 100_000);
 const RELAY_BATCH = Number(args['relay-batch'] ?? 1000);
 const AGGREGATES = 1000;
 const FLOOR = (args.floor ?? 'on') !== 'off';
+/** The pipeline's Kafka producer settings to measure, in order: idempotent (as deployed) and/or not. */
+const IDEMPOTENT = (args.idempotent ?? 'on,off').split(',').map((v) => {
+  if (v !== 'on' && v !== 'off') throw new Error(`--idempotent takes on, off or on,off, not ${v}`);
+  return v === 'on';
+});
+/** Every Kafka client over TLS + SASL SCRAM-SHA-512, against a broker started for the run. */
+const TLS = (args.tls ?? 'off') === 'on';
 /**
  * Where the pipeline's consumer runs: `process` (default) in a child process of its own, as a
  * service consumes apart from the monolith that produces and relays; `inline` in this process,
@@ -69,11 +89,12 @@ if (!['process', 'inline'].includes(CONSUMER_LAYOUT)) throw new Error(`--consume
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const rand = () => randomBytes(3).toString('hex');
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Infra {
   dbUrl: string;
   brokers: string[];
+  /** TLS and SASL for every Kafka client (undefined: plaintext). */
+  security?: KafkaSecurity;
 }
 
 interface Row {
@@ -110,9 +131,9 @@ async function exec(url: string, sql: string, params?: unknown[]): Promise<any[]
   }
 }
 
-function makeTransport(kind: Kind, infra: Infra): Transport {
+function makeTransport(kind: Kind, infra: Infra, idempotent = true): Transport {
   return kind === 'kafka'
-    ? createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench' })
+    ? createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench', idempotent, security: infra.security })
     : createPostgresTransport({ databaseUrl: infra.dbUrl, pollIntervalMs: 1000 });
 }
 
@@ -146,6 +167,7 @@ interface ConsumerSpec {
   kind: Kind;
   dbUrl: string;
   brokers: string[];
+  security?: KafkaSecurity;
   topic: string;
   sink: string;
   group: string;
@@ -161,7 +183,7 @@ type OnApplied = (id: string, handleStart: number, committedAt: number) => void;
 
 /** The consumer in this process: the library's startConsumer applying each event to a table. */
 async function benchConsumer(spec: ConsumerSpec, onApplied: OnApplied, selfCpu = false): Promise<BenchConsumer> {
-  const transport = makeTransport(spec.kind, { dbUrl: spec.dbUrl, brokers: spec.brokers });
+  const transport = makeTransport(spec.kind, { dbUrl: spec.dbUrl, brokers: spec.brokers, security: spec.security });
   const pool = new Pool({ connectionString: spec.dbUrl, max: 6 });
   const started = new Map<string, number>();
   const consumer = await startConsumer({
@@ -258,14 +280,14 @@ async function consumerRole(spec: ConsumerSpec): Promise<void> {
   process.send!({ type: 'ready' } satisfies ChildMessage);
 }
 
-async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
+async function pipeline(kind: Kind, rate: number, infra: Infra, idempotent = true): Promise<Row> {
   const source = `bp${rand()}`;
   const sink = `sink_${source}`;
   const topic = `${source}.notes.v1`;
   await exec(infra.dbUrl, `${outboxMigrationSql(source)} ${inboxMigrationSql(sink)}
     CREATE TABLE ${source}.notes (id text PRIMARY KEY, title text, version int);
     CREATE TABLE ${sink}.notes (id text PRIMARY KEY, title text, version int);`);
-  const transport = makeTransport(kind, infra);
+  const transport = makeTransport(kind, infra, idempotent);
   await declare(transport, topic);
   // Per event: COMMIT sent, COMMIT returned, publish acked, handler started (the legs of STAGES).
   const marks = new Map<string, [number, number, number, number]>();
@@ -309,7 +331,7 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
     }
     marks.delete(id);
   };
-  const consumerSpec: ConsumerSpec = { kind, dbUrl: infra.dbUrl, brokers: infra.brokers, topic, sink, group: `bench-${source}` };
+  const consumerSpec: ConsumerSpec = { kind, dbUrl: infra.dbUrl, brokers: infra.brokers, security: infra.security, topic, sink, group: `bench-${source}` };
   const consumer = CONSUMER_LAYOUT === 'process' ? await consumerProcess(consumerSpec, onApplied) : await benchConsumer(consumerSpec, onApplied);
 
   const producerPool = new Pool({ connectionString: infra.dbUrl, max: 8 });
@@ -362,7 +384,7 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
   await producerPool.end();
   if (early) log(`${early} events were applied before their producer saw its own commit (not measured)`);
   return {
-    what: 'pipeline (commit → consumer commit)',
+    what: kind === 'kafka' ? `pipeline (commit → consumer commit), ${idempotent ? 'idempotent producer' : 'producer not idempotent'}` : 'pipeline (commit → consumer commit)',
     transport: kind,
     rate,
     latency: summarize(latencies),
@@ -376,7 +398,7 @@ async function pipeline(kind: Kind, rate: number, infra: Infra): Promise<Row> {
 async function rawRoundTrip(rate: number, infra: Infra): Promise<Row> {
   const topic = `br${rand()}.raw.v1`;
   // kafkajs's own producer defaults (acks -1, unlimited requests in flight), one message per send.
-  const transport = createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench-raw', maxInFlightRequests: null });
+  const transport = createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench-raw', maxInFlightRequests: null, security: infra.security });
   await declare(transport, topic);
   const latencies: number[] = [];
   let received = 0;
@@ -417,7 +439,7 @@ async function commitFloor(rate: number, infra: Infra): Promise<Row> {
   const schema = `bf${rand()}`;
   const topic = `${schema}.floor.v1`;
   await exec(infra.dbUrl, `CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.src (id text PRIMARY KEY, title text, version int); CREATE TABLE ${schema}.dst (id text PRIMARY KEY, title text, version int);`);
-  const transport = createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench-floor', maxInFlightRequests: null });
+  const transport = createKafkaTransport({ brokers: infra.brokers, clientId: 'carve-bench-floor', maxInFlightRequests: null, security: infra.security });
   await declare(transport, topic);
   const pool = new Pool({ connectionString: infra.dbUrl, max: 8 });
   const latencies: number[] = [];
@@ -509,15 +531,30 @@ async function main(): Promise<void> {
   const dbName = `bench_${Date.now().toString(36)}_${rand()}`;
   const dbUrl = await createDatabase(db.url, dbName);
   let brokers = (process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+  let security = brokers.length > 0 ? kafkaSecurityFromEnv() : undefined;
   let startedKafka: string | undefined;
-  if (TRANSPORTS.includes('kafka') && brokers.length === 0) {
-    const k = await startKafka({ log: () => undefined });
-    brokers = k.brokers;
-    if (!k.reused) startedKafka = k.dataDir;
+  let ownDataDir: string | undefined;
+  if (TRANSPORTS.includes('kafka') && (brokers.length === 0 || TLS)) {
+    if (TLS) {
+      // A broker of the run's own with a SASL_SSL listener; every client is configured the way
+      // the services are, from KAFKA_SSL* and KAFKA_SASL_* (the consumer process inherits them).
+      const port = await freePorts(3);
+      ownDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-bench-tls-kafka-'));
+      const password = `bench-${rand()}`;
+      const k = await startKafka({ port, controllerPort: port + 1, dataDir: ownDataDir, fresh: true, log: () => undefined, secure: { port: port + 2, users: [{ name: 'bench', password }] } });
+      startedKafka = k.dataDir;
+      brokers = k.secure!.brokers;
+      Object.assign(process.env, { KAFKA_SSL: 'true', KAFKA_SSL_CA_FILE: k.secure!.caFile, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'bench', KAFKA_SASL_PASSWORD: password });
+      security = kafkaSecurityFromEnv();
+    } else {
+      const k = await startKafka({ log: () => undefined });
+      brokers = k.brokers;
+      if (!k.reused) startedKafka = k.dataDir;
+    }
   }
-  const infra: Infra = { dbUrl, brokers };
+  const infra: Infra = { dbUrl, brokers, security };
   const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
-  log(`postgres ${db.source}, kafka ${brokers.join(',') || '-'}; ${DURATION_S}s per rate after ${WARMUP_S}s warm-up; ${os.cpus().length} CPUs; load average ${load()}`);
+  log(`postgres ${db.source}, kafka ${brokers.join(',') || '-'} (${security?.tls || security?.sasl ? `TLS ${security.tls ? 'on' : 'off'}, SASL ${security.sasl?.mechanism ?? 'off'}` : 'plaintext'}); ${DURATION_S}s per rate after ${WARMUP_S}s warm-up; ${os.cpus().length} CPUs; load average ${load()}`);
   const rows: Row[] = [];
   const peaks: Awaited<ReturnType<typeof relayPeak>>[] = [];
   try {
@@ -531,8 +568,10 @@ async function main(): Promise<void> {
         }
       }
       for (const kind of TRANSPORTS) {
-        log(`pipeline on ${kind} at ${rate}/s`);
-        rows.push(await pipeline(kind, rate, infra));
+        for (const idempotent of kind === 'kafka' ? IDEMPOTENT : [true]) {
+          log(`pipeline on ${kind}${kind === 'kafka' ? ` (${idempotent ? 'idempotent producer' : 'producer not idempotent'})` : ''} at ${rate}/s`);
+          rows.push(await pipeline(kind, rate, infra, idempotent));
+        }
       }
     }
     for (const kind of TRANSPORTS) {
@@ -543,6 +582,7 @@ async function main(): Promise<void> {
     await dropDatabase(db.url, dbName).catch(() => undefined);
     await db.stop();
     if (startedKafka) await stopKafka({ dataDir: startedKafka, log: () => undefined });
+    if (ownDataDir) fs.rmSync(ownDataDir, { recursive: true, force: true });
   }
 
   const out: string[] = [];
@@ -555,20 +595,23 @@ async function main(): Promise<void> {
   out.push(`| pipeline leg (p50 / p99 ms) | transport | rate (events/s) | ${STAGES.join(' | ')} |`);
   out.push(`| --- | --- | ---: | ${STAGES.map(() => '---:').join(' | ')} |`);
   for (const r of rows) {
-    if (r.stages) out.push(`| pipeline | ${r.transport} | ${r.rate} | ${STAGES.map((k) => `${f(r.stages![k].p50)} / ${f(r.stages![k].p99)}`).join(' | ')} |`);
+    if (r.stages) out.push(`| pipeline${r.what.includes(', ') ? ` (${r.what.split(', ')[1]})` : ''} | ${r.transport} | ${r.rate} | ${STAGES.map((k) => `${f(r.stages![k].p50)} / ${f(r.stages![k].p99)}`).join(' | ')} |`);
   }
   out.push('');
   for (const rate of RATES) {
     const raw = rows.find((r) => r.rate === rate && r.what.startsWith('raw'));
-    const kafka = rows.find((r) => r.rate === rate && r.what.startsWith('pipeline') && r.transport === 'kafka');
+    const kafkaRow = (idempotent: boolean) => rows.find((r) => r.rate === rate && r.transport === 'kafka' && r.what.startsWith('pipeline') && r.what.endsWith(idempotent ? 'idempotent producer' : 'producer not idempotent'));
+    const kafka = kafkaRow(true) ?? kafkaRow(false);
+    const plain = kafkaRow(false);
     const floor = rows.find((r) => r.rate === rate && r.what.startsWith('floor'));
     if (raw && kafka) out.push(`- at ${rate}/s: pipeline p99 / raw p99 = ${(kafka.latency.p99 / raw.latency.p99).toFixed(2)}x, p50 ratio ${(kafka.latency.p50 / raw.latency.p50).toFixed(2)}x`);
     if (raw && floor) out.push(`- at ${rate}/s: floor p99 / raw p99 = ${(floor.latency.p99 / raw.latency.p99).toFixed(2)}x${kafka ? `; pipeline p99 / floor p99 = ${(kafka.latency.p99 / floor.latency.p99).toFixed(2)}x` : ''}`);
+    if (kafka && plain && kafka !== plain) out.push(`- at ${rate}/s: idempotent / not idempotent = ${(kafka.latency.p50 / plain.latency.p50).toFixed(2)}x p50, ${(kafka.latency.p99 / plain.latency.p99).toFixed(2)}x p99`);
   }
   for (const p of peaks) out.push(`- relay peak (${p.transport}): ${p.rows} rows in ${p.seconds.toFixed(2)} s = ${Math.round(p.perSecond)} events/s (batch ${RELAY_BATCH})`);
   out.push(`- machine: ${os.cpus().length} CPUs, load average at the end ${load()}`);
   process.stdout.write(`${out.join('\n')}\n`);
-  process.stdout.write(`${JSON.stringify({ durationS: DURATION_S, warmupS: WARMUP_S, rows, peaks })}\n`);
+  process.stdout.write(`${JSON.stringify({ durationS: DURATION_S, warmupS: WARMUP_S, tls: Boolean(security?.tls), rows, peaks })}\n`);
 }
 
 (args.role === 'consumer' ? consumerRole(JSON.parse(args.spec) as ConsumerSpec).then(() => new Promise<void>(() => undefined)) : main()).then(

@@ -1,5 +1,5 @@
 /**
- * `carve seed` against a psql COPY pipe, side by side in one run (issue 2).
+ * `carve seed` against a psql COPY pipe, side by side in one run.
  *
  *   npm run bench:seed -w @carve/bench -- --notes 1000000
  *

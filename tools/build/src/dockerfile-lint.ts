@@ -160,12 +160,14 @@ function issue(issues: DockerfileIssue[], rule: RuleName, message: string, ins?:
 function checkBaseImage(ref: string): string | undefined {
   const m = /^(?:docker\.io\/(?:library\/)?)?([a-z0-9._/-]+)(?::([A-Za-z0-9._-]+))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(ref);
   if (!m) return `base image ${ref} is not a valid reference`;
-  const [, repo, tag] = m;
-  if (!tag) return `base image ${ref} has no tag: pin it (node:${NODE_LTS_MAJOR}-bookworm-slim)`;
-  if (tag === 'latest') return `base image ${ref} uses :latest: pin it (node:${NODE_LTS_MAJOR}-bookworm-slim)`;
+  const [, repo, tag, digest] = m;
+  if (!tag) return `base image ${ref} has no tag: pin it (node:${NODE_LTS_MAJOR}-bookworm-slim@sha256:<digest>)`;
+  if (tag === 'latest') return `base image ${ref} uses :latest: pin it (node:${NODE_LTS_MAJOR}-bookworm-slim@sha256:<digest>)`;
   if (repo !== 'node') return `base image ${ref}: Carve images build on the official node image`;
   const t = new RegExp(`^${NODE_LTS_MAJOR}(\\.\\d+){0,2}-[a-z]+-slim$`).exec(tag);
   if (!t) return `base image ${ref}: use the current LTS line, slim variant (node:${NODE_LTS_MAJOR}[.minor.patch]-<debian>-slim)`;
+  // A tag moves; a digest names the same bytes for every rebuild.
+  if (!digest) return `base image ${ref} is not pinned by digest: add @sha256:<digest> (a tag moves, so a rebuild would get other bytes)`;
   return undefined;
 }
 

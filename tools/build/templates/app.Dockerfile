@@ -11,15 +11,18 @@
 # code requires), {{root}}/dist/ (the compiled app), node_modules/@carve/ (its workspace libraries).
 # Checked against the build output by tools/build/src/dockerfile-lint.ts.
 
+# Base image pinned by digest (the multi-arch index of node:24-bookworm-slim): a rebuild gets the
+# same bytes; a newer one comes by changing the digest here (and regenerating the Dockerfiles).
+
 # ---- production dependencies, from the pruned lockfile
-FROM node:24-bookworm-slim AS deps
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d AS deps
 WORKDIR /app
 ENV NODE_ENV=production
 COPY dist/{{root}}/package.json dist/{{root}}/package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime: node, the production node_modules and the compiled app; nothing else
-FROM node:24-bookworm-slim AS runtime
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d AS runtime
 ENV NODE_ENV=production \
     NODE_OPTIONS=--enable-source-maps
 WORKDIR /app

@@ -132,7 +132,7 @@ describe('each rule catches what it is for', () => {
 
   it('multi-stage: a single stage that installs and runs', () => {
     const single = [
-      `FROM node:${NODE_LTS_MAJOR}-bookworm-slim`,
+      `FROM node:${NODE_LTS_MAJOR}-bookworm-slim@sha256:${'a'.repeat(64)}`,
       'WORKDIR /app',
       'ENV NODE_ENV=production',
       'COPY dist/apps/gateway/package.json dist/apps/gateway/package-lock.json ./',
@@ -144,12 +144,16 @@ describe('each rule catches what it is for', () => {
     expect(rules(lint(single))).toEqual(expect.arrayContaining(['multi-stage', 'prod-deps']));
   });
 
-  it('base-image: no tag, :latest, another major, a non-slim variant', () => {
-    expect(lint(bad(/FROM node:24-bookworm-slim AS deps/, 'FROM node AS deps')).map((i) => i.message)).toEqual([expect.stringContaining('has no tag')]);
-    expect(lint(bad(/FROM node:24-bookworm-slim AS runtime/, 'FROM node:latest AS runtime')).map((i) => i.message)).toEqual([expect.stringContaining(':latest')]);
-    expect(rules(lint(bad(/FROM node:24-bookworm-slim AS runtime/, 'FROM node:22-bookworm-slim AS runtime')))).toEqual(['base-image']);
-    expect(rules(lint(bad(/FROM node:24-bookworm-slim AS runtime/, 'FROM node:24-bookworm AS runtime')))).toEqual(['base-image']);
-    expect(lint(bad(/FROM node:24-bookworm-slim AS runtime/, 'FROM node:24.11.1-bookworm-slim@sha256:' + 'a'.repeat(64) + ' AS runtime'))).toEqual([]);
+  it('base-image: no tag, :latest, another major, a non-slim variant, no digest', () => {
+    const digest = '@sha256:' + 'a'.repeat(64);
+    expect(lint(bad(/FROM node:24-bookworm-slim@\S+ AS deps/, 'FROM node AS deps')).map((i) => i.message)).toEqual([expect.stringContaining('has no tag')]);
+    expect(lint(bad(/FROM node:24-bookworm-slim@\S+ AS runtime/, 'FROM node:latest AS runtime')).map((i) => i.message)).toEqual([expect.stringContaining(':latest')]);
+    expect(rules(lint(bad(/FROM node:24-bookworm-slim@\S+ AS runtime/, `FROM node:22-bookworm-slim${digest} AS runtime`)))).toEqual(['base-image']);
+    expect(rules(lint(bad(/FROM node:24-bookworm-slim@\S+ AS runtime/, `FROM node:24-bookworm${digest} AS runtime`)))).toEqual(['base-image']);
+    expect(lint(bad(/FROM node:24-bookworm-slim@\S+ AS runtime/, 'FROM node:24-bookworm-slim AS runtime')).map((i) => i.message)).toEqual([expect.stringContaining('is not pinned by digest')]);
+    expect(lint(bad(/FROM node:24-bookworm-slim@\S+ AS runtime/, `FROM node:24.11.1-bookworm-slim${digest} AS runtime`))).toEqual([]);
+    // The template pins both stages by digest.
+    expect(good.match(/^FROM node:24-bookworm-slim@sha256:[a-f0-9]{64} AS \w+$/gm)).toHaveLength(2);
   });
 
   it('user: no USER, root, a name instead of the UID', () => {

@@ -1,10 +1,14 @@
 /**
- * The pipeline cannot run here, so its structure is pinned by this test: stages in order, which
- * jobs run on merge requests and which on main, production behind a manual start, review
- * environments with a stop job, and every file and Nx configuration the scripts name exists.
+ * The pipeline cannot run here, so its structure is pinned by this test: GitLab's own parsing
+ * (gitlab-ci-local: the YAML, the CI schema, and the jobs a merge request and main get), stages in
+ * order, which jobs run on merge requests and which on main, images built once with BuildKit and
+ * promoted to production by digest, an SBOM and a scan, production behind a manual start, review
+ * environments with a stop job, and every file and Nx configuration the scripts name exists. The
+ * image scripts run here against stand-ins for buildctl and crane that record their arguments.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { WORKSPACE_ROOT } from '../src';
@@ -32,6 +36,119 @@ const script = (name: string): string => [...(job(name).before_script ?? []), ..
 const rulesOf = (name: string): Array<{ if?: string; when?: string }> => job(name).rules ?? [];
 const onMr = (name: string): boolean => rulesOf(name).some((r) => r.if?.includes('$CI_PIPELINE_SOURCE == "merge_request_event"') && !r.if.includes('!='));
 const onMain = (name: string): boolean => rulesOf(name).some((r) => r.if?.includes('$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH'));
+
+/** Runs gitlab-ci-local (npm) on a copy of the pipeline in a scratch git repository. */
+function gitlabCiLocal(args: string[]): { status: number | null; out: string; stdout: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-gitlab-ci-'));
+  try {
+    fs.copyFileSync(path.join(WORKSPACE_ROOT, '.gitlab-ci.yml'), path.join(dir, '.gitlab-ci.yml'));
+    const git = (...a: string[]) => spawnSync('git', a, { cwd: dir, encoding: 'utf8' });
+    git('init', '-q');
+    git('-c', 'user.email=ci@carve.invalid', '-c', 'user.name=ci', 'commit', '-q', '--allow-empty', '-m', 'pipeline');
+    const pkg = path.join(WORKSPACE_ROOT, 'node_modules', 'gitlab-ci-local', 'package.json');
+    const bin = path.join(path.dirname(pkg), JSON.parse(fs.readFileSync(pkg, 'utf8')).bin as string);
+    const r = spawnSync(process.execPath, [bin, ...args], { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    return { status: r.status, out: `${r.stdout}\n${r.stderr}`, stdout: r.stdout };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The job names gitlab-ci-local lists for a pipeline with these predefined variables. */
+function listedJobs(vars: Record<string, string>): string[] {
+  const args = ['--list', '--ignore-predefined-vars', Object.keys(vars).join(',')];
+  for (const [k, v] of Object.entries(vars)) args.push('--variable', `${k}=${v}`);
+  const { status, out, stdout } = gitlabCiLocal(args);
+  if (status !== 0) throw new Error(`gitlab-ci-local --list failed (${status}):\n${out}`);
+  const lines = stdout.split('\n');
+  const header = lines.findIndex((l) => /^name\s+description\s+stage/.test(l));
+  expect(header).toBeGreaterThanOrEqual(0);
+  const table = lines.slice(header + 1);
+  const end = table.findIndex((l) => l.trim() === '');
+  return (end < 0 ? table : table.slice(0, end)).map((l) => l.split(/\s+/)[0]);
+}
+
+describe('.gitlab-ci.yml as GitLab reads it (gitlab-ci-local)', () => {
+  it('parses and validates against the GitLab CI schema; every script line is a string', () => {
+    const { status, out } = gitlabCiLocal(['--preview']);
+    expect({ status, out: status === 0 ? '' : out }).toEqual({ status: 0, out: '' });
+    expect(out).not.toMatch(/non string value|is not valid/i);
+  }, 180_000);
+
+  it('a merge request gets the checks, the images with their SBOM and scan, and its review environment', () => {
+    expect(listedJobs({ CI_PIPELINE_SOURCE: 'merge_request_event', CI_MERGE_REQUEST_IID: '7' })).toEqual([
+      'install', 'verify', 'images', 'sbom', 'image-scan', 'helm-lint', 'review', 'stop-review',
+    ]);
+  }, 180_000);
+
+  it('main gets the checks, the images, staging, and production (plan by hand, then promotion by digest and the deploy)', () => {
+    expect(listedJobs({ CI_PIPELINE_SOURCE: 'push', CI_COMMIT_BRANCH: 'main', CI_DEFAULT_BRANCH: 'main' })).toEqual([
+      'install', 'verify', 'images', 'sbom', 'image-scan', 'helm-lint', 'deploy-staging', 'plan-production', 'promote-images', 'deploy-production',
+    ]);
+  }, 180_000);
+});
+
+/** Runs a tools/build/ci script with stand-in commands on PATH that log their arguments to calls.log. */
+function runCiScript(script: string, args: string[], fakes: Record<string, string>): { status: number | null; out: string; calls: string[]; dir: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-ci-script-'));
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  for (const [name, body] of Object.entries(fakes)) {
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\necho "${name} $*" >> "${dir}/calls.log"\n${body}\n`, { mode: 0o755 });
+  }
+  const r = spawnSync('sh', [path.join(WORKSPACE_ROOT, 'tools/build/ci', script), ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { PATH: `${bin}:${process.env.PATH}`, CI_COMMIT_SHA: 'c'.repeat(40), CI_PROJECT_URL: 'https://gitlab.invalid/carve' },
+  });
+  const log = path.join(dir, 'calls.log');
+  return { status: r.status, out: `${r.stdout}${r.stderr}`, calls: fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [], dir };
+}
+
+describe('the image scripts (BuildKit, promotion by digest)', () => {
+  const D1 = `sha256:${'1'.repeat(64)}`;
+  const D2 = `sha256:${'2'.repeat(64)}`;
+
+  it('build-images.sh: one buildctl build per image, pushed with the commit tag, its digest recorded', () => {
+    // buildctl's stand-in writes the metadata file it is given, as BuildKit does.
+    const buildctl = `meta=""; prev=""; for a in "$@"; do [ "$prev" = "--metadata-file" ] && meta="$a"; prev="$a"; done
+case "$*" in *carve/gateway:*) d="${D1}" ;; *) d="${D2}" ;; esac
+printf '{"containerimage.digest":"%s"}' "$d" > "$meta"`;
+    const dir0 = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-images-'));
+    const images = path.join(dir0, 'images.txt');
+    const digests = path.join(dir0, 'digests.txt');
+    fs.writeFileSync(images, 'gateway apps/gateway/Dockerfile dist/apps/gateway\ncarve-cli tools/carve/Dockerfile dist/tools/carve\n');
+    const r = runCiScript('build-images.sh', [images, 'reg.example', 'abc123def456', digests], { buildctl });
+    expect({ status: r.status, out: r.status === 0 ? '' : r.out }).toEqual({ status: 0, out: '' });
+    expect(r.calls).toHaveLength(2);
+    expect(r.calls[0]).toContain('--frontend dockerfile.v0 --local context=. --local dockerfile=apps/gateway --opt filename=Dockerfile');
+    expect(r.calls[0]).toContain('--output type=image,name=reg.example/carve/gateway:abc123def456,push=true');
+    expect(r.calls[1]).toContain('--local dockerfile=tools/carve');
+    expect(fs.readFileSync(digests, 'utf8')).toBe(`gateway reg.example/carve/gateway@${D1}\ncarve-cli reg.example/carve/carve-cli@${D2}\n`);
+  });
+
+  it('promote-images.sh: copies the built digest to the production registry and checks it; refuses an image this pipeline did not build', () => {
+    const dir0 = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-promote-'));
+    const images = path.join(dir0, 'images-production.txt');
+    const digests = path.join(dir0, 'image-digests.txt');
+    fs.writeFileSync(digests, `gateway staging.example/carve/gateway@${D1}\ncarve-cli staging.example/carve/carve-cli@${D2}\n`);
+    fs.writeFileSync(images, 'gateway apps/gateway/Dockerfile dist/apps/gateway\n');
+    const crane = `[ "$1" = digest ] && echo "${D1}"; exit 0`;
+    const ok = runCiScript('promote-images.sh', [images, digests, 'prod.example', 'abc123def456'], { crane });
+    expect({ status: ok.status, out: ok.status === 0 ? '' : ok.out }).toEqual({ status: 0, out: '' });
+    expect(ok.calls).toEqual([`crane copy staging.example/carve/gateway@${D1} prod.example/carve/gateway:abc123def456`, 'crane digest prod.example/carve/gateway:abc123def456']);
+
+    const wrong = runCiScript('promote-images.sh', [images, digests, 'prod.example', 'abc123def456'], { crane: `[ "$1" = digest ] && echo "${D2}"; exit 0` });
+    expect(wrong.status).toBe(1);
+    expect(wrong.out).toContain(`not the promoted ${D1}`);
+
+    fs.writeFileSync(images, 'roadmaps-service apps/roadmaps-service/Dockerfile dist/apps/roadmaps-service\n');
+    const missing = runCiScript('promote-images.sh', [images, digests, 'prod.example', 'abc123def456'], { crane });
+    expect(missing.status).toBe(1);
+    expect(missing.out).toContain('the image of roadmaps-service was not built by this pipeline');
+    expect(missing.calls).toEqual([]);
+  });
+});
 
 describe('.gitlab-ci.yml', () => {
   it('has the stages in order: install, verify, images, helm, deploy-staging, deploy-production, review', () => {
@@ -70,16 +187,31 @@ describe('.gitlab-ci.yml', () => {
     expect(base).toContain('status=success');
   });
 
-  it('images: kaniko, one image per deployable in the plan, tagged with the commit', () => {
-    for (const name of ['images', 'images-production']) {
-      expect(job(name).image.name).toBe('$KANIKO_IMAGE');
-      expect(script(name)).toContain('--destination "$REGISTRY/carve/$project:$IMAGE_TAG"');
-      expect(script(name)).toContain('IMAGE_TAG="$(echo "$CI_COMMIT_SHA" | cut -c1-12)"');
-    }
-    expect(ci.variables.KANIKO_IMAGE).toMatch(/kaniko-project\/executor:v[\d.]+-debug$/);
-    expect(job('images').variables).toEqual({ IMAGES: 'dist/images.txt', REGISTRY: '$STAGING_REGISTRY' });
-    expect(job('images-production').variables).toEqual({ IMAGES: 'dist/images-production.txt', REGISTRY: '$PRODUCTION_REGISTRY' });
+  it('images: BuildKit (a pinned buildkitd service), built once into the staging registry with the commit tag, digests kept; an SBOM and a scan of each digest', () => {
     expect(onMr('images') && onMain('images')).toBe(true);
+    expect(ci.variables.BUILDKIT_IMAGE).toMatch(/^moby\/buildkit:v[\d.]+@sha256:[a-f0-9]{64}$/);
+    expect(job('images').services).toEqual([{ name: '$BUILDKIT_IMAGE', alias: 'buildkitd', command: ['--addr', 'tcp://0.0.0.0:1234'] }]);
+    expect(job('images').variables.BUILDKIT_HOST).toBe('tcp://buildkitd:1234');
+    expect(script('images')).toContain('IMAGE_TAG="$(echo "$CI_COMMIT_SHA" | cut -c1-12)"');
+    expect(script('images')).toContain('sh tools/build/ci/build-images.sh dist/images.txt "$STAGING_REGISTRY" "$IMAGE_TAG" dist/image-digests.txt');
+    expect(job('images').artifacts.paths).toEqual(['dist/image-digests.txt']);
+    expect(JSON.stringify(ci)).not.toMatch(/kaniko/i);
+    for (const name of ['sbom', 'image-scan']) {
+      expect({ name, needs: job(name).needs, mr: onMr(name), main: onMain(name) }).toEqual({ name, needs: ['images'], mr: true, main: true });
+    }
+    expect(script('sbom')).toContain('tools/build/ci/sbom.sh dist/image-digests.txt');
+    expect(script('image-scan')).toContain('tools/build/ci/scan-images.sh dist/image-digests.txt');
+    // A scan that fails holds staging back.
+    expect(job('deploy-staging').needs).toContain('image-scan');
+    // On main the images of the production plan are built too (once), to be promoted later.
+    expect(script('verify')).toContain('--env production --json > dist/deploy-plan-production.json');
+  });
+
+  it('production gets the images staging got, by digest: promote-images copies them, nothing is rebuilt', () => {
+    expect(job('promote-images').needs).toEqual(['plan-production', 'images']);
+    expect(script('promote-images')).toContain('sh tools/build/ci/promote-images.sh dist/images-production.txt dist/image-digests.txt "$PRODUCTION_REGISTRY" "$IMAGE_TAG"');
+    expect(script('plan-production')).not.toMatch(/-t build|buildctl/);
+    expect(script('promote-images')).not.toContain('buildctl');
   });
 
   it('helm: lint --strict and render of the affected charts', () => {
@@ -97,15 +229,14 @@ describe('.gitlab-ci.yml', () => {
   });
 
   it('deploy-production: on main only, started by hand, after staging; then images and the deploy follow on their own', () => {
-    for (const name of ['plan-production', 'images-production', 'deploy-production']) {
+    for (const name of ['plan-production', 'promote-images', 'deploy-production']) {
       expect({ name, main: onMain(name), mr: onMr(name) }).toEqual({ name, main: true, mr: false });
       expect(job(name).stage).toBe('deploy-production');
     }
     expect(rulesOf('plan-production')).toEqual([expect.objectContaining({ when: 'manual' })]);
     expect(job('plan-production').allow_failure).toBe(false); // the pipeline waits for it ("blocked"), it is not skipped
     expect(job('plan-production').needs).toEqual(['deploy-staging']);
-    expect(job('images-production').needs).toEqual(['plan-production']);
-    expect(job('deploy-production').needs).toEqual(['images-production']);
+    expect(job('deploy-production').needs).toEqual(['promote-images']);
     expect(rulesOf('deploy-production').some((r) => r.when === 'manual')).toBe(false);
     expect(job('deploy-production').environment.name).toBe('production');
     expect(job('deploy-production').resource_group).toBe('production');

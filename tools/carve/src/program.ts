@@ -1,12 +1,10 @@
 import { Command } from 'commander';
 import { commands } from './commands';
+import { newProgram } from './cli-program';
 
-/** The `carve` program: every sub-command lives in ./commands, one file each. */
+/** The `carve` program with every sub-command (each lives in ./commands, one file each). */
 export function buildProgram(): Command {
-  const program = new Command('carve')
-    .description('Carve: take a legacy monolith apart without downtime')
-    .showHelpAfterError()
-    .configureHelp({ sortSubcommands: true });
+  const program = newProgram();
   for (const register of commands) register(program);
   return program;
 }

@@ -1,95 +1,94 @@
 /**
- * The README's first command, end to end: `carve dev` (what `npm start` runs) brings up the
- * monolith, the services and the gateway on a database of their own, the demo data is served
- * through the gateway on :8080 with a token from `carve token`, and Ctrl-C (SIGINT to the
- * carve process alone) stops every process it started: afterwards no port answers.
+ * `npm start` (`carve dev`) as a small process manager, each stack on a database and free ports
+ * of its own (CARVE_DEV_PORTS): the demo data is served through the gateway; a service killed
+ * with SIGKILL is restarted while the gateway keeps answering; SIGTERM or SIGINT sent to the npm
+ * process alone stops everything (nothing left listening), and so does a terminal's Ctrl-C (each
+ * child drains once); when carve itself is killed outright, its children stop by themselves.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
-import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { createTestDatabase, type TestDatabase, waitFor } from '@carve/shared-testing';
+import { type DevStack, devToken, portOpen, startDevStack, WORKSPACE } from './support/dev-stack';
 
-const root = path.resolve(__dirname, '../../..');
-const carve = path.join(root, 'tools/carve/bin/carve.js');
-const PORTS = { gateway: 8080, admin: 9090, monolith: 3000, insights: 3101 };
-const WORKSPACE = '00000000-0000-4000-a000-000000000001';
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-describe('carve dev', () => {
+describe('carve dev (npm start)', () => {
   let db: TestDatabase;
-  let child: ChildProcess | undefined;
-  let output = '';
+  const stacks: DevStack[] = [];
 
   beforeAll(async () => {
-    for (const [name, port] of Object.entries(PORTS)) {
-      if (await portOpen(port)) throw new Error(`port ${port} (${name}) is in use: stop the running \`carve dev\` before this test`);
-    }
     db = await createTestDatabase('carve_dev');
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    for (const s of stacks) s.kill();
     await db?.drop();
   });
 
-  it('serves the demo data through the gateway and stops everything on Ctrl-C', async () => {
-    child = spawn(process.execPath, [carve, 'dev'], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: db.url, KAFKA_BROKERS: '', CARVE_TRANSPORT: '', LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout!.on('data', (d) => (output += d));
-    child.stderr!.on('data', (d) => (output += d));
-    const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)));
+  const notes = (gatewayPort: number) =>
+    fetch(`http://127.0.0.1:${gatewayPort}/api/v1/workspaces/${WORKSPACE}/notes?limit=5`, { headers: { authorization: `Bearer ${devToken()}` }, signal: AbortSignal.timeout(5000) });
 
-    try {
-      await waitFor('"Carve is running"', async () => output.includes('Carve is running'), 150_000);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- carve dev output ---\n${output.slice(-4000)}`);
-    }
+  it('serves through the gateway, restarts a killed service while the gateway keeps answering, and stops on SIGTERM to npm', async () => {
+    const stack = await startDevStack(db.url);
+    stacks.push(stack);
+    const { ports } = stack;
 
-    const token = execFileSync(process.execPath, [carve, 'token'], { cwd: root, encoding: 'utf8' }).trim();
-    const auth = { authorization: `Bearer ${token}` };
-    const list = await fetch(`http://127.0.0.1:${PORTS.gateway}/api/v1/workspaces/${WORKSPACE}/notes?limit=5`, { headers: auth });
+    const list = await notes(ports.gateway);
     expect(list.status).toBe(200);
-    const body = (await list.json()) as { items: Array<{ workspaceId: string; title: string }>; nextCursor: string | null };
+    const body = (await list.json()) as { items: Array<{ workspaceId: string }>; nextCursor: string | null };
     expect(body.items).toHaveLength(5);
     expect(body.items.every((n) => n.workspaceId === WORKSPACE)).toBe(true);
-    expect(body.nextCursor).toEqual(expect.any(String));
 
-    const created = await fetch(`http://127.0.0.1:${PORTS.gateway}/api/v1/workspaces/${WORKSPACE}/notes`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ title: 'Export to CSV please', content: 'From the dev smoke test', source: 'manual' }),
-    });
-    expect(created.status).toBe(201);
+    const before = stack.pids()['insights-service'];
+    expect(before).toEqual(expect.any(Number));
+    const mark = stack.output().length;
+    process.kill(before, 'SIGKILL');
 
-    expect(await portOpen(PORTS.monolith)).toBe(true);
-    expect(await portOpen(PORTS.insights)).toBe(true);
+    // The gateway answers all along (the notes routes fall back to the monolith).
+    const statuses: number[] = [];
+    let back = false;
+    void stack.waitForLine(/insights-service is back \(pid \d+/, 60_000, mark).then(() => (back = true), () => undefined);
+    await waitFor('insights-service to be restarted', async () => {
+      statuses.push((await notes(ports.gateway)).status);
+      return back;
+    }, 60_000, 100);
+    expect(stack.output().slice(mark)).toMatch(/insights-service exited \(signal SIGKILL\); restarting it in/);
+    expect(statuses.length).toBeGreaterThan(1);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    const after = Number(/insights-service is back \(pid (\d+)/.exec(stack.output().slice(mark))![1]);
+    expect(after).not.toBe(before);
+    expect((await fetch(`http://127.0.0.1:${ports.insights}/readyz`)).status).toBe(200);
 
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    for (const [name, port] of Object.entries(PORTS)) {
-      await waitFor(`${name} on :${port} to stop`, async () => !(await portOpen(port)), 15_000);
-    }
+    stack.child.kill('SIGTERM'); // npm's PID alone, as an IDE's stop button does
+    expect(await stack.exited).toEqual({ code: 0, signal: null });
+    await stack.waitNothingListening();
+    expect(stack.output()).toContain('carve dev: terminated: stopping everything');
   }, 240_000);
+
+  it('stops everything on SIGINT to the npm process alone', async () => {
+    const stack = await startDevStack(db.url, { args: ['--only', 'legacy-monolith,gateway', '--no-seed'] });
+    stacks.push(stack);
+    expect((await notes(stack.ports.gateway)).status).toBe(200);
+    stack.child.kill('SIGINT');
+    expect((await stack.exited).code).toBe(0);
+    await stack.waitNothingListening();
+    expect(stack.output()).toContain('carve dev: interrupted: stopping everything');
+  }, 180_000);
+
+  it("Ctrl-C in a terminal (SIGINT to npm's whole process group): every child drains once, cleanly", async () => {
+    const stack = await startDevStack(db.url, { args: ['--only', 'legacy-monolith,gateway', '--no-seed'], ownGroup: true, env: { LOG_LEVEL: 'info' } });
+    stacks.push(stack);
+    process.kill(-stack.child.pid!, 'SIGINT');
+    expect((await stack.exited).code).toBe(0);
+    await stack.waitNothingListening();
+    const out = stack.output();
+    expect(out).not.toContain('second signal');
+    expect(out.match(/shutdown complete/g)).toHaveLength(2);
+    expect(out.match(/carve dev: interrupted: stopping everything/g)).toHaveLength(1);
+  }, 180_000);
+
+  it('its children stop by themselves when carve is killed outright (SIGKILL)', async () => {
+    const stack = await startDevStack(db.url, { args: ['--only', 'gateway', '--no-seed'], via: 'carve' });
+    stacks.push(stack);
+    expect(await portOpen(stack.ports.gateway)).toBe(true);
+    stack.child.kill('SIGKILL');
+    await stack.exited;
+    await stack.waitNothingListening(20_000);
+  }, 120_000);
 });

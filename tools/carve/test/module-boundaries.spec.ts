@@ -56,7 +56,7 @@ const CASES: Case[] = [
   {
     name: 'the monolith importing another context\'s contracts',
     project: 'apps/legacy-monolith',
-    source: "import * as c from '@carve/insights-contracts';\nexport const x = c;\n",
+    source: "import * as c from '@carve/insights-events';\nexport const x = c;\n",
     forbidden: false,
   },
   {
@@ -89,7 +89,7 @@ const CASES: Case[] = [
   {
     name: 'the shared kernel importing a context (even its contracts)',
     project: 'libs/shared/kernel',
-    source: "import * as c from '@carve/legacy-contracts';\nexport const x = c;\n",
+    source: "import * as c from '@carve/legacy-events';\nexport const x = c;\n",
     forbidden: true,
     message: /scope:shared" can only depend on libs tagged with/,
   },

@@ -25,10 +25,10 @@ export const LIBRARY_CHART = 'carve-service';
 
 export const DEPLOYABLE_CHARTS: DeployableChart[] = [
   { chart: 'gateway', app: 'gateway', scope: 'gateway', port: 8080, schema: 'carve', gateway: true, requiredSecretEnv: ['DATABASE_URL', 'CARVE_ADMIN_TOKEN'], verifiesJwt: true },
-  { chart: 'insights-service', app: 'insights-service', scope: 'insights', port: 3101, schema: 'insights', gateway: false, requiredSecretEnv: ['DATABASE_URL', 'CARVE_CONTROL_PLANE_URL'], verifiesJwt: true },
+  { chart: 'insights-service', app: 'insights-service', scope: 'insights', port: 3101, schema: 'insights', gateway: false, requiredSecretEnv: ['DATABASE_URL'], verifiesJwt: true },
   { chart: 'legacy-monolith', app: 'legacy-monolith', scope: 'legacy', port: 3000, schema: 'legacy', gateway: false, requiredSecretEnv: ['DATABASE_URL'], verifiesJwt: true },
   { chart: 'relay', app: 'carve-cli', scope: 'shared', port: 9464, schema: null, gateway: false, requiredSecretEnv: ['DATABASE_URL'], verifiesJwt: false },
-  { chart: 'roadmaps-service', app: 'roadmaps-service', scope: 'roadmaps', port: 3102, schema: 'roadmaps', gateway: false, requiredSecretEnv: ['DATABASE_URL', 'CARVE_CONTROL_PLANE_URL'], verifiesJwt: true },
+  { chart: 'roadmaps-service', app: 'roadmaps-service', scope: 'roadmaps', port: 3102, schema: 'roadmaps', gateway: false, requiredSecretEnv: ['DATABASE_URL'], verifiesJwt: true },
 ];
 
 export function deployable(chart: string): DeployableChart {

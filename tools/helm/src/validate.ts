@@ -29,6 +29,29 @@ const CUSTOM: Record<string, (obj: Manifest) => string[]> = {
       });
     return errors;
   },
+  'monitoring.coreos.com/v1/PrometheusRule': (obj) => {
+    const errors: string[] = [];
+    const groups = obj.spec?.groups;
+    if (!Array.isArray(groups) || groups.length === 0) return ['spec.groups must be a non-empty array'];
+    const stringMap = (v: unknown) => v === undefined || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string'));
+    const names = new Set<string>();
+    groups.forEach((g: any, i: number) => {
+      if (typeof g?.name !== 'string' || g.name === '') errors.push(`spec.groups[${i}].name is required`);
+      else if (names.has(g.name)) errors.push(`spec.groups[${i}].name "${g.name}" is not unique`);
+      names.add(g?.name);
+      if (!Array.isArray(g?.rules) || g.rules.length === 0) errors.push(`spec.groups[${i}].rules must be a non-empty array`);
+      else
+        g.rules.forEach((r: any, j: number) => {
+          const at = `spec.groups[${i}].rules[${j}]`;
+          if ((typeof r?.alert === 'string') === (typeof r?.record === 'string')) errors.push(`${at} needs exactly one of alert and record`);
+          if (typeof r?.expr !== 'string' || r.expr.trim() === '') errors.push(`${at}.expr is required`);
+          if (r?.for !== undefined && !/^([0-9]+(ms|s|m|h|d|w|y))+$/.test(String(r.for))) errors.push(`${at}.for is not a duration`);
+          if (!stringMap(r?.labels)) errors.push(`${at}.labels must map names to strings`);
+          if (!stringMap(r?.annotations)) errors.push(`${at}.annotations must map names to strings`);
+        });
+    });
+    return errors;
+  },
 };
 
 const modelCache = new Map<string, ModelClass | null>();

@@ -17,7 +17,25 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] a
 export const TRANSPORTS = ['kafka', 'postgres'] as const;
 
 /** Env vars the chart sets itself: extraEnv may not set them. */
-export const RESERVED_ENV = ['PORT', 'PLATFORM', 'LOG_LEVEL', 'CARVE_TRANSPORT', 'KAFKA_BROKERS', 'CARVE_ADMIN_PORT', 'CARVE_ROUTES_FILE'];
+export const RESERVED_ENV = [
+  'PORT',
+  'PLATFORM',
+  'LOG_LEVEL',
+  'CARVE_TRANSPORT',
+  'KAFKA_BROKERS',
+  'KAFKA_SSL',
+  'KAFKA_SSL_CA_FILE',
+  'KAFKA_SSL_CERT_FILE',
+  'KAFKA_SSL_KEY_FILE',
+  'KAFKA_SASL_MECHANISM',
+  'KAFKA_AWS_REGION',
+  'CARVE_ADMIN_PORT',
+  'CARVE_ADMIN_HOST',
+  'CARVE_ROUTES_FILE',
+];
+/** config.kafka.saslMechanism: none, SCRAM (credentials from the Secret), or MSK IAM (the pod's IAM role). */
+export const KAFKA_SASL_MECHANISMS = ['none', 'scram-sha-512', 'scram-sha-256', 'aws-iam'] as const;
+const SCRAM_SECRET_ENV = ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'];
 /** Env var names that must come from the Secret, never from values. */
 export const SECRET_ENV_NAME = '(PASSWORD|PASSWD|SECRET|TOKEN|PRIVATE|CREDENTIAL|API_KEY|DATABASE_URL|JWT)';
 /** A URL with credentials in it (scheme://user:password@host). */
@@ -85,6 +103,29 @@ const probe = (what: string): Schema =>
 const labelSelectors = (description: string): Schema =>
   d(description, { type: 'array', items: { type: 'object', minProperties: 1, additionalProperties: { type: 'string' } } });
 
+const CIDR = '^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$';
+const cidrs = (description: string, minItems = 0): Schema => d(description, { type: 'array', minItems, items: { type: 'string', pattern: CIDR } });
+const ports = (description: string): Schema => d(description, { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1, maximum: 65535 } });
+
+/** What a deployable's pods may reach; the NetworkPolicy denies every other egress. */
+const egress = (): Schema =>
+  obj('Egress the pods need; every other egress is denied', {
+    dnsNamespace: str('Namespace of the cluster DNS (kube-dns / CoreDNS pods, port 53)', { pattern: DNS_LABEL }),
+    postgres: obj('Postgres (RDS)', { cidrs: cidrs('CIDR blocks of Postgres', 1), port: int('Postgres port', 1, 65535) }),
+    kafka: obj('Kafka brokers (MSK); only with transport kafka', { cidrs: cidrs('CIDR blocks of the brokers', 1), ports: ports('Broker ports') }),
+    pods: d('Pods in the namespace this deployable calls (the gateway: its upstreams)', {
+      type: 'array',
+      items: obj('A pod label set and the port called on it', {
+        labels: d('Pod labels', { type: 'object', minProperties: 1, additionalProperties: { type: 'string' } }),
+        port: int('Container port', 1, 65535),
+      }),
+    }),
+    extra: d('More destinations outside the cluster (e.g. a Redis, an AWS API endpoint)', {
+      type: 'array',
+      items: obj('CIDR block and ports', { cidr: str('CIDR block', { pattern: CIDR }), ports: ports('Ports') }),
+    }),
+  });
+
 export function valuesSchema(c: DeployableChart): Schema {
   const properties: Record<string, Schema> = {
     global: d('Helm global values (unused by Carve)', { type: 'object' }),
@@ -102,6 +143,36 @@ export function valuesSchema(c: DeployableChart): Schema {
         logLevel: str('LOG_LEVEL', { enum: [...LOG_LEVELS] }),
         transport: str('CARVE_TRANSPORT', { enum: [...TRANSPORTS] }),
         kafkaBrokers: str('KAFKA_BROKERS: comma-separated host:port', { pattern: '^([a-zA-Z0-9.-]+:[0-9]{1,5}(,[a-zA-Z0-9.-]+:[0-9]{1,5})*)?$' }),
+        kafka: obj(
+          'Kafka client security: TLS and SASL (docs/events.md, "Kafka security")',
+          {
+            ssl: bool('KAFKA_SSL: TLS to the brokers (MSK: 9094 TLS, 9096 SCRAM, 9098 IAM)'),
+            saslMechanism: str('KAFKA_SASL_MECHANISM: none, scram-sha-512/scram-sha-256 (secretEnv KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD) or aws-iam (the pod\'s IAM role)', { enum: [...KAFKA_SASL_MECHANISMS] }),
+            awsRegion: str('KAFKA_AWS_REGION: region of the MSK cluster (aws-iam)', { pattern: '^([a-z]{2}(-[a-z]+)+-[0-9])?$' }),
+            caSecretKey: str('Key in existingSecret holding a PEM CA bundle (KAFKA_SSL_CA_FILE); empty: the image\'s public CAs, which MSK\'s certificates chain to', { pattern: '^([-._a-zA-Z0-9]+)?$' }),
+            clientCertSecretKey: str('Key in existingSecret holding a PEM client certificate (mutual TLS), or empty', { pattern: '^([-._a-zA-Z0-9]+)?$' }),
+            clientKeySecretKey: str('Key in existingSecret holding the client certificate\'s PEM key, or empty', { pattern: '^([-._a-zA-Z0-9]+)?$' }),
+          },
+          {
+            allOf: [
+              // MSK's IAM listener is TLS only, and the token is signed for a region.
+              { if: { properties: { saslMechanism: { const: 'aws-iam' } } }, then: { properties: { ssl: { const: true }, awsRegion: { minLength: 1 } } } },
+              // TLS files need TLS; a client certificate goes with its key.
+              { if: { properties: { caSecretKey: { minLength: 1 } } }, then: { properties: { ssl: { const: true } } } },
+              { if: { properties: { clientCertSecretKey: { minLength: 1 } } }, then: { properties: { ssl: { const: true }, clientKeySecretKey: { minLength: 1 } } } },
+              { if: { properties: { clientKeySecretKey: { minLength: 1 } } }, then: { properties: { clientCertSecretKey: { minLength: 1 } } } },
+            ],
+          },
+        ),
+        ...(c.verifiesJwt
+          ? {
+              jwt: obj('Token verification against the identity provider\'s keys (docs/gateway.md, "Tokens")', {
+                jwksUrl: str('CARVE_JWT_JWKS_URL: the issuer\'s JWKS (https, keys cached and rotated), or empty to verify with CARVE_JWT_PUBLIC_KEY from the Secret', { pattern: '^(https://[^\\s@]+)?$' }),
+                issuer: str('CARVE_JWT_ISSUER: the `iss` every token must carry, or empty'),
+                audience: str('CARVE_JWT_AUDIENCE: the `aud` every token must carry, or empty'),
+              }),
+            }
+          : {}),
         extraEnv: stringMap('More non-secret env vars', {
           propertyNames: { pattern: ENV_NAME, not: { anyOf: [{ enum: RESERVED_ENV }, { pattern: SECRET_ENV_NAME }] } },
           additionalProperties: { type: 'string', not: { pattern: URL_WITH_CREDENTIALS } },
@@ -116,7 +187,6 @@ export function valuesSchema(c: DeployableChart): Schema {
     existingSecret: str('Existing Secret holding every secret env var', { minLength: 1, maxLength: 253, pattern: DNS_SUBDOMAIN }),
     secretEnv: {
       ...secretEnv('App container env vars from existingSecret: ENV_VAR -> key', c.requiredSecretEnv),
-      ...(c.verifiesJwt ? { anyOf: [{ required: ['CARVE_JWT_PUBLIC_KEY'] }, { required: ['CARVE_JWT_SECRET'] }] } : {}),
     },
     migrations: obj(
       'Migrations init container',
@@ -162,13 +232,14 @@ export function valuesSchema(c: DeployableChart): Schema {
       port: int('Service port', 1, 65535),
     }),
     networkPolicy: obj(
-      'NetworkPolicy (ingress only)',
+      'NetworkPolicy: default deny for ingress and egress, then what is listed',
       {
         enabled: bool('Create a NetworkPolicy'),
         allowFrom: labelSelectors('Pod label sets allowed to reach the main port'),
-        allowCidrs: d('CIDR blocks allowed to reach the main port', { type: 'array', items: { type: 'string', pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$' } }),
+        allowCidrs: cidrs('CIDR blocks allowed to reach the main port'),
         monitoringNamespace: str('Namespace Prometheus scrapes from, or empty', { pattern: `(${DNS_LABEL})|^$` }),
         ...(c.gateway ? { adminFrom: labelSelectors('Pod label sets allowed to reach the admin port') } : {}),
+        egress: egress(),
       },
     ),
     serviceMonitor: obj('Prometheus Operator ServiceMonitor', {
@@ -176,6 +247,18 @@ export function valuesSchema(c: DeployableChart): Schema {
       interval: str('Scrape interval', { pattern: '^[0-9]+(s|m)$' }),
       scrapeTimeout: str('Scrape timeout', { pattern: '^[0-9]+(s|m)$' }),
       labels: stringMap('Extra labels'),
+      ...(c.gateway ? { tokenKey: str("Key in existingSecret holding a viewer operator's token, sent to the admin port's /metrics", { pattern: '^[-._a-zA-Z0-9]+$' }) } : {}),
+    }),
+    dashboards: obj("Grafana dashboards (the chart's dashboards/*.json) in a ConfigMap the Grafana sidecar loads", {
+      enabled: bool('Create the dashboards ConfigMap (when the chart has dashboards)'),
+      sidecarLabel: str('Label the Grafana sidecar watches for', { pattern: '^([a-z0-9.-]+/)?[A-Za-z0-9]([-._A-Za-z0-9]*[A-Za-z0-9])?$' }),
+      sidecarLabelValue: str('Value of that label', { pattern: '^[A-Za-z0-9]([-._A-Za-z0-9]*[A-Za-z0-9])?$' }),
+      folder: str('Grafana folder (annotation grafana_folder); empty for the default'),
+    }),
+    prometheusRule: obj("Prometheus Operator PrometheusRule with the chart's alerts (alerts/*.yaml)", {
+      enabled: bool('Create the PrometheusRule (when the chart has alerts)'),
+      labels: stringMap('Extra labels so the Prometheus instance selects the PrometheusRule'),
+      runbookBaseUrl: str("URL where the repository's docs/ folder is browsable; empty: runbook_url is the path docs/...", { pattern: '^(https?://[^\\s]+)?$' }),
     }),
     podAnnotations: stringMap('Extra pod annotations'),
     nodeSelector: stringMap('Node labels the pods require'),
@@ -184,7 +267,10 @@ export function valuesSchema(c: DeployableChart): Schema {
   };
 
   if (c.gateway) {
-    properties.admin = obj('Admin API', { port: int('CARVE_ADMIN_PORT', 1024, 65535) });
+    properties.admin = obj("Admin API and the gateway's metrics", {
+      port: int('CARVE_ADMIN_PORT', 1024, 65535),
+      host: str('CARVE_ADMIN_HOST: address the admin port binds to', { pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|::|::1)$' }),
+    });
     properties.routes = obj('Route table (ConfigMap from routes/<environment>.yaml)', {
       mountPath: str('Directory the route table is mounted in; CARVE_ROUTES_FILE is <mountPath>/routes.yaml', { pattern: '^/[A-Za-z0-9._/-]+$', not: { pattern: '^/tmp(/|$)' } }),
     });
@@ -199,6 +285,11 @@ export function valuesSchema(c: DeployableChart): Schema {
         sslPolicy: str('ALB TLS policy', { pattern: '^ELBSecurityPolicy-[A-Za-z0-9-]+$' }),
         groupName: str('ALB group (shares one ALB between Ingresses), or empty', { pattern: `(${DNS_LABEL})|^$` }),
         annotations: stringMap('Extra Ingress annotations'),
+        paths: d('Path prefixes the Ingress sends to the gateway (the API only)', {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'string', pattern: '^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$' },
+        }),
       },
       { if: { properties: { enabled: { const: true } } }, then: { properties: { host: { minLength: 1 }, certificateArn: { minLength: 1 } } } },
     );
@@ -214,6 +305,27 @@ export function valuesSchema(c: DeployableChart): Schema {
     });
   }
 
+  // SCRAM: the credentials come from the Secret, for the app and for the topics Job.
+  const scram = { properties: { config: { properties: { kafka: { properties: { saslMechanism: { enum: ['scram-sha-512', 'scram-sha-256'] } } } } } } };
+  const scramSecrets: Schema = {
+    if: scram,
+    then: {
+      properties: {
+        secretEnv: { required: SCRAM_SECRET_ENV },
+        ...(c.gateway ? { kafkaTopics: { properties: { secretEnv: { required: SCRAM_SECRET_ENV } } } } : {}),
+      },
+    },
+  };
+
+  // A verifier needs keys: the issuer's JWKS, or a public key (or the dev secret) from the Secret.
+  const jwtKeys: Schema = {
+    anyOf: [
+      { properties: { config: { properties: { jwt: { properties: { jwksUrl: { minLength: 1 } } } } } } },
+      { properties: { secretEnv: { required: ['CARVE_JWT_PUBLIC_KEY'] } } },
+      { properties: { secretEnv: { required: ['CARVE_JWT_SECRET'] } } },
+    ],
+  };
+
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: `Values of the ${c.chart} chart`,
@@ -222,6 +334,7 @@ export function valuesSchema(c: DeployableChart): Schema {
     additionalProperties: false,
     required: Object.keys(properties).filter((k) => k !== 'global' && k !== 'carve-service'),
     properties,
+    allOf: [scramSecrets, ...(c.verifiesJwt ? [jwtKeys] : [])],
   };
 }
 

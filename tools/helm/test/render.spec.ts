@@ -75,7 +75,8 @@ describe.each(runs)('%s rendered for %s', (chart, env, meta) => {
         for (const re of [CREDENTIAL_URL, JWT, PRIVATE_KEY]) expect(value).not.toMatch(re);
       }
     }
-    const text = JSON.stringify(manifests);
+    // "password" only as the name of an env var read from the Secret by reference.
+    const text = JSON.stringify(manifests).replace(/\{"name":"[A-Z0-9_]*PASSWORD","valueFrom":\{"secretKeyRef":\{[^}]*\}\}\}/g, '');
     expect(text).not.toMatch(CREDENTIAL_URL);
     expect(text).not.toMatch(/password/i);
   });
@@ -84,7 +85,7 @@ describe.each(runs)('%s rendered for %s', (chart, env, meta) => {
     const env = appContainer(manifests).env ?? [];
     const refs = Object.fromEntries(env.map((e: any) => [e.name, e.valueFrom?.secretKeyRef]));
     for (const name of meta.requiredSecretEnv) expect(refs[name]).toEqual({ name: values.existingSecret, key: values.secretEnv[name], optional: false });
-    if (meta.verifiesJwt) expect(refs.CARVE_JWT_PUBLIC_KEY ?? refs.CARVE_JWT_SECRET).toBeDefined();
+    if (meta.verifiesJwt) expect(refs.CARVE_JWT_PUBLIC_KEY ?? refs.CARVE_JWT_SECRET ?? values.config.jwt?.jwksUrl).toBeTruthy();
   });
 
   it('puts the non-secret env the apps read in its ConfigMap, loaded by envFrom', () => {
@@ -197,7 +198,8 @@ describe.each(runs)('%s rendered for %s', (chart, env, meta) => {
 
   it('admits ingress only from the configured pods, CIDRs and the monitoring namespace', () => {
     const np = only(manifests, 'NetworkPolicy');
-    expect(np.spec.policyTypes).toEqual(['Ingress']);
+    // Both directions are policed: what no rule below admits is denied.
+    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(np.spec.podSelector.matchLabels).toEqual(deploymentOf(manifests).spec.selector.matchLabels);
     const peers = np.spec.ingress.flatMap((r: any) => r.from);
     const podPeers = peers.filter((p: any) => p.podSelector).map((p: any) => p.podSelector.matchLabels['app.kubernetes.io/name']);
@@ -216,10 +218,60 @@ describe.each(runs)('%s rendered for %s', (chart, env, meta) => {
     }
   });
 
-  it('has a ServiceMonitor exactly when enabled', () => {
+  it('denies egress but to the cluster DNS, Postgres, Kafka (with the Kafka transport) and the pods it calls', () => {
+    const np = only(manifests, 'NetworkPolicy');
+    const eg = values.networkPolicy.egress;
+    const rules: any[] = np.spec.egress;
+    // DNS: kube-dns in its namespace, port 53 over UDP and TCP.
+    expect(rules[0]).toEqual({
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      ports: [
+        { port: 53, protocol: 'UDP' },
+        { port: 53, protocol: 'TCP' },
+      ],
+    });
+    expect(rules[1]).toEqual({ to: eg.postgres.cidrs.map((cidr: string) => ({ ipBlock: { cidr } })), ports: [{ port: 5432, protocol: 'TCP' }] });
+    const kafka = values.config.transport === 'kafka';
+    if (kafka) expect(rules[2]).toEqual({ to: eg.kafka.cidrs.map((cidr: string) => ({ ipBlock: { cidr } })), ports: eg.kafka.ports.map((port: number) => ({ port, protocol: 'TCP' })) });
+    const extra: Array<{ cidr: string; ports: number[] }> = eg.extra ?? [];
+    const podRules = rules.slice(kafka ? 3 : 2, rules.length - extra.length);
+    // networkPolicy.egress.extra last, one rule per destination: its CIDR and ports only.
+    expect(rules.slice(rules.length - extra.length)).toEqual(extra.map((x) => ({ to: [{ ipBlock: { cidr: x.cidr } }], ports: x.ports.map((port) => ({ port, protocol: 'TCP' })) })));
+    const calls: Record<string, Array<[string, number]>> = {
+      gateway: [
+        ['legacy-monolith', 3000],
+        ['insights-service', 3101],
+        ['roadmaps-service', 3102],
+      ],
+      'legacy-monolith': [],
+      'insights-service': [],
+      'roadmaps-service': [],
+      relay: [],
+    };
+    expect(podRules.map((r) => [r.to[0].podSelector.matchLabels['app.kubernetes.io/name'], r.ports[0].port])).toEqual(calls[chart]);
+    for (const r of rules) {
+      // No rule may open everything: each names its peers and its ports.
+      expect(r.to.length).toBeGreaterThan(0);
+      expect(r.ports.length).toBeGreaterThan(0);
+      for (const peer of r.to) if (peer.ipBlock) expect(peer.ipBlock.cidr).not.toBe('0.0.0.0/0');
+    }
+    // The upstreams' ports are the ones they listen on.
+    for (const [name, port] of calls[chart]) expect(DEPLOYABLE_CHARTS.find((c) => c.chart === name)!.port).toBe(port);
+  });
+
+  it('has a ServiceMonitor exactly when enabled, on the port that serves /metrics', () => {
     const sm = all(manifests, 'ServiceMonitor');
     expect(sm).toHaveLength(values.serviceMonitor.enabled ? 1 : 0);
-    if (sm.length) expect(sm[0].spec.endpoints).toEqual([expect.objectContaining({ port: values.portName, path: '/metrics' })]);
+    if (!sm.length) return;
+    if (meta.gateway) {
+      // The gateway's /metrics is on its admin port only, behind a viewer operator's token.
+      expect(sm[0].spec.endpoints).toEqual([
+        expect.objectContaining({ port: 'admin', path: '/metrics', authorization: { type: 'Bearer', credentials: { name: values.existingSecret, key: values.serviceMonitor.tokenKey } } }),
+      ]);
+    } else expect(sm[0].spec.endpoints).toEqual([expect.objectContaining({ port: values.portName, path: '/metrics' })]);
+    const np = only(manifests, 'NetworkPolicy');
+    const fromMonitoring = np.spec.ingress.find((r: any) => r.from.some((p: any) => p.namespaceSelector));
+    expect(fromMonitoring.ports).toEqual([{ port: sm[0].spec.endpoints[0].port, protocol: 'TCP' }]);
   });
 
   it('has an Ingress and a Kafka topics hook only for the gateway (the hook only with the Kafka transport)', () => {
@@ -236,6 +288,8 @@ describe('the gateway chart', () => {
     const envCm = all(manifests, 'ConfigMap').find((c) => c.metadata.name === 'gateway-env')!;
     expect(envCm.data.CARVE_ROUTES_FILE).toBe('/etc/carve/routes/routes.yaml');
     expect(envCm.data.CARVE_ADMIN_PORT).toBe('9090');
+    // Set explicitly (the gateway binds the admin port to 127.0.0.1 otherwise): the NetworkPolicy admits only adminFrom and Prometheus.
+    expect(envCm.data.CARVE_ADMIN_HOST).toBe('0.0.0.0');
     const c = appContainer(manifests);
     expect(c.volumeMounts).toContainEqual({ name: 'routes', mountPath: '/etc/carve/routes', readOnly: true });
     expect(deploymentOf(manifests).spec.template.spec.volumes).toContainEqual({ name: 'routes', configMap: { name: 'gateway-routes' } });
@@ -258,7 +312,8 @@ describe('the gateway chart', () => {
     });
     expect(values.ingress.certificateArn).toMatch(/^arn:aws:acm:/);
     expect(ing.spec.rules[0].host).toBe(values.ingress.host);
-    expect(ing.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'gateway', port: { name: 'http' } });
+    // Only the API: not `/`, so neither the gateway's own paths nor an upstream's are reachable from outside.
+    expect(ing.spec.rules[0].http.paths).toEqual([{ path: '/api', pathType: 'Prefix', backend: { service: { name: 'gateway', port: { name: 'http' } } } }]);
   });
 
   it('creates the Kafka topics in a pre-install,pre-upgrade hook Job running carve kafka ensure-topics', () => {
@@ -279,6 +334,108 @@ describe('the gateway chart', () => {
   it('drops the topics Job when the transport is Postgres', () => {
     const manifests = rendered('gateway', 'staging', { set: { 'config.transport': 'postgres' } });
     expect(all(manifests, 'Job')).toEqual([]);
+  });
+});
+
+describe('Kafka security', () => {
+  it('staging and production talk TLS to MSK (port 9094) with the public CAs: KAFKA_SSL, no CA file, no SASL', () => {
+    for (const env of ['staging', 'production']) {
+      const cm = all(rendered('relay', env), 'ConfigMap').find((c) => c.metadata.name === 'relay-env')!;
+      expect(cm.data.KAFKA_BROKERS).toMatch(/:9094(,|$)/);
+      expect(cm.data).toMatchObject({ KAFKA_SSL: 'true' });
+      expect(cm.data.KAFKA_SSL_CA_FILE).toBeUndefined();
+      expect(cm.data.KAFKA_SASL_MECHANISM).toBeUndefined();
+    }
+  });
+
+  it('SCRAM with a CA and a client certificate from the Secret: env in the ConfigMap and the topics Job, the files mounted read-only in both', () => {
+    const set = {
+      'config.kafka': { ssl: true, saslMechanism: 'scram-sha-512', awsRegion: '', caSecretKey: 'kafka-ca', clientCertSecretKey: 'kafka-client-cert', clientKeySecretKey: 'kafka-client-key' },
+      'secretEnv.KAFKA_SASL_USERNAME': 'kafka-username',
+      'secretEnv.KAFKA_SASL_PASSWORD': 'kafka-password',
+      'kafkaTopics.secretEnv': { KAFKA_SASL_USERNAME: 'kafka-username', KAFKA_SASL_PASSWORD: 'kafka-password' },
+    };
+    const manifests = rendered('gateway', 'production', { set });
+    const issues = validateManifests(manifests);
+    if (issues.length > 0) throw new Error(formatIssues(issues));
+    const expected = {
+      KAFKA_SSL: 'true',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SSL_CA_FILE: '/etc/carve/kafka-tls/ca.pem',
+      KAFKA_SSL_CERT_FILE: '/etc/carve/kafka-tls/client.pem',
+      KAFKA_SSL_KEY_FILE: '/etc/carve/kafka-tls/client.key',
+    };
+    const cm = all(manifests, 'ConfigMap').find((c) => c.metadata.name === 'gateway-env')!;
+    expect(cm.data).toMatchObject(expected);
+    const volume = {
+      name: 'kafka-tls',
+      secret: {
+        secretName: 'gateway',
+        defaultMode: 0o440,
+        items: [
+          { key: 'kafka-ca', path: 'ca.pem' },
+          { key: 'kafka-client-cert', path: 'client.pem' },
+          { key: 'kafka-client-key', path: 'client.key' },
+        ],
+      },
+    };
+    const mount = { name: 'kafka-tls', mountPath: '/etc/carve/kafka-tls', readOnly: true };
+    const app = appContainer(manifests);
+    expect(app.volumeMounts).toContainEqual(mount);
+    expect(app.env).toContainEqual({ name: 'KAFKA_SASL_PASSWORD', valueFrom: { secretKeyRef: { name: 'gateway', key: 'kafka-password', optional: false } } });
+    expect(deploymentOf(manifests).spec.template.spec.volumes).toContainEqual(volume);
+    const job = only(manifests, 'Job');
+    const jc = job.spec.template.spec.containers[0];
+    for (const [name, value] of Object.entries(expected)) expect(jc.env).toContainEqual({ name, value });
+    expect(jc.env).toContainEqual({ name: 'KAFKA_SASL_USERNAME', valueFrom: { secretKeyRef: { name: 'gateway', key: 'kafka-username', optional: false } } });
+    expect(jc.volumeMounts).toContainEqual(mount);
+    expect(job.spec.template.spec.volumes).toContainEqual(volume);
+  });
+
+  it('MSK IAM: the mechanism and the region, no credentials in the Secret (the pod role signs)', () => {
+    const manifests = rendered('roadmaps-service', 'production', { set: { 'config.kafka.saslMechanism': 'aws-iam', 'config.kafka.awsRegion': 'eu-west-1' } });
+    const cm = all(manifests, 'ConfigMap').find((c) => c.metadata.name === 'roadmaps-service-env')!;
+    expect(cm.data).toMatchObject({ KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'aws-iam', KAFKA_AWS_REGION: 'eu-west-1' });
+    expect(deploymentOf(manifests).spec.template.spec.volumes.map((v: { name: string }) => v.name)).not.toContain('kafka-tls');
+  });
+});
+
+describe('token verification', () => {
+  it.each(['gateway', 'insights-service', 'legacy-monolith', 'roadmaps-service'])('%s deploys with the identity provider\'s JWKS only: no key in the Secret, the URL, issuer and audience in the ConfigMap', (chart) => {
+    const jwt = { jwksUrl: 'https://idp.example.com/.well-known/jwks.json', issuer: 'https://idp.example.com/', audience: 'carve-api' };
+    const manifests = rendered(chart, 'production', { set: { 'config.jwt': jwt, 'secretEnv.CARVE_JWT_PUBLIC_KEY': null } });
+    const issues = validateManifests(manifests);
+    if (issues.length > 0) throw new Error(formatIssues(issues));
+    const cm = all(manifests, 'ConfigMap').find((c) => c.metadata.name === `${chart}-env`)!;
+    expect(cm.data).toMatchObject({ CARVE_JWT_JWKS_URL: jwt.jwksUrl, CARVE_JWT_ISSUER: jwt.issuer, CARVE_JWT_AUDIENCE: jwt.audience });
+    expect((appContainer(manifests).env ?? []).map((e: { name: string }) => e.name)).not.toContain('CARVE_JWT_PUBLIC_KEY');
+  });
+
+  it('leaves the JWKS settings out of the ConfigMap when they are empty', () => {
+    const cm = all(rendered('gateway', 'production'), 'ConfigMap').find((c) => c.metadata.name === 'gateway-env')!;
+    expect(Object.keys(cm.data).filter((k) => k.startsWith('CARVE_JWT_'))).toEqual([]);
+  });
+});
+
+describe('the tenant limits store', () => {
+  it('staging and production share the gateway replicas\' limits through ElastiCache: rediss:// with an RBAC user, its password from the Secret, egress to its subnet on 6379 only', () => {
+    for (const env of ['staging', 'production']) {
+      const manifests = rendered('gateway', env);
+      const cm = all(manifests, 'ConfigMap').find((c) => c.metadata.name === 'gateway-env')!;
+      expect(cm.data.CARVE_REDIS_URL).toMatch(/^rediss:\/\/[a-z0-9.-]+\.cache\.amazonaws\.com:6379$/);
+      expect(cm.data.CARVE_REDIS_USERNAME).toBe('carve-gateway');
+      expect(cm.data.CARVE_REDIS_PASSWORD).toBeUndefined();
+      expect(appContainer(manifests).env).toContainEqual({ name: 'CARVE_REDIS_PASSWORD', valueFrom: { secretKeyRef: { name: 'gateway', key: 'redis-password', optional: false } } });
+      const np = only(manifests, 'NetworkPolicy');
+      const redisRules = np.spec.egress.filter((r: any) => r.ports.some((p: any) => p.port === 6379));
+      expect(redisRules).toHaveLength(1);
+      expect(redisRules[0].to).toEqual([{ ipBlock: { cidr: expect.stringMatching(/^10\.\d+\.\d+\.0\/24$/) } }]);
+    }
+  });
+
+  it('a review environment keeps the in-process limiter (no Redis configured)', () => {
+    const cm = all(rendered('gateway', 'review'), 'ConfigMap').find((c) => c.metadata.name === 'gateway-env')!;
+    expect(cm.data.CARVE_REDIS_URL).toBeUndefined();
   });
 });
 
@@ -326,7 +483,7 @@ describe('checksum/config', () => {
     // Staging and production differ in their route tables; with the same env config the checksums still differ.
     const staging = rendered('gateway', 'staging');
     const sameConfig = rendered('gateway', 'production', {
-      set: { 'config.logLevel': 'debug', 'config.kafkaBrokers': chartValues('gateway', 'staging').config.kafkaBrokers },
+      set: { 'config.logLevel': 'debug', 'config.kafkaBrokers': chartValues('gateway', 'staging').config.kafkaBrokers, 'config.extraEnv': chartValues('gateway', 'staging').config.extraEnv },
     });
     const cm = (m: Manifest[]): unknown => all(m, 'ConfigMap').find((c) => c.metadata.name === 'gateway-env')!.data;
     expect(cm(sameConfig)).toEqual(cm(staging));

@@ -42,10 +42,37 @@ describe('values.schema.json rejects bad values with a clear message', () => {
     expect(templateError('roadmaps-service', { 'config.extraEnv': { UPSTREAM: 'postgres://app:hunter2@db:5432/carve' } })).toContain("at '/config/extraEnv/UPSTREAM'");
   });
 
+  it('a JWT verifier needs keys: the issuer\'s JWKS, or a public key or the dev secret from the Secret', () => {
+    for (const chart of ['gateway', 'insights-service', 'legacy-monolith', 'roadmaps-service']) {
+      expect(templateError(chart, { 'secretEnv.CARVE_JWT_PUBLIC_KEY': null })).toMatch(/anyOf|missing property 'CARVE_JWT_PUBLIC_KEY'/);
+    }
+    expect(templateError('gateway', { 'config.jwt.jwksUrl': 'http://idp.example.com/.well-known/jwks.json' })).toContain("at '/config/jwt/jwksUrl'");
+  });
+
   it('the gateway needs its admin token from the Secret, and a host and certificate when the Ingress is on', () => {
     // null removes a key from the merged values.
     expect(templateError('gateway', { 'secretEnv.CARVE_ADMIN_TOKEN': null })).toContain("at '/secretEnv': missing property 'CARVE_ADMIN_TOKEN'");
     expect(templateError('gateway', { 'ingress.certificateArn': '' })).toContain("at '/ingress/certificateArn': minLength: got 0, want 1");
+  });
+
+  it('Kafka security: aws-iam needs TLS and a region, SCRAM needs its credentials from the Secret, a client certificate needs its key', () => {
+    expect(templateError('relay', { 'config.kafka.saslMechanism': 'aws-iam', 'config.kafka.awsRegion': '' })).toContain("at '/config/kafka/awsRegion': minLength: got 0, want 1");
+    expect(templateError('relay', { 'config.kafka.saslMechanism': 'aws-iam', 'config.kafka.awsRegion': 'eu-west-1', 'config.kafka.ssl': false })).toContain("at '/config/kafka/ssl': value must be true");
+    expect(templateError('relay', { 'config.kafka.saslMechanism': 'plain' })).toContain("at '/config/kafka/saslMechanism': value must be one of 'none', 'scram-sha-512', 'scram-sha-256', 'aws-iam'");
+    expect(templateError('insights-service', { 'config.kafka.saslMechanism': 'scram-sha-512' })).toContain("at '/secretEnv': missing properties 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'");
+    expect(templateError('gateway', { 'config.kafka.saslMechanism': 'scram-sha-512', 'secretEnv.KAFKA_SASL_USERNAME': 'kafka-username', 'secretEnv.KAFKA_SASL_PASSWORD': 'kafka-password' })).toContain(
+      "at '/kafkaTopics/secretEnv': missing properties 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'",
+    );
+    expect(templateError('relay', { 'config.kafka.clientCertSecretKey': 'kafka-client-cert' })).toContain("at '/config/kafka/clientKeySecretKey': minLength: got 0, want 1");
+    expect(templateError('relay', { 'config.extraEnv': { KAFKA_SSL: 'true' } })).toContain("invalid propertyName 'KAFKA_SSL'");
+  });
+
+  it('the Ingress never routes `/`, and egress rules never open everything', () => {
+    expect(templateError('gateway', { 'ingress.paths': ['/'] })).toContain("at '/ingress/paths/0'");
+    expect(templateError('gateway', { 'ingress.paths': [] })).toContain("at '/ingress/paths': minItems: got 0, want 1");
+    expect(templateError('legacy-monolith', { 'networkPolicy.egress.postgres.cidrs': [] })).toContain("at '/networkPolicy/egress/postgres/cidrs': minItems: got 0, want 1");
+    expect(templateError('relay', { 'networkPolicy.egress.kafka.ports': [] })).toContain("at '/networkPolicy/egress/kafka/ports': minItems: got 0, want 1");
+    expect(templateError('gateway', { 'admin.host': 'everywhere' })).toContain("at '/admin/host'");
   });
 
   it('migrations on need a command and the migrator DATABASE_URL', () => {

@@ -1,17 +1,22 @@
 // kafkajs reads this when a producer is created; the broker tooling never wants the warning.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
+
+/** TLS and SASL options of a kafkajs client (`kafkaClientSecurity` of @carve/shared-messaging makes them from the environment). */
+export type KafkaClientSecurity = Pick<KafkaConfig, 'ssl' | 'sasl'>;
 
 /**
  * Resolves true as soon as a kafkajs admin client can describe the cluster at `brokers`
  * (one broker or more answering), false once `timeoutMs` has passed. Never throws.
+ * `security`: the listener's TLS and SASL options (default: plaintext).
  */
-export async function kafkaAdminReady(brokers: string[], timeoutMs: number): Promise<boolean> {
+export async function kafkaAdminReady(brokers: string[], timeoutMs: number, security: KafkaClientSecurity = {}): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   const kafka = new Kafka({
     clientId: 'carve-kafka-ready',
     brokers,
+    ...security,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 1000,
     requestTimeout: 2000,

@@ -7,6 +7,7 @@ import { KafkaBrokerError } from './errors';
 import { ensureKafkaJars, stderrLog, type Log } from './jars';
 import { brokerFiles, defaultDataDir, isKafka4, kafkaVersion, LOG4J2_CONFIG, LOG4J_CONFIG, type BrokerFiles } from './paths';
 import { isAlive, isOurBroker, portAnswers, readPid, sleep, tail, waitForExit } from './process';
+import { type BrokerTls, ensureBrokerTls } from './tls';
 
 const execFileAsync = promisify(execFile);
 
@@ -31,6 +32,21 @@ export interface StartKafkaOptions {
   version?: string;
   /** Progress lines; default: stderr, prefixed `kafka:`. */
   log?: Log;
+  /**
+   * A second client listener with TLS and SASL SCRAM-SHA-512 (SASL_SSL) on 127.0.0.1:`port`,
+   * beside the plaintext one. Its certificate is signed by a CA made with keytool at the first
+   * start (`<dataDir>/tls/ca.pem` for clients); the SCRAM users are written when the storage
+   * is formatted, so they are those of the data dir's first start (use `fresh` to change them).
+   */
+  secure?: { port: number; users: Array<{ name: string; password: string }> };
+}
+
+export interface SecureListener {
+  /** Bootstrap addresses of the SASL_SSL listener. */
+  brokers: string[];
+  /** PEM CA bundle that signed the broker's certificate (KAFKA_SSL_CA_FILE). */
+  caFile: string;
+  mechanism: 'scram-sha-512';
 }
 
 export interface RunningKafka {
@@ -42,6 +58,8 @@ export interface RunningKafka {
   dataDir: string;
   /** The broker's log (log4j); kafka.out beside it holds the JVM's own output. */
   logFile: string;
+  /** The SASL_SSL listener, when started with `secure`. */
+  secure?: SecureListener;
 }
 
 export interface StopKafkaOptions {
@@ -86,7 +104,9 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<RunningK
 
     const port = opts.port ?? DEFAULT_KAFKA_PORT;
     const controllerPort = opts.controllerPort ?? port + 1;
-    for (const [what, p] of [['client', port], ['controller', controllerPort]] as const) {
+    const ports: Array<readonly [string, number]> = [['client', port], ['controller', controllerPort]];
+    if (opts.secure) ports.push(['SASL_SSL', opts.secure.port]);
+    for (const [what, p] of ports) {
       if (await portAnswers(p)) {
         throw new KafkaBrokerError(
           `port ${p} (${what}) on ${HOST} is taken by a process that is not the broker of ${files.dataDir}`,
@@ -99,11 +119,14 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<RunningK
     const libDir = await ensureKafkaJars({ log, version });
     fs.mkdirSync(files.logDirs, { recursive: true });
     fs.mkdirSync(files.logsDir, { recursive: true });
-    fs.writeFileSync(files.serverProperties, serverProperties(files, port, controllerPort));
+    const tls = opts.secure ? await ensureBrokerTls(tlsDir(files)) : undefined;
+    if (tls) log(`TLS material (keytool) in ${tls.dir}`);
+    fs.writeFileSync(files.serverProperties, serverProperties(files, port, controllerPort, opts.secure && tls ? { port: opts.secure.port, tls } : undefined));
     if (!fs.existsSync(path.join(files.logDirs, 'meta.properties'))) {
-      await formatStorage(files, libDir, version, log);
+      await formatStorage(files, libDir, version, log, opts.secure?.users ?? []);
     }
-    return await launch(files, libDir, version, port, opts, timeoutMs, log);
+    const started = await launch(files, libDir, version, port, opts, timeoutMs, log);
+    return { ...started, secure: secureListener(files) };
   } finally {
     release();
   }
@@ -129,14 +152,29 @@ function brokersFor(port: number): string[] {
   return [`${HOST}:${port}`];
 }
 
-function runningPort(files: BrokerFiles): number | undefined {
+function tlsDir(files: BrokerFiles): string {
+  return path.join(files.dataDir, 'tls');
+}
+
+function advertisedPort(files: BrokerFiles, listener: 'PLAINTEXT' | 'SASL_SSL'): number | undefined {
   try {
     const text = fs.readFileSync(files.serverProperties, 'utf8');
-    const m = /^advertised\.listeners=PLAINTEXT:\/\/[^:\s]+:(\d+)\s*$/m.exec(text);
+    const m = new RegExp(`^advertised\\.listeners=.*\\b${listener}://[^:\\s,]+:(\\d+)`, 'm').exec(text);
     return m ? Number(m[1]) : undefined;
   } catch {
     return undefined;
   }
+}
+
+function runningPort(files: BrokerFiles): number | undefined {
+  return advertisedPort(files, 'PLAINTEXT');
+}
+
+/** The SASL_SSL listener the broker of `files` was configured with, if any. */
+function secureListener(files: BrokerFiles): SecureListener | undefined {
+  const port = advertisedPort(files, 'SASL_SSL');
+  if (port === undefined) return undefined;
+  return { brokers: brokersFor(port), caFile: path.join(tlsDir(files), 'ca.pem'), mechanism: 'scram-sha-512' };
 }
 
 async function reuse(files: BrokerFiles, pid: number, opts: StartKafkaOptions, timeoutMs: number, log: Log): Promise<RunningKafka> {
@@ -147,6 +185,12 @@ async function reuse(files: BrokerFiles, pid: number, opts: StartKafkaOptions, t
       'stop it first (carve kafka down), or give another data dir',
     );
   }
+  if (opts.secure && advertisedPort(files, 'SASL_SSL') !== opts.secure.port) {
+    throw new KafkaBrokerError(
+      `the broker of ${files.dataDir} already runs (pid ${pid}) without a SASL_SSL listener on port ${opts.secure.port}`,
+      'stop it first (carve kafka down), or start with --fresh',
+    );
+  }
   const brokers = brokersFor(port);
   if (!(await kafkaAdminReady(brokers, timeoutMs))) {
     throw new KafkaBrokerError(
@@ -155,19 +199,32 @@ async function reuse(files: BrokerFiles, pid: number, opts: StartKafkaOptions, t
     );
   }
   log(`reused the broker already running on ${brokers[0]} (pid ${pid})`);
-  return { brokers, pid, reused: true, dataDir: files.dataDir, logFile: files.serverLog };
+  return { brokers, pid, reused: true, dataDir: files.dataDir, logFile: files.serverLog, secure: secureListener(files) };
 }
 
-function serverProperties(files: BrokerFiles, port: number, controllerPort: number): string {
+function serverProperties(files: BrokerFiles, port: number, controllerPort: number, secure?: { port: number; tls: BrokerTls }): string {
   const props: Record<string, string | number | boolean> = {
     'process.roles': 'broker,controller',
     'node.id': NODE_ID,
     'controller.quorum.voters': `${NODE_ID}@${HOST}:${controllerPort}`,
-    listeners: `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://${HOST}:${port}`,
+    listeners: `PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}${secure ? `,SASL_SSL://${HOST}:${secure.port}` : ''}`,
+    'advertised.listeners': `PLAINTEXT://${HOST}:${port}${secure ? `,SASL_SSL://${HOST}:${secure.port}` : ''}`,
     'inter.broker.listener.name': 'PLAINTEXT',
     'controller.listener.names': 'CONTROLLER',
-    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'listener.security.protocol.map': `CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${secure ? ',SASL_SSL:SASL_SSL' : ''}`,
+    ...(secure
+      ? {
+          // The SASL_SSL listener: TLS with the keytool-made keystore, SCRAM-SHA-512 users from
+          // the storage format (--add-scram). The plaintext listener stays for the broker
+          // itself and the readiness check.
+          'sasl.enabled.mechanisms': 'SCRAM-SHA-512',
+          'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+          'ssl.keystore.type': 'PKCS12',
+          'ssl.keystore.location': secure.tls.keystore,
+          'ssl.keystore.password': secure.tls.keystorePassword,
+          'ssl.key.password': secure.tls.keystorePassword,
+        }
+      : {}),
     'log.dirs': files.logDirs,
     'num.partitions': 1,
     'default.replication.factor': 1,
@@ -205,12 +262,14 @@ function jvmArgs(files: BrokerFiles, heap: string, version: string): string[] {
   ];
 }
 
-async function formatStorage(files: BrokerFiles, libDir: string, version: string, log: Log): Promise<void> {
+async function formatStorage(files: BrokerFiles, libDir: string, version: string, log: Log, scramUsers: Array<{ name: string; password: string }>): Promise<void> {
   const base = [...jvmArgs(files, '256m', version), '-cp', `${libDir}/*`, 'kafka.tools.StorageTool'];
   try {
     const { stdout: uuid } = await execFileAsync('java', [...base, 'random-uuid'], { timeout: 60_000 });
     const clusterId = uuid.trim().split('\n').pop()!.trim();
-    await execFileAsync('java', [...base, 'format', '-t', clusterId, '-c', files.serverProperties], {
+    // SCRAM users are written into the metadata log at format time (KIP-900).
+    const scram = scramUsers.flatMap((u) => ['--add-scram', `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`]);
+    await execFileAsync('java', [...base, 'format', '-t', clusterId, '-c', files.serverProperties, ...scram], {
       timeout: 60_000,
     });
     log(`formatted KRaft storage in ${files.logDirs} (cluster ${clusterId})`);
@@ -325,7 +384,7 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 /** Removes what the broker keeps under its data dir, and nothing else that might be there. */
 function wipe(files: BrokerFiles): void {
-  for (const p of [files.logDirs, files.logsDir, files.serverProperties, files.pidFile]) {
+  for (const p of [files.logDirs, files.logsDir, files.serverProperties, files.pidFile, tlsDir(files)]) {
     fs.rmSync(p, { recursive: true, force: true });
   }
 }

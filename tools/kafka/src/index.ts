@@ -3,13 +3,15 @@
  * Jars come from Maven Central through tools/kafka/pom.xml (once, cached); the broker runs
  * detached, is found again through its PID file, and is stopped by PID only.
  */
-export { kafkaAdminReady } from './admin';
+export { kafkaAdminReady, type KafkaClientSecurity } from './admin';
+export { ensureBrokerTls, type BrokerTls } from './tls';
 export {
   DEFAULT_KAFKA_PORT,
   resetKafka,
   startKafka,
   stopKafka,
   type RunningKafka,
+  type SecureListener,
   type StartKafkaOptions,
   type StopKafkaOptions,
   type StopKafkaResult,

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** True if `pid` names a running (not zombie) process. */
 export function isAlive(pid: number): boolean {
@@ -47,7 +48,7 @@ export function readPid(pidFile: string): number | undefined {
   }
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /** Waits until `pid` has exited; true if it did within `timeoutMs`. */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {

@@ -4,6 +4,9 @@
  * name (files, wiring, port, lockfile entries). The scratch-workspace test (context.scratch.spec.ts)
  * proves the result lints, tests and builds.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseRouteTable } from '@carve/shared-routing';
 import { FsTree } from 'nx/src/generators/tree';
 import { parse } from 'yaml';
 import { ContextGeneratorError, writeContext } from '../src';
@@ -53,7 +56,7 @@ describe('context generator: a new context', () => {
   it('names everything after the context and takes the next free port from 3103', () => {
     expect(generated.options).toMatchObject({ name: 'customer-success', className: 'CustomerSuccess', schema: 'customer_success', service: 'customer-success-service', framework: 'nest' });
     expect(generated.options.port).toBeGreaterThanOrEqual(3103);
-    expect(generated.projects).toEqual(['customer-success-service', 'customer-success-domain', 'customer-success-contracts', 'customer-success-data-access', 'customer-success-carving']);
+    expect(generated.projects).toEqual(['customer-success-service', 'customer-success-domain', 'customer-success-events', 'customer-success-data-access', 'customer-success-carving']);
   });
 
   it('lays down the service, the four libraries, the chart and the Dockerfile', () => {
@@ -63,7 +66,7 @@ describe('context generator: a new context', () => {
       'apps/customer-success-service/test/service.spec.ts',
       'apps/customer-success-service/Dockerfile',
       'libs/customer-success/domain/src/context.ts',
-      'libs/customer-success/contracts/src/events.ts',
+      'libs/customer-success/events/src/events.ts',
       'libs/customer-success/data-access/src/migrations/1800000000000-initial-schema.ts',
       'libs/customer-success/data-access/src/sync.ts',
       'libs/customer-success/carving/src/customer-success-context.ts',
@@ -79,7 +82,26 @@ describe('context generator: a new context', () => {
     expect(chartProject.name).toBe('chart-customer-success-service');
     expect(chartProject.implicitDependencies).toContain('customer-success-service');
     expect(text('charts/customer-success-service/values.yaml')).toContain(`port: ${generated.options.port}`);
-    expect(text('libs/customer-success/data-access/src/migrations/1800000000000-initial-schema.ts')).toMatch(/outboxMigrationSql[\s\S]*inboxMigrationSql/);
+    expect(text('libs/customer-success/data-access/src/migrations/1800000000000-initial-schema.ts')).toMatch(/outboxTablesSqlV1[\s\S]*inboxTablesSqlV1/);
+  });
+
+  it("fences the service's tables in a migration after the initial schema, and leaves ownership of writes to that fence", () => {
+    const fence = text('libs/customer-success/data-access/src/migrations/1800000000001-write-fence.ts');
+    expect(fence).toContain("const S = 'customer_success';");
+    expect(fence).toContain("const TABLES = ['features', 'members'];");
+    expect(fence).toContain("writeFenceTablesSqlV1({ schema: S, context: 'customer-success', tables: TABLES, ownerByDefault: false })");
+    expect(text('libs/customer-success/data-access/src/migrations/index.ts')).toContain('[InitialSchema1800000000000, WriteFence1800000000001]');
+    expect(changed.has('apps/customer-success-service/src/stage-reader.ts')).toBe(false);
+    for (const file of ['apps/customer-success-service/src/service.ts', 'apps/customer-success-service/src/http-common.ts', 'apps/customer-success-service/src/http.ts']) {
+      expect({ file, stageReader: /stageReader|StageReader/.test(text(file)) }).toEqual({ file, stageReader: false });
+    }
+  });
+
+  it("keeps the service's own wiring under 60 lines of code: the runtime is @carve/shared-service's", () => {
+    const wiring = ['service.ts', 'config.ts', 'sync.ts', 'main.ts', 'migrate.ts', 'index.ts'].map((f) => `apps/customer-success-service/src/${f}`);
+    const code = wiring.flatMap((f) => text(f).split('\n')).filter((l) => l.trim() !== '' && !/^\s*(\/\*\*|\*|\/\/)/.test(l));
+    expect(code.length).toBeLessThan(60);
+    expect(text('apps/customer-success-service/src/service.ts')).toContain('startService(customerSuccessService, config, opts)');
   });
 
   it('wires the context into the shared files, at their anchors', () => {
@@ -89,6 +111,24 @@ describe('context generator: a new context', () => {
     expect(mine.map((r: { id: string; mode: string }) => [r.id, r.mode])).toEqual([
       ['features-read', 'monolith'], ['features-write', 'monolith'], ['members-read', 'monolith'], ['members-write', 'monolith'],
     ]);
+    // Every deployed environment's table too: a route that is switched must exist everywhere.
+    for (const [env, url] of [
+      ['staging', `http://customer-success-service.carve.svc.cluster.local:${generated.options.port}`],
+      ['production', `http://customer-success-service.carve.svc.cluster.local:${generated.options.port}`],
+      ['review', `http://customer-success-service:${generated.options.port}`],
+    ]) {
+      const file = `charts/gateway/routes/${env}.yaml`;
+      const before = parse(fs.readFileSync(path.join(WORKSPACE, file), 'utf8'));
+      const table = parse(text(file));
+      expect({ env, upstream: table.upstreams['customer-success'] }).toEqual({ env, upstream: { url, health: '/readyz', timeoutMs: 5000 } });
+      expect(table.routes.slice(0, before.routes.length)).toEqual(before.routes);
+      expect(table.routes.slice(before.routes.length).map((r: { id: string; mode: string; target: string; guard?: object }) => [r.id, r.mode, r.target, Boolean(r.guard)])).toEqual([
+        ['features-read', 'monolith', 'customer-success', true], ['features-write', 'monolith', 'customer-success', true],
+        ['members-read', 'monolith', 'customer-success', true], ['members-write', 'monolith', 'customer-success', true],
+      ]);
+      const parsed = parseRouteTable(text(file));
+      expect(parsed.ok).toBe(true);
+    }
     const topics = parse(text('libs/shared/messaging/topics.yaml')).topics.map((t: { name: string }) => t.name);
     expect(topics).toEqual(expect.arrayContaining(['customer-success.features.v1', 'customer-success.members.v1']));
     expect(text('tools/carve/src/dev/deployables.ts')).toContain(`{ name: 'customer-success-service', entry: 'apps/customer-success-service/src/main.ts', port: ${generated.options.port} }`);

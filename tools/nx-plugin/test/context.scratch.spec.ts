@@ -11,7 +11,7 @@
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { createScratchWorkspace, type RunResult, type Scratch } from './support/scratch';
 
-const GENERATED = ['service', 'domain', 'contracts', 'data-access', 'carving'];
+const GENERATED = ['service', 'domain', 'events', 'data-access', 'carving'];
 const projectsOf = (name: string) => GENERATED.map((p) => (p === 'service' ? `${name}-service` : `${name}-${p}`));
 const out = (r: RunResult) => `${r.stdout}\n${r.stderr}`.replace(/\u001b\[[0-9;]*m/g, '');
 const timings: string[] = [];

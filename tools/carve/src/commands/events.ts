@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createTransport, type DeadLetter, perMessage, type Transport, type TransportKind, transportKindFromEnv } from '@carve/shared-messaging';
+import { createTransport, type DeadLetter, perMessage, postgresReplayLedger, type Transport, type TransportKind, transportKindFromEnv } from '@carve/shared-messaging';
+import { migrateControlPlaneAt } from '@carve/shared-control-plane';
 import { resolveDatabaseUrl } from '@carve/shared-persistence';
 import { CliError } from '../cli-error';
 
@@ -18,7 +19,7 @@ export function withTransportFlags(cmd: Command): Command {
 }
 
 /** The transport the flags and the environment ask for, and the database URL it uses. */
-export async function openTransport(flags: TransportFlags, clientId: string): Promise<{ transport: Transport; kind: TransportKind; databaseUrl: string }> {
+export async function openTransport(flags: TransportFlags, clientId: string, opts: { deadLetters?: boolean } = {}): Promise<{ transport: Transport; kind: TransportKind; databaseUrl: string }> {
   const kind = (flags.transport ?? transportKindFromEnv()) as TransportKind;
   if (kind !== 'kafka' && kind !== 'postgres') throw new CliError(`--transport must be kafka or postgres, got "${flags.transport}"`);
   const brokers = flags.brokers ?? process.env.KAFKA_BROKERS;
@@ -26,7 +27,12 @@ export async function openTransport(flags: TransportFlags, clientId: string): Pr
     throw new CliError('the kafka transport needs brokers', 'set KAFKA_BROKERS or pass --brokers (a local one: KAFKA_BROKERS=$(carve kafka up))');
   }
   const databaseUrl = flags.databaseUrl ?? (await resolveDatabaseUrl());
-  return { transport: createTransport({ kind, databaseUrl, kafkaBrokers: brokers, clientId }), kind, databaseUrl };
+  // Kafka dead letters: what was replayed is recorded in the control plane (schema carve of the
+  // admin database), migrated first as every carving command does. Only the dlq commands need it.
+  const ledger = kind === 'kafka' && opts.deadLetters === true;
+  if (ledger) await migrateControlPlaneAt(databaseUrl, 'carve-events-migrate');
+  const kafkaReplayLedger = ledger ? postgresReplayLedger({ databaseUrl }) : undefined;
+  return { transport: createTransport({ kind, databaseUrl, kafkaBrokers: brokers, clientId, kafkaReplayLedger }), kind, databaseUrl };
 }
 
 const ENVELOPE_ORDER = ['id', 'type', 'version', 'source', 'origin', 'tenantId', 'aggregateType', 'aggregateId', 'aggregateVersion', 'occurredAt', 'correlationId', 'causationId', 'data'];
@@ -129,9 +135,12 @@ export function registerEvents(program: Command): void {
       .option('--topic <topic>', 'only this topic (or its .dlq)')
       .option('--json', 'one JSON object per line'),
   ).action(async (opts: TransportFlags & { topic?: string; json?: boolean }) => {
-    const { transport } = await openTransport(opts, 'carve-events-dlq');
+    const { transport } = await openTransport(opts, 'carve-events-dlq', { deadLetters: true });
     try {
-      printDeadLetters(await transport.listDeadLetters({ topic: opts.topic }), !!opts.json);
+      const letters = await transport.listDeadLetters({ topic: opts.topic });
+      printDeadLetters(letters, !!opts.json);
+      const replayed = letters.filter((d) => d.replayedAt).length;
+      if (letters.length > 0) process.stderr.write(`events: ${letters.length - replayed} waiting, ${replayed} replayed\n`);
     } finally {
       await transport.close();
     }
@@ -140,18 +149,25 @@ export function registerEvents(program: Command): void {
   withTransportFlags(
     dlq
       .command('replay <topic>')
-      .description('publish the dead letters of <topic> back to it (the consumers\' inbox makes a replay safe)')
-      .option('--id <id>', 'only the dead letter with this id, or the event with this id')
+      .description(
+        'publish the waiting dead letters of <topic> back to it, each at most once (marked replayed before it is sent; ' +
+          'one message dead-lettered by several groups is sent once), with its key, headers and value (a tombstone stays one)',
+      )
+      .option('--id <id>', 'only the dead letter with this id, or the dead letters of the event with this id')
+      .option('--all', 'every waiting dead letter of <topic>')
+      .option('--dry-run', 'print what would be replayed; send and mark nothing')
       .option('--json', 'one JSON object per line'),
-  ).action(async (topic: string, opts: TransportFlags & { id?: string; json?: boolean }) => {
-    const { transport } = await openTransport(opts, 'carve-events-dlq');
+  ).action(async (topic: string, opts: TransportFlags & { id?: string; all?: boolean; dryRun?: boolean; json?: boolean }) => {
+    if (!opts.id === !opts.all) throw new CliError('give --id <id> or --all', `see the dead letters with: carve events dlq list --topic ${topic}`);
+    const { transport } = await openTransport(opts, 'carve-events-dlq', { deadLetters: true });
     try {
-      const replayed = await transport.replayDeadLetters({ topic, id: opts.id });
+      const replayed = await transport.replayDeadLetters({ topic, id: opts.id, dryRun: !!opts.dryRun });
       if (replayed.length === 0) {
-        throw new CliError(`no dead letters to replay for ${topic}${opts.id ? ` with id ${opts.id}` : ''}`, `see them with: carve events dlq list --topic ${topic}`);
+        throw new CliError(`no dead letters waiting for ${topic}${opts.id ? ` with id ${opts.id}` : ''}`, `see them with: carve events dlq list --topic ${topic}`);
       }
       printDeadLetters(replayed, !!opts.json);
-      process.stderr.write(`events: replayed ${replayed.length} dead letter(s) to ${replayed[0].originalTopic}\n`);
+      const messages = new Set(replayed.map((d) => `${d.originalTopic}:${d.partition}:${d.offset}`)).size;
+      process.stderr.write(`events: ${opts.dryRun ? 'would replay' : 'replayed'} ${replayed.length} dead letter(s) as ${messages} message(s) to ${replayed[0].originalTopic}\n`);
     } finally {
       await transport.close();
     }

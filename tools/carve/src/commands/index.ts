@@ -6,6 +6,7 @@ import { registerDev } from './dev';
 import { registerEvents } from './events';
 import { registerGateway } from './gateway';
 import { registerKafka } from './kafka';
+import { registerOperator } from './operator';
 import { registerRelay } from './relay';
 import { registerSeed } from './seed';
 import { registerToken } from './token';
@@ -13,4 +14,4 @@ import { registerToken } from './token';
 /** Each command module exports a `register(program)` function; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDev, registerKafka, registerSeed, registerToken, registerRelay, registerEvents, registerGateway, registerDeploy, registerDb, registerCarving];
+export const commands: RegisterCommand[] = [registerDev, registerKafka, registerSeed, registerToken, registerRelay, registerEvents, registerGateway, registerOperator, registerDeploy, registerDb, registerCarving];

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createKafkaTransport, ensureTopics, loadTopicDeclarations, TOPICS_FILE, TopicDeclarationError } from '@carve/shared-messaging';
+import { ConfigError } from '@carve/shared-config';
+import { createKafkaTransport, describeKafkaError, ensureTopics, kafkaSecurityFromEnv, loadTopicDeclarations, TOPICS_FILE, TopicDeclarationError } from '@carve/shared-messaging';
 import { CliError } from '../cli-error';
 
 /**
@@ -24,12 +25,21 @@ export function registerKafkaTopics(kafka: Command): void {
         throw err;
       }
       const brokers = (opts.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
-      const transport = createKafkaTransport({ brokers, clientId: 'carve-ensure-topics' });
+      let security;
+      try {
+        security = kafkaSecurityFromEnv();
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliError(err.message, 'see docs/events.md, "Kafka security"');
+        throw err;
+      }
+      const transport = createKafkaTransport({ brokers, clientId: 'carve-ensure-topics', security });
       let report;
       try {
         report = await ensureTopics(transport, declarations);
       } catch (err) {
-        throw new CliError(`could not ensure topics on ${brokers.join(',')}: ${(err as Error).message}`, 'is the broker up? (carve kafka up, or set KAFKA_BROKERS)');
+        // Says what failed: TLS, SASL authentication, authorization, or no broker at all.
+        const failure = describeKafkaError(err, security, brokers);
+        throw new CliError(`could not ensure topics: ${failure.message}`, failure.kind === 'other' ? 'is the broker up? (carve kafka up, or set KAFKA_BROKERS)' : failure.hint);
       } finally {
         await transport.close();
       }

@@ -35,9 +35,14 @@ export function registerKafka(program: Command): void {
     .option('-p, --port <port>', 'client port on 127.0.0.1 (the controller takes the next one)', '9092')
     .option('--data-dir <dir>', 'data, logs and PID file (default: <repo>/.carve/kafka)')
     .option('--fresh', 'stop it if running and wipe its data first')
-    .action(async (opts: { port: string; dataDir?: string; fresh?: boolean }) => {
+    .option('--json', 'print { brokers, pid, dataDir, reused } as JSON')
+    .action(async (opts: { port: string; dataDir?: string; fresh?: boolean; json?: boolean }) => {
       const port = parsePort(opts.port);
       const broker = await asCliError(() => startKafka({ port, dataDir: opts.dataDir, fresh: opts.fresh }));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ brokers: broker.brokers, pid: broker.pid, dataDir: broker.dataDir, reused: broker.reused })}\n`);
+        return;
+      }
       process.stderr.write(
         broker.reused
           ? `kafka: reused (pid ${broker.pid}, data in ${broker.dataDir})\n`
@@ -50,8 +55,13 @@ export function registerKafka(program: Command): void {
     .command('down')
     .description('stop the broker by its PID (SIGTERM, then SIGKILL after 30 s); its data is kept')
     .option('--data-dir <dir>', 'the data dir it was started with (default: <repo>/.carve/kafka)')
-    .action(async (opts: { dataDir?: string }) => {
+    .option('--json', 'print { stopped, pid } as JSON')
+    .action(async (opts: { dataDir?: string; json?: boolean }) => {
       const result = await asCliError(() => stopKafka({ dataDir: opts.dataDir }));
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify({ stopped: result.stopped, pid: result.pid ?? null })}\n`);
+        return;
+      }
       process.stderr.write(result.stopped ? `kafka: stopped (pid ${result.pid})\n` : 'kafka: not running\n');
     });
 

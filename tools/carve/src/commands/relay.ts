@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import type { Command } from 'commander';
 import { type RelayHandle, startRelay } from '@carve/shared-messaging';
-import { createLogger } from '@carve/shared-http';
+import { createLogger, startTracing, tracing } from '@carve/shared-http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { CliError } from '../cli-error';
 import { openTransport, type TransportFlags, untilSignal, withTransportFlags } from './events';
@@ -67,6 +67,8 @@ export function registerRelay(program: Command): void {
     const portText = opts.port ?? process.env.PORT;
     const port = portText === undefined || portText === '' ? undefined : Number(portText);
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new CliError(`--port (or PORT) must be a TCP port, got "${portText}"`);
+    // Tracing on with the OTEL_* variables (a `send` span per traced event); before the logger.
+    startTracing('carve-relay');
     const log = createLogger('carve-relay');
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
@@ -92,6 +94,7 @@ export function registerRelay(program: Command): void {
     await relay.stop();
     await transport.close();
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    await tracing().shutdown();
     log.info(relay.stats(), 'relay: stopped');
   });
 }

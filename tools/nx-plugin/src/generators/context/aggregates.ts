@@ -1,20 +1,21 @@
 /**
  * The monolith's aggregates a new context can take over, as the generator needs to know them:
- * their events (@carve/legacy-contracts), their table in schema `legacy`, their API path, the
+ * their events (@carve/legacy-events), their table in schema `legacy`, their API path, the
  * exact SQL that builds an event's `data` from a row (so backfill and verify compare the same
  * JSON that forward sync stores), and a valid sample for the generated tests.
  *
  * Workspaces (tenancy) stay in the monolith; note-feature links carry their note's version and
  * move with notes, by hand. Anything else is refused with the list of what is offered.
  */
-import { LEGACY_EVENTS } from '@carve/legacy-contracts';
+import { LEGACY_EVENTS } from '@carve/legacy-events';
+import { isoSql as iso } from '@carve/shared-carving';
 
 export interface MonolithAggregate {
   /** As in the API path, the topic and `--aggregates`: `releases`. */
   readonly plural: string;
   /** The events' aggregateType: `release`. */
   readonly type: string;
-  /** Prefix of the contracts exported by @carve/legacy-contracts: `Release` → ReleaseCreated, ReleaseState... */
+  /** Prefix of the contracts exported by @carve/legacy-events: `Release` → ReleaseCreated, ReleaseState... */
   readonly legacyExport: string;
   readonly legacyTable: string;
   readonly legacyTopic: string;
@@ -24,8 +25,6 @@ export interface MonolithAggregate {
   readonly sample: string;
 }
 
-/** An ISO-8601 UTC timestamp with milliseconds, as `Date.prototype.toISOString()` writes it. */
-const iso = (col: string) => `to_char(${col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 const json = (fields: Array<[string, string]>) => `jsonb_build_object(${fields.map(([k, v]) => `'${k}', ${v}`).join(', ')})`;
 const stamps: Array<[string, string]> = [
   ['createdAt', iso('t.created_at')],
@@ -82,7 +81,7 @@ const defs: Array<Omit<MonolithAggregate, 'legacyTopic'>> = [
 /** Topics of the monolith's contracts, by aggregateType (one major each today). */
 function legacyTopicOf(type: string): string {
   const contract = LEGACY_EVENTS.find((e) => e.aggregateType === type);
-  if (!contract) throw new Error(`@carve/legacy-contracts has no events for aggregate ${type}`);
+  if (!contract) throw new Error(`@carve/legacy-events has no events for aggregate ${type}`);
   return contract.topic;
 }
 

@@ -18,6 +18,7 @@ import {
   addBoundaryRule,
   addChartCatalogueEntry,
   addCliContextImport,
+  addDeployedRoutes,
   addDevDeployable,
   addGatewayDeployDependency,
   addReviewSecret,
@@ -45,6 +46,8 @@ export function writeContext(tree: Tree, schema: ContextGeneratorSchema, now = D
     ...o,
     frameworkLabel: o.framework === 'nest' ? 'NestJS on the Fastify adapter' : 'Fastify 5',
     timestamp: String(now),
+    // The write fence's migration runs after the initial schema (migrations sort by timestamp).
+    fenceTimestamp: String(now + 1),
     tmpl: '',
   };
 
@@ -53,6 +56,7 @@ export function writeContext(tree: Tree, schema: ContextGeneratorSchema, now = D
   generateFiles(tree, path.join(__dirname, 'files-app', o.framework), o.appRoot, vars);
 
   addRoutes(tree, o);
+  addDeployedRoutes(tree, o);
   addTopics(tree, o);
   addDevDeployable(tree, o);
   addBoundaryRule(tree, o);
@@ -64,7 +68,7 @@ export function writeContext(tree: Tree, schema: ContextGeneratorSchema, now = D
   addDockerfile(tree, o);
   addCliContextImport(tree, o);
 
-  const libs = ['domain', 'contracts', 'data-access', 'carving'];
+  const libs = ['domain', 'events', 'data-access', 'carving'];
   const packages = [
     { root: o.appRoot, name: `@carve/${o.service}` },
     ...libs.map((l) => ({ root: `${o.libsRoot}/${l}`, name: `@carve/${o.name}-${l}` })),
@@ -97,7 +101,7 @@ export async function contextGenerator(tree: Tree, schema: ContextGeneratorSchem
     logger.info(
       [
         '',
-        `Context ${o.name} generated: ${o.appRoot} (${o.framework}, port ${o.port}), ${o.libsRoot}/{domain,contracts,data-access,carving}, charts/${o.service} (${generated.chart}).`,
+        `Context ${o.name} generated: ${o.appRoot} (${o.framework}, port ${o.port}), ${o.libsRoot}/{domain,events,data-access,carving}, charts/${o.service} (${generated.chart}).`,
         `Schema ${o.schema}; forward sync of ${o.aggregates.map((a) => a.legacyTopic).join(', ')}; its own topics ${o.aggregates.map((a) => a.ownTopic).join(', ')}.`,
         'Next:',
         `  npx nx run-many -t lint test build --projects=${generated.projects.join(',')}`,

@@ -31,6 +31,8 @@ export const FIRST_CONTEXT_PORT = 3103;
 /** Where the generator reads what is taken. */
 export const PATHS = {
   routes: 'apps/gateway/routes/dev.yaml',
+  /** The deployed environments' route tables (`<environment>.yaml`). */
+  deployedRoutes: 'charts/gateway/routes',
   topics: 'libs/shared/messaging/topics.yaml',
   deployables: 'tools/carve/src/dev/deployables.ts',
   eslint: 'eslint.config.mjs',
@@ -171,7 +173,7 @@ export function normalizeOptions(tree: Tree, schema: ContextGeneratorSchema): Co
   const inUse = contextsInUse(tree).get(name);
   if (inUse) fail(`the context "${name}" exists already: project ${inUse} has tag scope:${name}`);
   const projects = getProjects(tree);
-  for (const p of [service, ...['domain', 'contracts', 'data-access', 'carving'].map((l) => `${name}-${l}`)]) {
+  for (const p of [service, ...['domain', 'events', 'data-access', 'carving'].map((l) => `${name}-${l}`)]) {
     if (projects.has(p)) fail(`the context "${name}" exists already: there is a project named ${p}`);
   }
 
