@@ -36,6 +36,9 @@ export default [
             { sourceTag: 'scope:roadmaps', onlyDependOnLibsWithTags: ['scope:roadmaps', 'scope:shared', 'type:contracts'] },
             // The CLI and the benchmarks orchestrate every context: any scope, but never an app.
             { sourceTag: 'scope:tooling', onlyDependOnLibsWithTags: ['*'] },
+            // The web console: browser code that imports nothing of the workspace; its browser test
+            // starts the whole stack (seed, migrations, processes), like the CLI's.
+            { sourceTag: 'scope:console', onlyDependOnLibsWithTags: ['*'] },
             // Nothing imports an app.
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:data-access', 'type:util'] },
             { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:domain', 'type:contracts', 'type:data-access', 'type:util', 'type:tool'] },
