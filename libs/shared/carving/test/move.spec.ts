@@ -1,0 +1,229 @@
+/**
+ * `carve move` against real Postgres: the source and the target are two databases of the test
+ * server (the move only ever talks to them over their URLs, as it would to two servers). A writer
+ * keeps inserting, updating and deleting rows of the source while the capture, the copy and the
+ * apply run; the target must end equal to the source, row for row (checked here by reading both
+ * sides, not only by `verifyMove`).
+ */
+import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import { Client } from 'pg';
+import { applyMove, copyMove, type CopyProgress, moveStatus, MoveError, planMove, startMove, stopMove, verifyMove } from '../src';
+
+const SCHEMA = 'app';
+const DDL = `
+  CREATE SCHEMA ${SCHEMA};
+  CREATE TABLE ${SCHEMA}.workspaces (id bigserial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
+  CREATE TABLE ${SCHEMA}.notes (
+    id bigserial PRIMARY KEY,
+    workspace_id bigint NOT NULL REFERENCES ${SCHEMA}.workspaces(id) ON DELETE CASCADE,
+    title text NOT NULL,
+    body jsonb,
+    version int NOT NULL DEFAULT 1
+  );
+  CREATE TABLE ${SCHEMA}.note_tags (note_id bigint NOT NULL REFERENCES ${SCHEMA}.notes(id) ON DELETE CASCADE, tag text NOT NULL, PRIMARY KEY (note_id, tag));
+`;
+
+async function seed(c: Client, workspaces: number, notesEach: number): Promise<void> {
+  await c.query(`INSERT INTO ${SCHEMA}.workspaces (name) SELECT 'ws ' || g FROM generate_series(1, $1) g`, [workspaces]);
+  await c.query(
+    `INSERT INTO ${SCHEMA}.notes (workspace_id, title, body) SELECT w.id, 'note ' || g, jsonb_build_object('n', g, 'text', repeat('x', 40)) FROM ${SCHEMA}.workspaces w, generate_series(1, $1) g`,
+    [notesEach],
+  );
+  await c.query(`INSERT INTO ${SCHEMA}.note_tags (note_id, tag) SELECT id, t FROM ${SCHEMA}.notes, unnest(ARRAY['a','b']) t WHERE id % 3 = 0`);
+}
+
+/** Every row of every table, as JSON text in key order: what "equal" means in these tests. */
+async function dump(c: Client): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const [t, key] of [['workspaces', 'id'], ['notes', 'id'], ['note_tags', 'note_id, tag']]) {
+    out[t] = (await c.query(`SELECT to_jsonb(x)::text AS j FROM ${SCHEMA}.${t} x ORDER BY ${key}`)).rows.map((r) => r.j);
+  }
+  return out;
+}
+
+/** Inserts, updates and deletes on the source until stopped; resolves with how many statements committed. */
+function startWriter(url: string): { stop: () => Promise<number> } {
+  let running = true;
+  let done = 0;
+  const loop = (async () => {
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query('SET TimeZone = UTC');
+      for (let i = 0; running; i++) {
+        switch (i % 6) {
+          case 0: {
+            const w = await c.query(`INSERT INTO ${SCHEMA}.workspaces (name) VALUES ($1) RETURNING id`, [`live ${i}`]);
+            const n = await c.query(`INSERT INTO ${SCHEMA}.notes (workspace_id, title) VALUES ($1, 'first') RETURNING id`, [w.rows[0].id]);
+            await c.query(`INSERT INTO ${SCHEMA}.note_tags VALUES ($1, 'new')`, [n.rows[0].id]);
+            break;
+          }
+          case 1:
+          case 2:
+            await c.query(`UPDATE ${SCHEMA}.notes SET title = title || '+', version = version + 1 WHERE id IN (SELECT id FROM ${SCHEMA}.notes ORDER BY random() LIMIT 3)`);
+            break;
+          case 3:
+            await c.query(`DELETE FROM ${SCHEMA}.notes WHERE id = (SELECT id FROM ${SCHEMA}.notes ORDER BY random() LIMIT 1)`);
+            break;
+          case 4:
+            // A key that changes: the old row goes, the new one comes.
+            await c.query(`UPDATE ${SCHEMA}.note_tags SET tag = tag || 'x' WHERE (note_id, tag) = (SELECT note_id, tag FROM ${SCHEMA}.note_tags ORDER BY random() LIMIT 1)`);
+            break;
+          default:
+            await c.query(`DELETE FROM ${SCHEMA}.workspaces WHERE id = (SELECT id FROM ${SCHEMA}.workspaces ORDER BY random() LIMIT 1)`);
+        }
+        done++;
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return done;
+    },
+  };
+}
+
+describe('carve move (two real databases)', () => {
+  let from: TestDatabase;
+  let to: TestDatabase;
+  let src: Client;
+  let dst: Client;
+  const t = () => ({ fromUrl: from.url, toUrl: to.url, schema: SCHEMA, actor: 'move.spec' });
+
+  beforeEach(async () => {
+    from = await createTestDatabase('carving_move_from');
+    to = await createTestDatabase('carving_move_to');
+    src = new Client({ connectionString: from.url });
+    dst = new Client({ connectionString: to.url });
+    await src.connect();
+    await dst.connect();
+    await src.query(DDL);
+    await dst.query(DDL);
+  });
+  afterEach(async () => {
+    await src?.end();
+    await dst?.end();
+    await from?.drop();
+    await to?.drop();
+  });
+
+  it('moves a schema while it is written to: the target ends equal to the source, row for row', async () => {
+    await seed(src, 40, 50); // 2,000 notes
+    const plan = await planMove({ ...t(), sampleRows: 200 });
+    expect(plan.blockers).toEqual([]);
+    expect(plan.tables.map((x) => x.name)).toEqual(['workspaces', 'notes', 'note_tags']);
+    expect(plan.estimate?.rowsPerSecond).toBeGreaterThan(0);
+
+    await startMove(t());
+    const writer = startWriter(from.url);
+    const progress: CopyProgress[] = [];
+    const copied = await copyMove(t(), { batchSize: 250, onProgress: (p) => progress.push(p) });
+    expect(copied.tables.map((x) => x.name)).toEqual(['workspaces', 'notes', 'note_tags']);
+    expect(progress.some((p) => p.table === 'notes' && !p.done)).toBe(true);
+    expect(progress.filter((p) => p.done).map((p) => p.table)).toEqual(['workspaces', 'notes', 'note_tags']);
+
+    // Changes keep coming while the first passes apply.
+    const first = await applyMove(t());
+    expect(first.changes).toBeGreaterThan(0);
+    const statements = await writer.stop();
+    expect(statements).toBeGreaterThan(5);
+    await applyMove(t());
+
+    const status = await moveStatus(t());
+    expect(status).toMatchObject({ backlog: 0, lagMs: 0 });
+    expect(status.state?.phase).toBe('copied');
+    const v = await verifyMove(t());
+    expect(v).toMatchObject({ ok: true, backlog: 0 });
+    // Independently of verify: the rows themselves.
+    const [a, b] = [await dump(src), await dump(dst)];
+    expect(b.notes.length).toBe(a.notes.length);
+    expect(b).toEqual(a);
+
+    // A change after the apply is captured and shows as backlog, and verify sees the drift.
+    await src.query(`UPDATE ${SCHEMA}.notes SET title = 'late' WHERE id = (SELECT min(id) FROM ${SCHEMA}.notes)`);
+    expect((await moveStatus(t())).backlog).toBe(1);
+    const drift = await verifyMove(t());
+    expect(drift.ok).toBe(false);
+    expect(drift.tables.filter((x) => !x.equal).map((x) => x.name)).toEqual(['notes']);
+    await applyMove(t());
+    expect((await verifyMove(t())).ok).toBe(true);
+
+    // Stop removes the capture: the source writes without triggers, and carve_move records it.
+    await stopMove(t());
+    const triggers = await src.query(`SELECT count(*)::int AS n FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT tg.tgisinternal`, [SCHEMA]);
+    expect(triggers.rows[0].n).toBe(0);
+    expect((await moveStatus(t())).state?.phase).toBe('stopped');
+  });
+
+  it('a copy interrupted part way resumes where it stopped and copies every row once', async () => {
+    await seed(src, 20, 100);
+    await startMove(t());
+    const abort = new AbortController();
+    // Aborted (as Ctrl-C does) after a committed batch: the copy returns with notes unfinished.
+    const part = await copyMove(t(), {
+      batchSize: 100,
+      signal: abort.signal,
+      onProgress: (p) => {
+        if (p.table === 'notes' && p.rowsDone >= 500) abort.abort();
+      },
+    });
+    expect(part.tables.map((x) => x.name)).toEqual(['workspaces', 'notes']);
+    const mid = await moveStatus(t());
+    expect(mid.state?.phase).toBe('copying');
+    const notesMid = mid.tables.find((x) => x.name === 'notes');
+    expect(notesMid).toMatchObject({ finished: false });
+    expect(notesMid!.rowsCopied).toBeGreaterThanOrEqual(500);
+    expect(notesMid!.rowsCopied).toBeLessThan(2000);
+
+    const resumed: CopyProgress[] = [];
+    await copyMove(t(), { batchSize: 100, onProgress: (p) => resumed.push(p) });
+    // The resumed copy starts past what was already copied (workspaces is not copied again).
+    expect(resumed.some((p) => p.table === 'workspaces' && !p.done)).toBe(false);
+    await applyMove(t());
+    expect((await verifyMove(t())).ok).toBe(true);
+    expect(await dump(dst)).toEqual(await dump(src));
+  });
+
+  it('refuses what it cannot move, with the code and the step to take, and changes nothing', async () => {
+    await src.query(`CREATE TABLE ${SCHEMA}.log (at timestamptz, line text)`);
+    await dst.query(`CREATE TABLE ${SCHEMA}.log (at timestamptz, line text)`);
+    await dst.query(`INSERT INTO ${SCHEMA}.workspaces (name) VALUES ('already here')`);
+    const plan = await planMove(t());
+    expect(plan.blockers.map((b) => [b.code, b.table])).toEqual(
+      expect.arrayContaining([
+        ['no_primary_key', 'log'],
+        ['target_not_empty', 'workspaces'],
+      ]),
+    );
+    for (const b of plan.blockers) expect(b.next.length).toBeGreaterThan(0);
+    await expect(startMove(t())).rejects.toBeInstanceOf(MoveError);
+    await expect(startMove(t())).rejects.toMatchObject({ code: 'no_primary_key' });
+    // Nothing installed on the source.
+    const installed = await src.query(`SELECT to_regclass('carve_move.moves') AS t`);
+    expect(installed.rows[0].t).toBeNull();
+    const triggers = await src.query(`SELECT count(*)::int AS n FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND NOT tg.tgisinternal`, [SCHEMA]);
+    expect(triggers.rows[0].n).toBe(0);
+  });
+
+  it('refuses steps out of order, and a second start', async () => {
+    await seed(src, 2, 2);
+    await expect(copyMove(t())).rejects.toMatchObject({ code: 'no_move' });
+    await startMove(t());
+    await expect(startMove(t())).rejects.toMatchObject({ code: 'already_started' });
+    await expect(applyMove(t())).rejects.toMatchObject({ code: 'out_of_order' });
+    await expect(verifyMove(t())).rejects.toMatchObject({ code: 'out_of_order' });
+  });
+
+  it('refuses TRUNCATE on a captured table (it would empty the source behind the capture)', async () => {
+    await seed(src, 2, 2);
+    await startMove(t());
+    const before = Number((await src.query(`SELECT count(*) FROM ${SCHEMA}.note_tags`)).rows[0].count);
+    expect(before).toBeGreaterThan(0);
+    await expect(src.query(`TRUNCATE ${SCHEMA}.note_tags`)).rejects.toMatchObject({ code: 'CV409', message: expect.stringMatching(/carve move/) });
+    expect(Number((await src.query(`SELECT count(*) FROM ${SCHEMA}.note_tags`)).rows[0].count)).toBe(before);
+  });
+});
