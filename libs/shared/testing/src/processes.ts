@@ -54,8 +54,9 @@ export interface Proc {
   tail(n?: number): string;
 }
 
-export function startProcess(name: string, entry: string, env: NodeJS.ProcessEnv): Proc {
-  const child: ChildProcess = spawn(process.execPath, ['-r', REGISTER_TS, path.join(ROOT, entry)], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `entry` (TypeScript, through register-ts) with `args`; its output is kept. */
+export function startProcess(name: string, entry: string, env: NodeJS.ProcessEnv, args: readonly string[] = []): Proc {
+  const child: ChildProcess = spawn(process.execPath, ['-r', REGISTER_TS, path.join(ROOT, entry), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const keep = (d: Buffer) => {
     for (const line of d.toString('utf8').split('\n')) if (line.trim()) output.push(line);
@@ -181,6 +182,8 @@ export interface CarvedStackOptions {
   adminToken: string;
   /** More environment for the gateway. */
   gatewayEnv?: NodeJS.ProcessEnv;
+  /** More environment for the carved service (e.g. CARVE_OUTBOX_RELAY=false beside a relay process). */
+  serviceEnv?: NodeJS.ProcessEnv;
   /** How long each process may take to answer its health check; default 60 s. */
   healthyTimeoutMs?: number;
 }
@@ -219,7 +222,7 @@ export async function startCarvedStack(opts: CarvedStackOptions): Promise<Carved
   try {
     const monolith = startProcess('legacy-monolith', 'apps/legacy-monolith/src/main.ts', { ...opts.env, PORT: String(monolithPort), CARVE_REVERSE_SYNC: 'true' });
     procs.push(monolith);
-    const serviceEnv = { ...opts.env, PORT: String(servicePort) };
+    const serviceEnv = { ...opts.env, ...opts.serviceEnv, PORT: String(servicePort) };
     const service = startProcess(opts.service.name, opts.service.entry, serviceEnv);
     procs.push(service);
     const gateway = startProcess('gateway', 'apps/gateway/src/main.ts', {

@@ -49,6 +49,10 @@ export async function startDrillStack(opts: {
   notes: number;
   /** More environment for the gateway (e.g. CARVE_SERVED_BY_HEADER). */
   gatewayEnv?: NodeJS.ProcessEnv;
+  /** More environment for the service. */
+  serviceEnv?: NodeJS.ProcessEnv;
+  /** More environment for every process and the CLI (e.g. OTEL_*, LOG_LEVEL). */
+  env?: NodeJS.ProcessEnv;
 }): Promise<DrillStack> {
   const log: string[] = [];
   const t0 = Date.now();
@@ -74,7 +78,7 @@ export async function startDrillStack(opts: {
   };
 
   try {
-    const env: NodeJS.ProcessEnv = { DATABASE_URL: db.url, CARVE_TRANSPORT: opts.transport, KAFKA_BROKERS: '', LOG_LEVEL: 'warn', PLATFORM: 'local', CARVE_JWT_SECRET: DEV_JWT_SECRET };
+    const env: NodeJS.ProcessEnv = { DATABASE_URL: db.url, CARVE_TRANSPORT: opts.transport, KAFKA_BROKERS: '', LOG_LEVEL: 'warn', PLATFORM: 'local', CARVE_JWT_SECRET: DEV_JWT_SECRET, ...opts.env };
     if (opts.transport === 'kafka') {
       kafkaDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-e2e-kafka-'));
       const kafka = await startKafka({ port: await freePorts(2), dataDir: kafkaDir, log: () => undefined });
@@ -93,6 +97,7 @@ export async function startDrillStack(opts: {
       service: { name: 'insights-service', entry: 'apps/insights-service/src/main.ts', upstream: 'insights' },
       adminToken: DEV_ADMIN_TOKEN,
       gatewayEnv: opts.gatewayEnv,
+      serviceEnv: opts.serviceEnv,
     });
     const { procs, gatewayUrl, monolithUrl, serviceUrl, servicePort, serviceEnv, cliEnv } = stack;
     step('processes up');
