@@ -1,4 +1,5 @@
-{{/* Non-secret environment, one key per variable. Secrets never appear here. */}}
+{{/* Non-secret environment, one key per variable. Secrets never appear here. The OTEL_* variables only
+     while config.tracing.endpoint is set: tracing is off without them. */}}
 {{- define "carve-service.configData" -}}
 PLATFORM: "kubernetes"
 PORT: {{ .Values.port | quote }}
@@ -24,6 +25,18 @@ CARVE_JWT_ISSUER: {{ . | quote }}
 {{- end }}
 {{- with .audience }}
 CARVE_JWT_AUDIENCE: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.config.tracing }}
+{{- if .endpoint }}
+OTEL_EXPORTER_OTLP_ENDPOINT: {{ .endpoint | quote }}
+OTEL_TRACES_SAMPLER: {{ .sampler | quote }}
+OTEL_TRACES_SAMPLER_ARG: {{ .samplerArg | toString | quote }}
+{{- $attrs := list (printf "deployment.environment.name=%s" $.Values.environment) }}
+{{- range $key, $value := .resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%s" $key $value) }}
+{{- end }}
+OTEL_RESOURCE_ATTRIBUTES: {{ join "," $attrs | quote }}
 {{- end }}
 {{- end }}
 {{- range $name, $value := .Values.config.extraEnv }}

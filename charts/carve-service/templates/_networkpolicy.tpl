@@ -4,7 +4,8 @@ the allowed pods (by default the gateway and the monolith) and CIDRs (the gatewa
 balancer), the admin port only from networkPolicy.adminFrom, and the metrics port (the admin
 port where there is one: the gateway's /metrics lives there) from the monitoring namespace.
 Egress: the cluster DNS, Postgres, the Kafka brokers (with transport kafka), the pods it calls
-(the gateway's upstreams) and networkPolicy.egress.extra; nothing else.
+(the gateway's upstreams), the OpenTelemetry collector (while tracing is on) and
+networkPolicy.egress.extra; nothing else.
 */}}
 {{- define "carve-service.networkpolicy" -}}
 {{- if .Values.networkPolicy.enabled -}}
@@ -110,6 +111,21 @@ spec:
               {{- toYaml .labels | nindent 14 }}
       ports:
         - port: {{ .port }}
+          protocol: TCP
+    {{- end }}
+    {{- if and .Values.config.tracing.endpoint $eg.collector.namespace }}
+    # The OpenTelemetry collector's OTLP/HTTP receiver.
+    - to:
+        - namespaceSelector:
+            matchLabels:
+              kubernetes.io/metadata.name: {{ $eg.collector.namespace }}
+          {{- with $eg.collector.podLabels }}
+          podSelector:
+            matchLabels:
+              {{- toYaml . | nindent 14 }}
+          {{- end }}
+      ports:
+        - port: {{ $eg.collector.port }}
           protocol: TCP
     {{- end }}
     {{- range $eg.extra }}

@@ -32,7 +32,13 @@ export const RESERVED_ENV = [
   'CARVE_ADMIN_PORT',
   'CARVE_ADMIN_HOST',
   'CARVE_ROUTES_FILE',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_RESOURCE_ATTRIBUTES',
 ];
+/** config.tracing.sampler: the OpenTelemetry SDK's OTEL_TRACES_SAMPLER values. */
+export const TRACES_SAMPLERS = ['parentbased_traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'traceidratio', 'always_on', 'always_off'] as const;
 /** config.kafka.saslMechanism: none, SCRAM (credentials from the Secret), or MSK IAM (the pod's IAM role). */
 export const KAFKA_SASL_MECHANISMS = ['none', 'scram-sha-512', 'scram-sha-256', 'aws-iam'] as const;
 const SCRAM_SECRET_ENV = ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'];
@@ -120,6 +126,11 @@ const egress = (): Schema =>
         port: int('Container port', 1, 65535),
       }),
     }),
+    collector: obj('The OpenTelemetry collector (config.tracing.endpoint); a rule only while tracing is on and a namespace is given', {
+      namespace: str('Namespace of the collector\'s pods, or empty for no rule (a collector outside the cluster goes in extra)', { pattern: `(${DNS_LABEL})|^$` }),
+      podLabels: stringMap('Labels of the collector\'s pods (empty: every pod of that namespace)'),
+      port: int('Port of its OTLP/HTTP receiver', 1, 65535),
+    }),
     extra: d('More destinations outside the cluster (e.g. a Redis, an AWS API endpoint)', {
       type: 'array',
       items: obj('CIDR block and ports', { cidr: str('CIDR block', { pattern: CIDR }), ports: ports('Ports') }),
@@ -173,6 +184,15 @@ export function valuesSchema(c: DeployableChart): Schema {
               }),
             }
           : {}),
+        tracing: obj('OpenTelemetry traces by OTLP/HTTP (docs/runbooks/observability.md, "Traces"); off while endpoint is empty', {
+          endpoint: str('OTEL_EXPORTER_OTLP_ENDPOINT: the collector\'s OTLP/HTTP base URL (spans go to <endpoint>/v1/traces), or empty for tracing off', { pattern: '^(https?://[^\\s@/]+(/[^\\s@]*)?)?$' }),
+          sampler: str('OTEL_TRACES_SAMPLER', { enum: [...TRACES_SAMPLERS] }),
+          samplerArg: d('OTEL_TRACES_SAMPLER_ARG: the share of new traces the ratio samplers keep', { type: 'number', minimum: 0, maximum: 1 }),
+          resourceAttributes: stringMap('More OTEL_RESOURCE_ATTRIBUTES (deployment.environment.name is the environment)', {
+            propertyNames: { pattern: '^[A-Za-z0-9_.-]+$' },
+            additionalProperties: { type: 'string', pattern: '^[^,=\\s]*$' },
+          }),
+        }),
         extraEnv: stringMap('More non-secret env vars', {
           propertyNames: { pattern: ENV_NAME, not: { anyOf: [{ enum: RESERVED_ENV }, { pattern: SECRET_ENV_NAME }] } },
           additionalProperties: { type: 'string', not: { pattern: URL_WITH_CREDENTIALS } },
