@@ -65,6 +65,17 @@ CREATE OR REPLACE TRIGGER outbox_written_version AFTER INSERT ON ${s}.outbox
 `;
 }
 
+/** Undoes `syncConflictsSqlV1` (a migration's `down`). Version 1: never edit. */
+export function dropSyncConflictsSqlV1(schema: string): string {
+  const s = ident(schema);
+  return `
+DROP TRIGGER IF EXISTS outbox_written_version ON ${s}.outbox;
+DROP FUNCTION IF EXISTS ${s}.record_written_version();
+DROP TABLE IF EXISTS ${s}.written_versions;
+DROP TABLE IF EXISTS ${s}.sync_conflicts;
+`;
+}
+
 /** What a handler returns instead of applying an event that conflicts (see syncConflictsSqlV1). */
 export interface SyncConflict {
   /** The carved context the aggregate belongs to (metric label, `carve status`). */

@@ -312,6 +312,14 @@ ${revokeWriteFenceSql(s)}`;
 }
 
 /**
+ * Undoes the function's half of `writeFenceLockdownSqlV1` (a migration's `down`): the check runs
+ * with its caller's rights again. The privileges stay revoked. Version 1: never edit.
+ */
+export function undoWriteFenceLockdownSqlV1(schema: string): string {
+  return `ALTER FUNCTION ${ident(schema)}.carve_write_fence_check(text, boolean, text[]) SECURITY INVOKER`;
+}
+
+/**
  * Takes every write privilege on `<schema>.write_fence` from every role but its owner (a DO
  * block; nothing when the table does not exist). Run by the migration that locks the fence and
  * again by `provisionSchema`, whose grant on all the schema's tables would give them back.

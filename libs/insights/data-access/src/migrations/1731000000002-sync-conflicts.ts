@@ -1,4 +1,4 @@
-import { syncConflictsSqlV1 } from '@carve/shared-messaging';
+import { dropSyncConflictsSqlV1, syncConflictsSqlV1 } from '@carve/shared-messaging';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 const S = 'insights';
@@ -7,7 +7,7 @@ const S = 'insights';
  * Sync conflicts on the service's side (expand only): `insights.sync_conflicts` (an event of the
  * monolith at the version of a note the service wrote itself, kept with both payloads) and
  * `insights.written_versions` (the newest version of each aggregate the service wrote, kept by
- * a trigger on its outbox). See @carve/shared-messaging conflicts.ts; the V1 builder never changes.
+ * a trigger on its outbox). See @carve/shared-messaging conflicts.ts; the V1 builders never change.
  */
 export class SyncConflicts1731000000002 implements MigrationInterface {
   name = 'SyncConflicts1731000000002';
@@ -17,9 +17,6 @@ export class SyncConflicts1731000000002 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP TRIGGER IF EXISTS outbox_written_version ON ${S}.outbox`);
-    await q.query(`DROP FUNCTION IF EXISTS ${S}.record_written_version()`);
-    await q.query(`DROP TABLE IF EXISTS ${S}.written_versions`);
-    await q.query(`DROP TABLE IF EXISTS ${S}.sync_conflicts`);
+    await q.query(dropSyncConflictsSqlV1(S));
   }
 }

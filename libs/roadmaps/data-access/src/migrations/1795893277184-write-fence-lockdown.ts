@@ -1,10 +1,10 @@
-import { writeFenceLockdownSqlV1 } from '@carve/shared-persistence';
+import { undoWriteFenceLockdownSqlV1, writeFenceLockdownSqlV1 } from '@carve/shared-persistence';
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Only the fence's owner changes who owns the writes: the fence's check runs with its owner's
  * rights and no other role (the app's included) may write `roadmaps.write_fence`. See
- * @carve/shared-persistence write-fence.ts; the V1 builder never changes.
+ * @carve/shared-persistence write-fence.ts; the V1 builders never change.
  */
 export class WriteFenceLockdown1795893277184 implements MigrationInterface {
   name = 'WriteFenceLockdown1795893277184';
@@ -14,6 +14,6 @@ export class WriteFenceLockdown1795893277184 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query('ALTER FUNCTION roadmaps.carve_write_fence_check(text, boolean, text[]) SECURITY INVOKER');
+    await q.query(undoWriteFenceLockdownSqlV1('roadmaps'));
   }
 }
