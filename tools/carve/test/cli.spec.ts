@@ -27,7 +27,7 @@ describe('carve CLI', () => {
     expect(fs.readdirSync(cacheDir).some((f) => f.startsWith('manifest-'))).toBe(true);
     const cached = run('--help');
     expect(cached).toEqual(full);
-    for (const c of ['dev', 'seed', 'backfill', 'verify', 'stage', 'cutover', 'rollback', 'status', 'cohort', 'routes']) expect(full.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+    for (const c of ['dev', 'seed', 'backfill', 'verify', 'stage', 'cutover', 'rollback', 'status', 'cohort', 'routes', 'move']) expect(full.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
     expect(full.stdout).toContain('Exit codes:');
     expect(full.stdout).toMatch(/^ {2}2 {2}usage/m);
     expect(full.stdout).toMatch(/^ {2}3 {2}refused/m);

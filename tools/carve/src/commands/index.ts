@@ -6,6 +6,7 @@ import { registerDev } from './dev';
 import { registerEvents } from './events';
 import { registerGateway } from './gateway';
 import { registerKafka } from './kafka';
+import { registerMove } from './move';
 import { registerOperator } from './operator';
 import { registerRelay } from './relay';
 import { registerSeed } from './seed';
@@ -14,4 +15,4 @@ import { registerToken } from './token';
 /** Each command module exports a `register(program)` function; add new ones here. */
 export type RegisterCommand = (program: Command) => void;
 
-export const commands: RegisterCommand[] = [registerDev, registerKafka, registerSeed, registerToken, registerRelay, registerEvents, registerGateway, registerOperator, registerDeploy, registerDb, registerCarving];
+export const commands: RegisterCommand[] = [registerDev, registerKafka, registerSeed, registerToken, registerRelay, registerEvents, registerGateway, registerOperator, registerDeploy, registerDb, registerCarving, registerMove];
