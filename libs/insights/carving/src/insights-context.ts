@@ -17,21 +17,15 @@
  */
 import { FeatureCreated, NoteCreated, NoteFeatureLinkCreated, WorkspaceCreated } from '@carve/legacy-events';
 import { INSIGHTS_TOPICS } from '@carve/insights-events';
-import { defineCarvableContext, type StagingColumn } from '@carve/shared-carving';
+import { defineCarvableContext, stagingColumn, tombstoneGuards } from '@carve/shared-carving';
 
 /** The service's consumer group of the monolith's events (insights-service: CARVE_SYNC_GROUP, default). */
 export const INSIGHTS_FORWARD_SYNC_GROUP = 'insights-service';
 /** The monolith's reverse-sync consumer group (apps/legacy-monolith, REVERSE_SYNC_GROUP). */
 export const LEGACY_REVERSE_SYNC_GROUP = 'legacy-reverse-sync';
 
-const col = (name: string, type: string, expr: string): StagingColumn => ({ name, type, expr });
-
-/** No workspace tombstone for `ws` (a deleted workspace takes everything of it along). */
-const wsAlive = (ws: string) =>
-  `NOT EXISTS (SELECT 1 FROM insights.tombstones x WHERE x.aggregate_type = 'workspace' AND x.aggregate_id = ${ws}::text)`;
-/** No tombstone of (type, id) at `version` or later. */
-const notBuried = (type: string, id: string, version: string) =>
-  `NOT EXISTS (SELECT 1 FROM insights.tombstones x WHERE x.aggregate_type = '${type}' AND x.aggregate_id = ${id} AND x.aggregate_version >= ${version})`;
+const col = stagingColumn;
+const { workspaceAlive: wsAlive, notBuried } = tombstoneGuards('insights');
 
 // ---- the canonical note, one query per side ----------------------------------------------------
 

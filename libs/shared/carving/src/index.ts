@@ -7,6 +7,7 @@ export * from './stages';
 export * from './stage-store';
 export * from './ramps';
 export * from './backfill';
+export * from './backfill-sql';
 export { LoadThrottle, nextDuty, waitAfter, MIN_DUTY, type LoadThrottleOptions, type ProbeSample, type ThrottleState } from './load-throttle';
 export * from './verify';
 export * from './sync';
