@@ -331,8 +331,9 @@ export async function applyPass(src: Client, srcRead: Client, dst: Client, schem
 }
 
 /**
- * Applies captured changes until none are left (or, with `follow`, until `signal` aborts,
- * waiting `idleMs` between empty passes). Needs the copy to be complete.
+ * Applies captured changes: those captured before the run started (new ones that come meanwhile
+ * go too, oldest first, as far as the passes reach), or, with `follow`, until `signal` aborts,
+ * waiting `idleMs` between empty passes. Needs the copy to be complete.
  */
 export async function applyMove(
   t: MoveTarget,
@@ -347,6 +348,9 @@ export async function applyMove(
     const total = { changes: 0, upserted: 0, deleted: 0, waiting: 0 };
     try {
       const tables = (await readCatalog(src, t.schema)).tables;
+      // Without --follow, the run ends once the changes captured before it started are applied
+      // (the app may keep writing: a run must not chase it for ever).
+      const upTo = Number((await src.query(`SELECT coalesce(max(id), 0)::bigint AS id FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema])).rows[0].id);
       let stuck = 0;
       for (;;) {
         if (opts.signal?.aborted) break;
@@ -355,11 +359,12 @@ export async function applyMove(
         total.upserted += r.upserted;
         total.deleted += r.deleted;
         total.waiting = r.waiting;
-        const backlog = Number((await src.query(`SELECT count(*)::bigint AS n FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema])).rows[0].n);
+        const left = (await src.query(`SELECT count(*)::bigint AS n, count(*) FILTER (WHERE id <= $2)::bigint AS old FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema, upTo])).rows[0];
+        const backlog = Number(left.n);
         opts.onPass?.(r, backlog);
         // Nothing more to do now: every change applied, or only rows waiting for parents that do not come.
         stuck = r.changes === 0 ? stuck + 1 : 0;
-        if (!opts.follow && (backlog === 0 || stuck >= 3)) break;
+        if (!opts.follow && (Number(left.old) === 0 || stuck >= 3)) break;
         if (r.changes === 0) await new Promise<void>((res) => {
           const timer = setTimeout(res, opts.idleMs ?? 200);
           opts.signal?.addEventListener('abort', () => (clearTimeout(timer), res()), { once: true });
