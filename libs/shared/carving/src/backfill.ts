@@ -28,6 +28,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { BackfillSource, CarvableContext } from './context';
 import { LoadThrottle, type LoadThrottleOptions, type ThrottleState } from './load-throttle';
 import { ident, literal, parseCopyTextLine } from './sql';
+import { sleep } from './sleep';
 import { isoOrNull as iso } from '@carve/shared-kernel';
 
 export interface BackfillProgress {
@@ -178,14 +179,6 @@ const CONFLICT_CODES = new Set(['40P01', '40001']);
 /** Attempts of one batch before a conflict is given up on (and reported). */
 const MAX_BATCH_ATTEMPTS = 5;
 const isConflict = (err: unknown) => CONFLICT_CODES.has((err as { code?: string })?.code ?? '');
-
-/** Waits `ms`, or less when `signal` aborts (resolves either way: the caller checks the signal). */
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 interface Batch {
   readonly buf: Buffer;

@@ -16,6 +16,7 @@
  * rises, not because it was never low.
  */
 import { Client } from 'pg';
+import { sleep } from './sleep';
 
 export interface LoadThrottleOptions {
   /** Probe latency (ms) above which the backfill slows down (default 20; see the module note). */
@@ -116,13 +117,6 @@ class Probe {
     return this.client.end().catch(() => undefined);
   }
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-  });
 
 export class LoadThrottle {
   private readonly probes: Array<[string, Probe]>;
