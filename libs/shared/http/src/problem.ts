@@ -100,11 +100,17 @@ export const problems = {
  */
 export const WRITE_FENCE_SQLSTATE = { notOwner: 'CV409', fenced: 'CV503' } as const;
 
+/** The HINT of the fence `carve move` puts on a database while it switches (@carve/shared-carving, move/switch.ts). */
+export const MOVE_FENCE_HINT = 'carve move';
+
 /** The problem for a write the fence refused, or undefined when `err` is not one. */
 export function writeFenceProblem(err: unknown): ProblemError | undefined {
   const e = err as { code?: unknown; hint?: unknown; driverError?: { code?: unknown; hint?: unknown } } | undefined;
   const pg = e?.driverError ?? e;
   const context = typeof pg?.hint === 'string' ? pg.hint : 'this context';
+  if (pg?.code === WRITE_FENCE_SQLSTATE.fenced && pg?.hint === MOVE_FENCE_HINT) {
+    return new ProblemError(503, 'write_fenced', 'The database is moving to a new server; try again in a moment.', { context: 'database' }).retryAfter(1);
+  }
   if (pg?.code === WRITE_FENCE_SQLSTATE.fenced) {
     return new ProblemError(503, 'write_fenced', `The writes of ${context} are moving between the monolith and its service; try again in a moment.`, {
       context,

@@ -22,14 +22,17 @@ import { MOVE_SCHEMA, parentsFirst, qi, readCatalog, type TableInfo } from './ca
 import { connectTo, serverOf } from './plan';
 import { applyPass, MoveError, type MoveTarget } from './move';
 
-/** The fence of a move (idempotent). A sync apply (`carve.sync_apply` on) passes. */
+/**
+ * The fence of a move (idempotent). A sync apply (`carve.sync_apply` on) passes. Its SQLSTATE and
+ * HINT are what @carve/shared-http answers with 503 write_fenced ("the database is moving").
+ */
 export const MOVE_FENCE_SQL_V1 = `
 CREATE SCHEMA IF NOT EXISTS ${MOVE_SCHEMA};
 CREATE OR REPLACE FUNCTION ${MOVE_SCHEMA}.fenced() RETURNS trigger LANGUAGE plpgsql AS $fn$
 BEGIN
   IF current_setting('carve.sync_apply', true) = 'on' THEN RETURN NULL; END IF;
   RAISE EXCEPTION 'writes to %.% are fenced: carve move is switching this database', TG_TABLE_SCHEMA, TG_TABLE_NAME
-    USING ERRCODE = 'CV503', HINT = 'the database';
+    USING ERRCODE = 'CV503', HINT = 'carve move';
 END
 $fn$;
 `;
