@@ -82,7 +82,7 @@ describe('the Dockerfiles of the workspace', () => {
     };
     for (const c of DEPLOYABLE_CHARTS) {
       for (const { what, project, argv } of commandsOf(c.chart)) {
-        if (!images.includes(project)) continue; // the app has not landed yet (insights, roadmaps)
+        if (!images.includes(project)) continue; // an app that has not landed has no image yet
         const root = ws.projects.get(project)!.root;
         const df = parseDockerfile(read(`${root}/Dockerfile`));
         const problem = commandProblem(commandTarget(df, argv, ctx.dir), ctx.dir, argv);
