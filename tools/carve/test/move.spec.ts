@@ -99,6 +99,22 @@ it('moves a schema from plan to stop, with progress, and refuses what is out of 
   expect(verify.stdout).toContain('no drift in app');
   expect(await rows(dst)).toEqual(await rows(src));
 
+  // The switch: the target takes the writes, the source refuses them; then back, losing none.
+  const sw = await move('switch', '--schema', 'app', '--to', to.url, '--json');
+  expect({ code: sw.code, stderr: sw.stderr }).toMatchObject({ code: 0 });
+  expect(JSON.parse(sw.stdout)).toMatchObject({ primary: expect.stringContaining('carve_move_cli_to'), sequences: [expect.objectContaining({ name: 'accounts_id_seq' }), expect.objectContaining({ name: 'items_id_seq' })] });
+  expect(sw.stderr).toContain('switch: fencing');
+  await expect(src.query(`UPDATE app.items SET qty = 1 WHERE id = 1`)).rejects.toMatchObject({ code: 'CV503' });
+  await dst.query(`INSERT INTO app.items (account_id, label) VALUES (2, 'written on the target')`);
+  const again2 = await move('switch', '--schema', 'app', '--to', to.url);
+  expect(again2.code).toBe(3);
+  const back = await move('rollback', '--schema', 'app', '--to', to.url);
+  expect(back.code).toBe(0);
+  expect(back.stdout).toContain('rolled back');
+  expect((await src.query(`SELECT count(*)::int AS n FROM app.items WHERE label = 'written on the target'`)).rows[0].n).toBe(1);
+  await expect(dst.query(`UPDATE app.items SET qty = 1 WHERE id = 1`)).rejects.toMatchObject({ code: 'CV503' });
+  expect(await rows(dst)).toEqual(await rows(src));
+
   const status = await move('status', '--schema', 'app', '--json');
   expect(JSON.parse(status.stdout)).toMatchObject({ backlog: 0, state: { phase: 'copied' } });
   expect((await move('stop', '--schema', 'app')).code).toBe(0);

@@ -10,13 +10,15 @@
  *   carve move apply    --to URL --schema S [--from URL] [--follow] [--json]
  *   carve move status   --schema S [--from URL] [--json]
  *   carve move verify   --to URL --schema S [--from URL] [--json]        exit 4 on drift
+ *   carve move switch   --to URL --schema S [--from URL] [--json]        writes move to the target
+ *   carve move rollback --to URL --schema S [--from URL] [--json]        writes come back, none lost
  *   carve move stop     --schema S [--from URL] [--json]
  *
  * --from defaults to DATABASE_URL (the app's database). Refusals exit 3, an unreachable server 5.
  */
 import os from 'node:os';
 import type { Command } from 'commander';
-import { applyMove, copyMove, moveStatus, MoveError, planMove, startMove, stopMove, verifyMove } from '@carve/shared-carving';
+import { applyMove, copyMove, moveStatus, MoveError, planMove, rollbackMove, startMove, stopMove, switchMove, verifyMove } from '@carve/shared-carving';
 import { assertIdentifier, redactUrl } from '@carve/shared-persistence';
 import { formatCount, formatDuration, ProgressBar } from '@carve/shared-progress';
 import { CliError, EXIT } from '../cli-error';
@@ -210,6 +212,25 @@ export function registerMove(program: Command): void {
     if (v.ok) out(`no drift in ${t.schema}${v.backlog ? ` (${formatCount(v.backlog)} changes arrived while it ran)` : ''}`);
     else out(`drift in ${v.tables.filter((x) => !x.equal).map((x) => x.name).join(', ')}${v.backlog ? `: ${formatCount(v.backlog)} changes not applied yet, run \`carve move apply\` and verify again` : ': apply, then verify again; drift that stays is a bug to report'}`);
   });
+
+  for (const dir of ['switch', 'rollback'] as const) {
+    const what =
+      dir === 'switch'
+        ? 'fence the source, drain the changes, set the sequences, verify, and make the target the database the app writes to (the source stays fenced)'
+        : 'the switch backwards: fence the target, drain its changes into the source, and make the source the database the app writes to again';
+    withCommon(move.command(dir).description(what), true).action(async (o: MoveFlags) => {
+      const t = endpoints(o, true);
+      const step = (s: string) => process.stderr.write(`${dir}: ${s}\n`);
+      const r = await guarded(() => (dir === 'switch' ? switchMove : rollbackMove)(t, { onStep: step }), [t.fromUrl, t.toUrl]);
+      if (o.json) return printJson(r);
+      out(`${dir === 'switch' ? 'switched' : 'rolled back'}: ${r.primary} takes the writes of ${t.schema}; writes were fenced for ${formatDuration(r.fenceMs)} (${formatCount(r.drained)} changes drained, ${r.sequences.length} sequences set)`);
+      out(
+        dir === 'switch'
+          ? `next: point every app replica at the target (a replica still on the source gets 503 write_fenced and reads the pointer; or restart it with the new DATABASE_URL); \`carve move rollback\` goes back without losing a write`
+          : `next: the app writes to the source again; \`carve move apply\` keeps the target up to date for another switch, or \`carve move stop\``,
+      );
+    });
+  }
 
   withCommon(move.command('stop').description('remove the capture from the source (the target keeps what it has)'), false).action(async (o: MoveFlags) => {
     const t = endpoints(o, false);
