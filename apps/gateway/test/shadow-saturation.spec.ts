@@ -29,7 +29,7 @@ describe('gateway shadow saturation', () => {
     for (let i = 0; i < 6; i++) {
       const r = await http(`${stack.gw.url}/api/v1/workspaces/ws-1/notes/${i}`, { headers: auth });
       expect(r.status).toBe(200);
-      expect(r.ms).toBeLessThan(500);
+      expect(r.ms).toBeLessThan(1500); // the shadow timeout: a client that waited for a hanging copy would wait it out
     }
     const status = (await admin(stack.gw, 'GET', '/admin/status')).json;
     expect(status.shadow.inFlight).toBe(2);
