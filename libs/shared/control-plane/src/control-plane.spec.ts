@@ -44,10 +44,10 @@ describe('ControlPlaneClient', () => {
       'gateway_replicas',
       'guard_events',
       'handovers',
+      'migrations',
       'operators',
       'ramps',
       'route_overrides',
-      'schema_migrations',
       'shadow_mismatch_paths',
       'shadow_mismatches',
       'shadow_noise',
@@ -226,11 +226,11 @@ describe('ControlPlaneClient.connect without migrating (a role without DDL)', ()
     expect((fresh as ControlPlaneNotMigratedError).pending).toEqual(all);
     expect((fresh as Error).message).toContain(`lacks migrations ${all.join(', ')}`);
 
-    // Half way: only the first one recorded.
+    // Half way, as the first runner recorded it: only the first one, under its old name.
     const c = new Client({ connectionString: db.url });
     await c.connect();
     try {
-      await c.query(`CREATE SCHEMA carve; CREATE TABLE carve.schema_migrations (name text PRIMARY KEY); INSERT INTO carve.schema_migrations VALUES ('${all[0]}')`);
+      await c.query(`CREATE SCHEMA carve; CREATE TABLE carve.schema_migrations (name text PRIMARY KEY); INSERT INTO carve.schema_migrations VALUES ('0001_control_plane')`);
       const pool = new Pool({ connectionString: db.url, max: 1 });
       try {
         expect(await pendingControlMigrations(pool)).toEqual(all.slice(1));
