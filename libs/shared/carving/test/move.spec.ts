@@ -191,7 +191,9 @@ describe('carve move (two real databases)', () => {
   it('refuses what it cannot move, with the code and the step to take, and changes nothing', async () => {
     await src.query(`CREATE TABLE ${SCHEMA}.log (at timestamptz, line text)`);
     await dst.query(`CREATE TABLE ${SCHEMA}.log (at timestamptz, line text)`);
-    await dst.query(`INSERT INTO ${SCHEMA}.workspaces (name) VALUES ('already here')`);
+    // A row the source does not have blocks; one it has (as migrations seed on both sides) does not.
+    await src.query(`INSERT INTO ${SCHEMA}.workspaces (id, name) VALUES (1, 'seeded by a migration')`);
+    await dst.query(`INSERT INTO ${SCHEMA}.workspaces (id, name) VALUES (1, 'seeded by a migration'), (2, 'only on the target')`);
     const plan = await planMove(t());
     expect(plan.blockers.map((b) => [b.code, b.table])).toEqual(
       expect.arrayContaining([
@@ -199,6 +201,7 @@ describe('carve move (two real databases)', () => {
         ['target_not_empty', 'workspaces'],
       ]),
     );
+    expect(plan.blockers.find((b) => b.code === 'target_not_empty')?.message).toContain('holds 1 row(s) on the target that the source does not have');
     for (const b of plan.blockers) expect(b.next.length).toBeGreaterThan(0);
     await expect(startMove(t())).rejects.toBeInstanceOf(MoveError);
     await expect(startMove(t())).rejects.toMatchObject({ code: 'no_primary_key' });

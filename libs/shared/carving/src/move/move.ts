@@ -26,7 +26,7 @@ import { CarvingError } from '../carving';
 import { literal, parseCopyTextLine } from '../sql';
 import { captureTriggersSql, CAPTURE_SQL_V1, dropCaptureTriggersSql, keyExpr, type MovePhase, type MoveState, readMoveState, recordAudit, setPhase } from './capture';
 import { MOVE_SCHEMA, parentsFirst, parentsPresent, qi, readCatalog, type TableInfo, upsertSql } from './catalog';
-import { blockersOf, connectTo, serverOf } from './plan';
+import { blockersOf, connectTo, sameShape, serverOf, strayRows } from './plan';
 
 export interface MoveTarget {
   readonly fromUrl: string;
@@ -77,9 +77,8 @@ export async function startMove(t: MoveTarget): Promise<MoveState> {
       throw new MoveError(`a move of ${t.schema} to ${existing.target} is already ${existing.phase}`, `go on with it (\`carve move status --schema ${t.schema}\`), or \`carve move stop\` it first`, 'already_started');
     }
     const [a, b] = [await readCatalog(src, t.schema), await readCatalog(dst, t.schema)];
-    const counts = new Map<string, number>();
-    for (const tb of b.tables) counts.set(tb.name, Number((await dst.query(`SELECT count(*)::bigint AS n FROM ${qi(t.schema)}.${qi(tb.name)}`)).rows[0].n));
-    const blockers = blockersOf(a, b, counts);
+    const comparable = a.tables.filter((x) => b.tables.some((y) => y.name === x.name && sameShape(x, y)));
+    const blockers = blockersOf(a, b, await strayRows(src, dst, t.schema, comparable));
     if (blockers.length) throw new MoveError(`the move of ${t.schema} is blocked: ${blockers.map((x) => x.message).join('; ')}`, blockers[0].next, blockers[0].code);
     await src.query('BEGIN');
     try {

@@ -4,6 +4,7 @@
  */
 import { Client } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { keyExpr } from './capture';
 import { MOVE_SCHEMA, parentsFirst, qi, readCatalog, type SchemaCatalog, type TableInfo } from './catalog';
 
 export interface MoveBlocker {
@@ -43,10 +44,13 @@ export function connectTo(url: string, name: string): Client {
   return c;
 }
 
-const sameShape = (a: TableInfo, b: TableInfo) =>
+export const sameShape = (a: TableInfo, b: TableInfo): boolean =>
   a.columns.length === b.columns.length && a.columns.every((c, i) => c.name === b.columns[i].name && c.type === b.columns[i].type);
 
-/** The blockers of a move, from both catalogs (`emptyTarget`: whether the target's tables must be empty). */
+/**
+ * The blockers of a move, from both catalogs and `targetRows`: per table, the rows of the target
+ * the source does not have (`strayRows`).
+ */
 export function blockersOf(src: SchemaCatalog, dst: SchemaCatalog, targetRows: ReadonlyMap<string, number> | null): MoveBlocker[] {
   const out: MoveBlocker[] = [];
   if (!src.exists) out.push({ code: 'no_schema', message: `the source has no schema ${src.schema}`, next: 'check --schema and --from' });
@@ -64,10 +68,37 @@ export function blockersOf(src: SchemaCatalog, dst: SchemaCatalog, targetRows: R
       out.push({ code: 'shape_differs', table: t.name, message: `${src.schema}.${t.name} differs: source (${cols(t)}), target (${cols(d)})`, next: 'bring both sides to the same migration, then plan again' });
     }
     const n = targetRows?.get(t.name) ?? 0;
-    if (n > 0) out.push({ code: 'target_not_empty', table: t.name, message: `${dst.schema}.${t.name} already holds ${n} row(s) on the target`, next: 'move into empty tables: truncate them on the target (it is not serving yet), then plan again' });
+    if (n > 0) out.push({ code: 'target_not_empty', table: t.name, message: `${dst.schema}.${t.name} holds ${n} row(s) on the target that the source does not have`, next: 'move into tables that hold nothing but rows of the source: truncate them on the target (it is not serving yet), then plan again' });
   }
   for (const ext of src.extensions) {
     if (!dst.extensions.includes(ext)) out.push({ code: 'extension_missing', message: `extension ${ext} is installed on the source, not on the target`, next: `CREATE EXTENSION ${ext} on the target (on RDS: allowed by its parameter group / rds.allowed_extensions)` });
+  }
+  return out;
+}
+
+/** Target tables with more rows than this are not compared key by key: any row there blocks. */
+const STRAY_CHECK_LIMIT = 10_000;
+
+/**
+ * Per table, the rows on the target whose keys the source does not have: what a copy would leave
+ * behind. Rows the app's migrations write on both sides (their bookkeeping, seeded settings) are
+ * not strays: the copy overwrites them with the source's values.
+ */
+export async function strayRows(src: Client, dst: Client, schema: string, tables: readonly TableInfo[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const t of tables) {
+    const n = Number((await dst.query(`SELECT count(*)::bigint AS n FROM ${qi(schema)}.${qi(t.name)}`)).rows[0].n);
+    if (n === 0 || !t.primaryKey) {
+      out.set(t.name, n);
+      continue;
+    }
+    if (n > STRAY_CHECK_LIMIT) {
+      out.set(t.name, n);
+      continue;
+    }
+    const keys = (await dst.query(`SELECT coalesce(jsonb_agg(${keyExpr(t)}), '[]'::jsonb) AS k FROM ${qi(schema)}.${qi(t.name)}`)).rows[0].k;
+    const missing = await src.query(`SELECT count(*)::bigint AS n FROM (SELECT k FROM jsonb_array_elements($1::jsonb) AS k EXCEPT SELECT ${keyExpr(t)} FROM ${qi(schema)}.${qi(t.name)}) x`, [JSON.stringify(keys)]);
+    out.set(t.name, Number(missing.rows[0].n));
   }
   return out;
 }
@@ -106,7 +137,7 @@ export async function planMove(opts: { fromUrl: string; toUrl: string; schema: s
     const [a, b] = [await readCatalog(src, opts.schema), await readCatalog(dst, opts.schema)];
     const ordered = parentsFirst(a.tables);
     const present = new Set(b.tables.map((t) => t.name));
-    const [srcRows, dstRows] = [await rowCounts(src, opts.schema, ordered), await rowCounts(dst, opts.schema, ordered.filter((t) => present.has(t.name)))];
+    const [srcRows, dstRows] = [await rowCounts(src, opts.schema, ordered), await strayRows(src, dst, opts.schema, ordered.filter((t) => present.has(t.name) && b.tables.some((x) => x.name === t.name && sameShape(t, x))))];
     const blockers = blockersOf(a, b, dstRows);
     const total = [...srcRows.values()].reduce((x, y) => x + y, 0);
     let estimate: MovePlan['estimate'] = null;
