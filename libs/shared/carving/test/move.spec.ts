@@ -5,9 +5,13 @@
  * apply run; the target must end equal to the source, row for row (checked here by reading both
  * sides, not only by `verifyMove`).
  */
-import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startEmbeddedPostgres } from '@carve/shared-persistence';
+import { createTestDatabase, freePorts, type TestDatabase } from '@carve/shared-testing';
 import { Client } from 'pg';
-import { applyMove, copyMove, type CopyProgress, moveStatus, MoveError, planMove, startMove, stopMove, verifyMove } from '../src';
+import { applyMove, copyMove, type CopyProgress, moveStatus, MoveError, planMove, rollbackMove, startMove, stopMove, switchMove, verifyMove } from '../src';
 
 const SCHEMA = 'app';
 const DDL = `
@@ -229,4 +233,51 @@ describe('carve move (two real databases)', () => {
     await expect(src.query(`TRUNCATE ${SCHEMA}.note_tags`)).rejects.toMatchObject({ code: 'CV409', message: expect.stringMatching(/carve move/) });
     expect(Number((await src.query(`SELECT count(*) FROM ${SCHEMA}.note_tags`)).rows[0].count)).toBe(before);
   });
+});
+
+describe('carve move between two Postgres servers', () => {
+  // The test database's server (DATABASE_URL: the machine's Postgres 15 locally, embedded 18 in
+  // CI) and a second embedded Postgres 18 started here: locally this is a major-version move.
+  it('moves a schema to another server and back, row for row', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-move-pg-'));
+    const second = await startEmbeddedPostgres({ dataDir, port: await freePorts(1), timeoutMs: 120_000 });
+    const from = await createTestDatabase('carving_move_servers');
+    const admin = new Client({ connectionString: second.url });
+    const src = new Client({ connectionString: from.url });
+    let dst: Client | undefined;
+    try {
+      await admin.connect();
+      await admin.query('CREATE DATABASE carve_move_target');
+      const toUrl = second.url.replace(/\/postgres$/, '/carve_move_target');
+      dst = new Client({ connectionString: toUrl });
+      await src.connect();
+      await dst.connect();
+      await src.query(DDL);
+      await dst.query(DDL);
+      await seed(src, 10, 50);
+      const t = { fromUrl: from.url, toUrl, schema: SCHEMA, actor: 'move.spec' };
+      const plan = await planMove(t);
+      expect(plan.blockers).toEqual([]);
+      expect(plan.source.server).not.toBe(plan.target.server);
+      await startMove(t);
+      await copyMove(t);
+      await src.query(`UPDATE ${SCHEMA}.notes SET title = 'after the copy' WHERE id % 10 = 0`);
+      await applyMove(t);
+      expect(await verifyMove(t)).toMatchObject({ ok: true });
+      await switchMove(t);
+      // Keys handed out on the new server come after the source's.
+      const w = await dst.query(`INSERT INTO ${SCHEMA}.workspaces (name) VALUES ('on the new server') RETURNING id`);
+      expect(Number(w.rows[0].id)).toBeGreaterThan(10);
+      await rollbackMove(t);
+      expect(await dump(src)).toEqual(await dump(dst));
+      expect((await src.query(`SELECT count(*)::int AS n FROM ${SCHEMA}.workspaces WHERE name = 'on the new server'`)).rows[0].n).toBe(1);
+    } finally {
+      await src.end().catch(() => undefined);
+      await dst?.end().catch(() => undefined);
+      await admin.end().catch(() => undefined);
+      await from.drop();
+      await second.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
