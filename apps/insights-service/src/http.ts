@@ -1,9 +1,12 @@
 /**
  * The insights service's HTTP layer on Fastify 5: the platform app of @carve/shared-service
  * (request ids, problem+json, /healthz, /readyz, /metrics, JWT identity, JSON only), the pool
- * as `app.db` and `app.tx(fn)` for one transaction, and the notes routes.
+ * as `app.db` and `app.tx(fn)` for one transaction, the notes routes, and their OpenAPI document
+ * (`/openapi.json`, rendered at `/docs`; @carve/insights-api-contract).
  */
 import { pgTransactions, type TransactionRunner } from '@carve/shared-messaging';
+import { insightsServiceOpenApi } from '@carve/insights-api-contract';
+import { serveOpenApi } from '@carve/shared-http';
 import { fastifyHttpServer, type HttpServer, platformFastifyApp, type ServiceDeps } from '@carve/shared-service';
 import type { FastifyInstance } from 'fastify';
 import type { Pool, PoolClient } from 'pg';
@@ -22,6 +25,7 @@ export async function buildInsightsApp(deps: ServiceDeps): Promise<FastifyInstan
   app.decorate('db', deps.pool);
   app.decorate('tx', pgTransactions(deps.pool));
   await app.register(notesRoutes);
+  serveOpenApi(app, insightsServiceOpenApi());
   return app;
 }
 

@@ -5,7 +5,7 @@
  */
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { createLogger, type Logger, platformPlugin, platformServerOptions } from '@carve/shared-http';
+import { createLogger, type Logger, platformPlugin, platformServerOptions, serveOpenApi } from '@carve/shared-http';
 import { PlatformFastifyAdapter } from '@carve/shared-nest';
 import { type ResolvedDatabase, resolveDatabase } from '@carve/shared-persistence';
 import { DataSource } from 'typeorm';
@@ -15,6 +15,7 @@ import { migrateLegacy } from './database/legacy-data-source';
 import { installOutboxMetrics } from './events/outbox-metrics';
 import type { ReverseSyncHandlers } from './events/reverse-sync';
 import { installWriteContext } from './events/write-context';
+import { monolithOpenApi } from './http/openapi';
 
 export const SERVICE_NAME = 'legacy-monolith';
 
@@ -70,6 +71,7 @@ export async function createApp(config: MonolithConfig, opts: CreateAppOptions =
       },
     });
     const fastify = app.getHttpAdapter().getInstance();
+    serveOpenApi(fastify, monolithOpenApi());
     installWriteContext(fastify);
     installOutboxMetrics(fastify, dataSource);
     if (db) {

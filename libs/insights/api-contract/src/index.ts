@@ -5,3 +5,4 @@
  * service, and importing nothing but Node itself and @carve/shared-contract-kit (no framework).
  */
 export * from './notes.contract';
+export * from './notes.api';

@@ -14,7 +14,8 @@
  * validation_failed, cursor, 413 payload_too_large).
  */
 import { randomUUID } from 'node:crypto';
-import { collectAll, request, type HttpResponse, type RequestOptions } from '@carve/shared-contract-kit';
+import { notesOperations } from './notes.api';
+import { collectAll as collectPages, type HttpResponse, request, type RequestOptions, servedDocumentChecker } from '@carve/shared-contract-kit';
 
 export type ContractRole = 'admin' | 'maker' | 'viewer';
 
@@ -57,13 +58,21 @@ const byField = (x: { field: string }, y: { field: string }) => x.field.localeCo
 
 export function describeNotesContract(target: NotesContractTarget): void {
   describe(`notes API contract: ${target.name}`, () => {
-    const api = (method: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse> => request(target.baseUrl(), method, path, opts);
+    // Every response is checked against the OpenAPI document the side serves.
+    let openapi: Awaited<ReturnType<typeof servedDocumentChecker>>;
+    const api = async (method: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse> => {
+      const res = await request(target.baseUrl(), method, path, opts);
+      openapi.check(method, path, res);
+      return res;
+    };
+    const collectAll = (baseUrl: string, path: string, token: string) => collectPages(baseUrl, path, token, 100, openapi.check);
     let a: ContractWorkspace;
     let b: ContractWorkspace;
     let base: string;
     let features: string[];
 
     beforeAll(async () => {
+      openapi = await servedDocumentChecker(target.baseUrl());
       a = await target.workspace();
       b = await target.workspace();
       base = `/api/v1/workspaces/${a.id}/notes`;
@@ -367,6 +376,12 @@ export function describeNotesContract(target: NotesContractTarget): void {
       expect({ status: big.status, code: big.body.code, type: big.headers['content-type']?.split(';')[0] }).toEqual({ status: 413, code: 'payload_too_large', type: 'application/problem+json' });
       const rid = await api('GET', `${base}/${randomUUID()}`, { token: a.token(), headers: { 'x-request-id': 'contract-req-1' } });
       expect({ header: rid.headers['x-request-id'], body: rid.body.requestId }).toEqual({ header: 'contract-req-1', body: 'contract-req-1' });
+    });
+
+    it('answered every request above as the OpenAPI document it serves at /openapi.json says', () => {
+      for (const op of notesOperations) expect({ op: op.operationId, served: openapi.document.paths[op.path]?.[op.method]?.operationId }).toEqual({ op: op.operationId, served: op.operationId });
+      // Each response was checked as it came (a mismatch fails its test); this many came.
+      expect(openapi.checked()).toBeGreaterThan(100);
     });
   });
 }

@@ -5,16 +5,15 @@
  */
 import {
   FEATURE_STATUSES,
-  IMPORTANCES,
   MEMBER_ROLES,
-  NOTE_SOURCES,
-  NOTE_STATES,
   PRIORITY_DEFAULT,
   PRIORITY_MAX,
   PRIORITY_MIN,
   RELEASE_STATES,
 } from './enums';
 import type { ListSpec } from '@carve/shared-kernel';
+import { NOTE_LINK_LIST, NOTE_LIST } from '@carve/insights-api-contract';
+import { listSpecOf } from '@carve/shared-contract-kit';
 import {
   arrayOf,
   date,
@@ -102,47 +101,14 @@ export const commentList = {
 // ---------------------------------------------------------------------------------------------
 // notes and their links to features
 
-const customerShape = {
-  email: required(email()),
-  name: withDefault(nullable(str({ max: LIMITS.name })), () => null),
-  company: withDefault(nullable(str({ max: LIMITS.name })), () => null),
-};
+// The notes API's JSON Schemas are the Insights contract's (@carve/insights-api-contract): the
+// monolith validates with them (ajv), the insights service too, and both serve them in their
+// OpenAPI documents.
+export { validateNoteCreate, validateNoteLinkCreate, validateNoteLinkPatch, validateNotePatch } from '@carve/insights-api-contract';
+export type { NoteCreate, NoteLinkCreate, NotePatch } from '@carve/insights-api-contract';
 
-const linkShape = {
-  featureId: required(uuid()),
-  importance: withDefault(oneOf(IMPORTANCES), () => 'medium' as const),
-};
-
-const noteShape = {
-  title: required(str({ min: 1, max: LIMITS.title })),
-  content: required(str({ min: 1, max: LIMITS.content })),
-  source: withDefault(oneOf(NOTE_SOURCES), () => 'manual' as const),
-  customer: withDefault(nullable(object(customerShape)), () => null),
-  tags: withDefault(tags(), () => []),
-  state: withDefault(oneOf(NOTE_STATES), () => 'unprocessed' as const),
-  /** Linked features, written with the note in one transaction. */
-  features: withDefault(
-    arrayOf(object(linkShape), { max: LIMITS.linkedFeatures, unique: (l) => l.featureId, uniqueMessage: 'links the same feature twice' }),
-    () => [],
-  ),
-};
-const { features: _noteFeatures, ...notePatchable } = noteShape;
-export const validateNoteCreate = (body: unknown) => validate(object(noteShape), body);
-export const validateNotePatch = (body: unknown) => validate(object(partial(notePatchable), { atLeastOne: true }), body);
-export const validateNoteLinkCreate = (body: unknown) => validate(object(linkShape), body);
-export const validateNoteLinkPatch = (body: unknown) => validate(object({ importance: required(oneOf(IMPORTANCES)) }), body);
-
-export const noteList = {
-  sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', title: 'text' },
-  defaultSort: '-createdAt',
-  filters: { state: oneOf(NOTE_STATES), source: oneOf(NOTE_SOURCES), tag: oneTag, customerEmail: email(), featureId: uuid() },
-} satisfies ListSpec<any>;
-
-export const noteLinkList = {
-  sorts: { createdAt: 'timestamp' },
-  defaultSort: 'createdAt',
-  filters: { importance: oneOf(IMPORTANCES) },
-} satisfies ListSpec<any>;
+export const noteList = listSpecOf(NOTE_LIST) satisfies ListSpec<any>;
+export const noteLinkList = listSpecOf(NOTE_LINK_LIST) satisfies ListSpec<any>;
 
 // ---------------------------------------------------------------------------------------------
 // releases and the features planned in them
@@ -184,9 +150,6 @@ export const plannedFeatureList = {
 export type FeatureCreate = Extract<ReturnType<typeof validateFeatureCreate>, { ok: true }>['value'];
 export type FeaturePatch = Extract<ReturnType<typeof validateFeaturePatch>, { ok: true }>['value'];
 export type CommentInput = Extract<ReturnType<typeof validateCommentCreate>, { ok: true }>['value'];
-export type NoteCreate = Extract<ReturnType<typeof validateNoteCreate>, { ok: true }>['value'];
-export type NotePatch = Extract<ReturnType<typeof validateNotePatch>, { ok: true }>['value'];
-export type NoteLinkCreate = Extract<ReturnType<typeof validateNoteLinkCreate>, { ok: true }>['value'];
 export type ReleaseCreate = Extract<ReturnType<typeof validateReleaseCreate>, { ok: true }>['value'];
 export type ReleasePatch = Extract<ReturnType<typeof validateReleasePatch>, { ok: true }>['value'];
 export type MemberCreate = Extract<ReturnType<typeof validateMemberCreate>, { ok: true }>['value'];

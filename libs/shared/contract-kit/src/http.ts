@@ -34,14 +34,22 @@ export async function request(baseUrl: string, method: string, path: string, opt
   return { status: res.status, body, headers: out };
 }
 
-/** Follows nextCursor to the end (bounded), returning every item in order and the page count. */
-export async function collectAll(baseUrl: string, path: string, token: string, maxPages = 100): Promise<{ items: any[]; pages: number }> {
+/** Follows nextCursor to the end (bounded), returning every item in order and the page count; `onResponse` sees every page's response. */
+export async function collectAll(
+  baseUrl: string,
+  path: string,
+  token: string,
+  maxPages = 100,
+  onResponse?: (method: string, path: string, res: HttpResponse) => void,
+): Promise<{ items: any[]; pages: number }> {
   const items: any[] = [];
   let cursor: string | null = null;
   let pages = 0;
   const sep = path.includes('?') ? '&' : '?';
   do {
-    const res: HttpResponse = await request(baseUrl, 'GET', cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path, { token });
+    const url = cursor ? `${path}${sep}cursor=${encodeURIComponent(cursor)}` : path;
+    const res: HttpResponse = await request(baseUrl, 'GET', url, { token });
+    onResponse?.('GET', url, res);
     if (res.status !== 200) throw new Error(`GET ${path} → ${res.status} ${JSON.stringify(res.body)}`);
     items.push(...res.body.items);
     cursor = res.body.nextCursor;

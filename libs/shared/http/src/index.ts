@@ -6,3 +6,4 @@ export * from './platform.plugin';
 export * from './service-config';
 export * from './http-server';
 export * from './tracing';
+export * from './openapi';

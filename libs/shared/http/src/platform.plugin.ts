@@ -40,7 +40,7 @@ export interface PlatformOptions {
   readiness?: () => Promise<void>;
   /** When set, every request outside publicPaths needs a valid bearer token. */
   auth?: AuthOptions;
-  /** Paths (exact, or prefixes ending in '*') that need no token. Health and metrics are always public. */
+  /** Paths (exact, or prefixes ending in '*') that need no token. Health, metrics and the OpenAPI document (/openapi.json, /docs) are always public. */
   publicPaths?: string[];
   /** Collect Node process metrics too (default true). */
   defaultMetrics?: boolean;
@@ -214,7 +214,7 @@ const platform: FastifyPluginAsync<PlatformOptions> = async (app: FastifyInstanc
   // First of the hooks: a request refused by the token check has its span too.
   if (tracingEnabled()) traceRequests(app);
 
-  const publicPaths = ['/healthz', '/readyz', '/metrics', ...(opts.publicPaths ?? [])];
+  const publicPaths = ['/healthz', '/readyz', '/metrics', '/openapi.json', '/docs', ...(opts.publicPaths ?? [])];
   const verify = opts.auth && (opts.auth.secret || opts.auth.publicKey || opts.auth.jwksUrl) ? createAnyTokenVerifier(opts.auth) : undefined;
 
   // Callback-style hooks: they run on every request, and skip a promise per hook.

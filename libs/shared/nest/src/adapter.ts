@@ -10,9 +10,17 @@
  * Fastify plain text) into what a JSON endpoint's handler reads; here only application/json is
  * parsed, and any other body gets 415 unsupported_media_type before a handler runs.
  */
+import { recordRoutes } from '@carve/shared-http';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 
 export class PlatformFastifyAdapter extends FastifyAdapter {
+  constructor(options?: FastifyServerOptions) {
+    super(options);
+    // Every route (Nest's controllers and the platform's) is listed by `registeredRoutes(instance)`.
+    recordRoutes(this.getInstance() as unknown as FastifyInstance);
+  }
+
   override registerParserMiddleware(prefix?: string, rawBody?: boolean) {
     super.registerParserMiddleware(prefix, rawBody);
     const fastify = this.getInstance();

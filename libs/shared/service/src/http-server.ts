@@ -4,7 +4,7 @@
  * on the platform plugin of @carve/shared-http and `fastifyHttpServer` wraps it; a Nest service
  * uses `nestHttpServer` of @carve/shared-nest on `createPlatformNestApp`'s result instead.
  */
-import { createLogger, platformPlugin, platformServerOptions } from '@carve/shared-http';
+import { createLogger, platformPlugin, platformServerOptions, recordRoutes } from '@carve/shared-http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { ServiceDeps } from './runtime';
 
@@ -23,6 +23,8 @@ export async function platformFastifyApp(deps: ServiceDeps): Promise<FastifyInst
       trustProxy: config.trustProxy,
     }),
   );
+  // Every route from here on is listed by `registeredRoutes(app)` (the OpenAPI coverage tests).
+  recordRoutes(app);
   app.removeContentTypeParser('text/plain');
   await app.register(platformPlugin, {
     service: deps.name,
