@@ -10,11 +10,17 @@ import './styles.css';
 
 type View = 'contexts' | 'routes' | 'mismatches' | 'audit';
 
+type Side = 'monolith' | 'service' | 'shadow';
+
 interface RouteRates {
   requests: number;
   errors: number;
   mismatchRate: number | null;
+  /** Mean response time per side over the interval (ms), null when that side answered nothing. */
+  latencyMs: Record<Side, number | null>;
 }
+
+const SIDES: Side[] = ['monolith', 'service', 'shadow'];
 
 /** An action waiting for its reason and confirmation. */
 interface Pending {
@@ -39,7 +45,7 @@ const state = {
   pageProblem: null as Problem | null,
   notice: null as string | null,
   pending: null as Pending | null,
-  browser: { route: '', path: '', since: '', items: [] as any[], cursor: null as string | null, pages: [] as Array<string | null>, paths: [] as any[], noise: [] as any[], selected: null as any },
+  browser: { route: '', path: '', since: '', until: '', items: [] as any[], cursor: null as string | null, pages: [] as Array<string | null>, paths: [] as any[], noise: [] as any[], selected: null as any },
   feed: null as AbortController | null,
   refreshing: false,
   again: false,
@@ -98,7 +104,12 @@ function onStats(data: any): void {
       const errors = c.serviceErrors + c.fallbacks - (p.serviceErrors + p.fallbacks);
       const compared = c.shadow.match + c.shadow.mismatch - (p.shadow.match + p.shadow.mismatch);
       const mism = c.shadow.mismatch - p.shadow.mismatch;
-      state.rates.set(id, { requests: served / dt, errors: errors / dt, mismatchRate: compared > 0 ? mism / compared : null });
+      const latencyMs = {} as Record<Side, number | null>;
+      for (const side of SIDES) {
+        const n = (c.latency?.[side]?.count ?? 0) - (p.latency?.[side]?.count ?? 0);
+        latencyMs[side] = n > 0 ? ((c.latency[side].totalMs ?? 0) - (p.latency?.[side]?.totalMs ?? 0)) / n : null;
+      }
+      state.rates.set(id, { requests: served / dt, errors: errors / dt, mismatchRate: compared > 0 ? mism / compared : null, latencyMs });
     }
   }
   state.lastStats = { at, routes: now };
@@ -132,6 +143,7 @@ async function loadMismatches(cursor: string | null, push: boolean): Promise<voi
   const q = new URLSearchParams({ limit: '10' });
   if (b.path) q.set('path', b.path);
   if (b.since) q.set('since', new Date(b.since).toISOString());
+  if (b.until) q.set('until', new Date(b.until).toISOString());
   if (cursor) q.set('cursor', cursor);
   const enc = encodeURIComponent(b.route);
   if (push) b.pages.push(cursor);
@@ -192,11 +204,11 @@ function login(): TemplateResult {
   return html`<main class="login">
     <h1>Carve console</h1>
     <form @submit=${submit}>
-      <label>Operator token <input name="token" type="password" autocomplete="off" placeholder="carve operator create ..." /></label>
+      <label>Operator token <input name="token" type="password" autocomplete="off" placeholder="carve_op_..." /></label>
       <button type="submit">Log in</button>
     </form>
     ${state.loginProblem ? problemBox(state.loginProblem) : nothing}
-    <p class="muted">The same tokens as the admin API: <code>carve operator create --name NAME --role operator|viewer</code>.</p>
+    <p class="muted">The same tokens as the admin API: <code>npx carve operator create NAME --role operator|viewer</code> prints one.</p>
   </main>`;
 }
 
@@ -235,6 +247,7 @@ const until = (iso: string | null | undefined) => {
   const s = Math.max(0, Math.round((Date.parse(iso) - Date.now()) / 1000));
   return s < 90 ? `in ${s}s` : `in ${Math.round(s / 60)}m`;
 };
+const ms = (x: number | null | undefined) => (x === null || x === undefined ? '-' : x < 10 ? x.toFixed(1) : String(Math.round(x)));
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? '-' : `${(x * 100).toFixed(1)}%`);
 const stageLabel = (st: any) => (st.stage === 'canary' ? `canary ${st.canaryPercent}%` : st.stage);
 
@@ -290,11 +303,15 @@ function contextActions(c: any): TemplateResult | typeof nothing {
   const api = state.api!;
   const name = c.context;
   const valueOf = (id: string) => (document.getElementById(id) as HTMLInputElement | HTMLSelectElement).value;
+  // As `--ack-guard-trip`: send a route the guard rolled back to the service again.
+  const ack = () => ((document.getElementById(`ack-${name}`) as HTMLInputElement | null)?.checked === true ? { ackGuardTrip: true } : {});
+  const acked = (a: { ackGuardTrip?: boolean }) => (a.ackGuardTrip ? ', acknowledging the guard trip' : '');
   const advance = () => {
     const stage = valueOf(`stage-${name}`);
     const percent = stage === 'canary' ? Number(valueOf(`percent-${name}`)) : undefined;
-    ask(`Advance ${name}`, `Move ${name} from ${stageLabel(c.stage)} to ${stage}${percent !== undefined ? ` ${percent}%` : ''}: the gateway routes follow.`, (reason) =>
-      api.post(ctxPath(name, 'stage'), { stage, ...(percent !== undefined ? { percent } : {}), reason }),
+    const a = ack();
+    ask(`Advance ${name}`, `Move ${name} from ${stageLabel(c.stage)} to ${stage}${percent !== undefined ? ` ${percent}%` : ''}${acked(a)}: the gateway routes follow.`, (reason) =>
+      api.post(ctxPath(name, 'stage'), { stage, ...(percent !== undefined ? { percent } : {}), reason, ...a }),
     );
   };
   const ramp = () => {
@@ -302,7 +319,8 @@ function contextActions(c: any): TemplateResult | typeof nothing {
       .split(',')
       .map((s) => Number(s.trim()));
     const every = valueOf(`every-${name}`);
-    ask(`Ramp ${name}`, `Canary ${steps.join(', ')}%, one step every ${every}, applied by the gateways (a guard trip pauses it).`, (reason) => api.post(ctxPath(name, 'ramp'), { steps, every, reason }));
+    const a = ack();
+    ask(`Ramp ${name}`, `Canary ${steps.join(', ')}%, one step every ${every}${acked(a)}, applied by the gateways (a guard trip pauses it).`, (reason) => api.post(ctxPath(name, 'ramp'), { steps, every, reason, ...a }));
   };
   const rampAction = (action: 'pause' | 'resume' | 'stop') => () => ask(`${action[0].toUpperCase()}${action.slice(1)} the ramp of ${name}`, `The ramp of ${name}: ${action}.`, (reason) => api.post(ctxPath(name, `ramp/${action}`), { reason }));
   const rollback = () =>
@@ -324,6 +342,7 @@ function contextActions(c: any): TemplateResult | typeof nothing {
             <button @click=${rampAction('stop')} data-action="ramp-stop">Stop ramp</button>`
         : nothing}
     </span>
+    ${c.guard.trips.length ? html`<label class="ack"><input id="ack-${name}" type="checkbox" /> acknowledge the guard trip</label>` : nothing}
     <button class="danger" @click=${rollback} data-action="rollback">Roll back</button>
   </div>`;
 }
@@ -393,7 +412,7 @@ function contextCard(c: any): TemplateResult {
 
 function routesView(): TemplateResult {
   return html`<table class="grid" data-table="routes">
-    <thead><tr><th>route</th><th>path</th><th>mode</th><th>source</th><th>req/s</th><th>errors/s</th><th>mismatch rate</th><th>served monolith / service</th><th>shadow match / mismatch / noise</th><th>breaker</th></tr></thead>
+    <thead><tr><th>route</th><th>path</th><th>mode</th><th>source</th><th>req/s</th><th>errors/s</th><th>mismatch rate</th><th>latency ms: monolith / service / shadow copy</th><th>served monolith / service</th><th>shadow match / mismatch / noise</th><th>breaker</th></tr></thead>
     <tbody>
       ${state.routes.map((r) => {
         const rate = state.rates.get(r.id);
@@ -401,7 +420,8 @@ function routesView(): TemplateResult {
         return html`<tr data-route=${r.id}>
           <td>${r.id}</td><td><code>${r.methods?.join(',') ?? ''} ${r.path}</code></td>
           <td data-mode>${r.mode}${r.mode === 'canary' ? ` ${r.percent}%` : ''}</td><td>${r.source}</td>
-          <td>${rate ? rate.requests.toFixed(1) : '-'}</td><td>${rate ? rate.errors.toFixed(1) : '-'}</td><td>${rate ? pct(rate.mismatchRate) : '-'}</td>
+          <td data-rate>${rate ? rate.requests.toFixed(1) : '-'}</td><td data-errors>${rate ? rate.errors.toFixed(1) : '-'}</td><td data-mismatch-rate>${rate ? pct(rate.mismatchRate) : '-'}</td>
+          <td>${SIDES.map((side, i) => html`${i ? ' / ' : ''}<span data-latency=${side}>${ms(rate?.latencyMs[side])}</span>`)}</td>
           <td>${c.monolith} / ${c.service}</td><td>${c.shadow.match} / ${c.shadow.mismatch} / ${c.shadow.noise}</td><td>${r.breaker?.state ?? '-'}</td>
         </tr>`;
       })}
@@ -448,6 +468,7 @@ function mismatchesView(): TemplateResult {
     b.route = (document.getElementById('mm-route') as HTMLSelectElement).value;
     b.path = (document.getElementById('mm-path') as HTMLSelectElement).value;
     b.since = (document.getElementById('mm-since') as HTMLInputElement).value;
+    b.until = (document.getElementById('mm-until') as HTMLInputElement).value;
     b.pages = [];
     b.selected = null;
     void loadMismatches(null, true);
@@ -457,6 +478,7 @@ function mismatchesView(): TemplateResult {
       <label>route <select id="mm-route" @change=${apply}>${state.routes.map((r) => html`<option value=${r.id} ?selected=${r.id === b.route}>${r.id}</option>`)}</select></label>
       <label>field path <select id="mm-path" @change=${apply}><option value="">any</option>${b.paths.map((p: any) => html`<option value=${p.path} ?selected=${p.path === b.path}>${p.path}</option>`)}</select></label>
       <label>since <input id="mm-since" type="datetime-local" .value=${b.since} @change=${apply} /></label>
+      <label>before <input id="mm-until" type="datetime-local" .value=${b.until} @change=${apply} /></label>
     </div>
     <div class="browser">
       <aside>
@@ -477,7 +499,7 @@ function mismatchesView(): TemplateResult {
           ${b.items.length ? nothing : html`<li class="muted">no stored mismatch</li>`}
         </ul>
         <div class="pager">
-          <button ?disabled=${b.pages.length <= 1} @click=${() => { b.pages.pop(); void loadMismatches(b.pages[b.pages.length - 1] ?? null, false); }}>Newer</button>
+          <button ?disabled=${b.pages.length <= 1} data-newer @click=${() => { b.pages.pop(); void loadMismatches(b.pages[b.pages.length - 1] ?? null, false); }}>Newer</button>
           <button ?disabled=${!b.cursor} data-older @click=${() => void loadMismatches(b.cursor, true)}>Older</button>
         </div>
       </aside>

@@ -5,10 +5,12 @@
  * admin server. One browser, one stack, one scenario in order:
  *
  *   a viewer logs in and gets a read-only console (its change is refused server-side too);
- *   an operator logs in, moves insights to shadow, browses a mismatch with the differing field
- *   marked, ramps the canary (timed steps applied by the gateway), moves to reads and rolls back,
+ *   an operator logs in, moves insights to shadow, browses the mismatches (paged, filtered by
+ *   field path and time), one with the differing field marked on both bodies and the route's
+ *   noise listed, ramps the canary (timed steps applied by the gateway), moves to reads and rolls back,
  *   every step from the console with a reason and a confirmation; the audit timeline names them;
- *   then a guard trip appears without a page reload (server-sent events).
+ *   then a guard trip appears without a page reload (server-sent events), the canary is refused
+ *   with the same words by the console and the CLI, and goes through once acknowledged.
  *
  * It takes the screenshots of docs/console/*.png (docs/console.md).
  */
@@ -16,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { migrateInsights } from '@carve/insights-data-access';
-import { DEV_ADMIN_TOKEN, OperatorStore } from '@carve/shared-control-plane';
+import { ControlPlaneClient, DEV_ADMIN_TOKEN, OperatorStore } from '@carve/shared-control-plane';
 import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { asSyncApply, carve, type CarvedStack, createTestDatabase, REGISTER_TS, ROOT, runNode, startCarvedStack, type TestDatabase, waitFor } from '@carve/shared-testing';
 import { Client, Pool } from 'pg';
@@ -146,18 +148,26 @@ describe('the migration console in a browser', () => {
     await logIn(viewerToken);
     expect(await page.getAttribute('[data-role]', 'data-role')).toBe('viewer');
     expect(await page.$('[data-actions]')).toBeNull();
-    const refused = await fetch(`${stack!.adminUrl}/admin/contexts/insights/stage`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${viewerToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ stage: 'shadow', reason: 'viewer tries' }),
-    });
-    expect(refused.status).toBe(403);
-    expect((await refused.json()).code).toBe('operator_role');
+    // Every action of the console, asked with a viewer's token: 403 from the admin server, nothing changed.
+    for (const [tail, body] of [
+      ['stage', { stage: 'shadow', reason: 'viewer tries' }],
+      ['ramp', { steps: [1, 5], every: '1m', reason: 'viewer tries' }],
+      ['ramp/pause', { reason: 'viewer tries' }],
+      ['rollback', { reason: 'viewer tries' }],
+    ] as const) {
+      const refused = await fetch(`${stack!.adminUrl}/admin/contexts/insights/${tail}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${viewerToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect([tail, refused.status, (await refused.json()).code]).toEqual([tail, 403, 'operator_role']);
+    }
+    expect((await c.query(`SELECT stage FROM carve.context_stages WHERE context = 'insights'`)).rows[0].stage).toBe('backfilled');
     await page.click('text=Log out');
     step('viewer: read-only');
   });
 
-  it('an operator carves insights from shadow through a ramp to reads and rolls back, browsing a mismatch on the way', async () => {
+  it('an operator carves insights from shadow through a ramp to reads and rolls back, browsing the mismatches on the way (paged, by field path and time, bodies side by side)', async () => {
     await logIn(operatorToken);
     await page.evaluate(() => ((window as any).__sameDocument = true));
     await see('[data-context=insights] [data-stage=backfilled]');
@@ -176,18 +186,35 @@ describe('the migration console in a browser', () => {
     await waitFor('the gateway to shadow notes-read', async () => (await adminRoute('notes-read')).mode === 'shadow', 20_000);
     step('shadow');
 
-    // The service answers one note differently: the shadow comparison stores the mismatch.
+    // The service answers one note differently: the shadow comparison stores the mismatches,
+    // the oldest two differing in the content too.
     const title = (await c.query('SELECT title FROM insights.notes WHERE id = $1', [ws.noteId])).rows[0].title as string;
+    const content = (await c.query('SELECT content FROM insights.notes WHERE id = $1', [ws.noteId])).rows[0].content as string;
+    const serviceContent = (text: string) => asSyncApply(pool!, (q) => q.query('UPDATE insights.notes SET content = $2 WHERE id = $1', [ws.noteId, text]));
     await serviceTitle(`${title} (service)`);
+    await serviceContent(`${content} (service)`);
+    await waitFor(
+      'two stored mismatches in title and content',
+      async () => {
+        expect((await note()).status).toBe(200);
+        const r = await c.query(`SELECT count(*)::int AS n FROM carve.shadow_mismatches WHERE route_id = 'notes-read'`);
+        return r.rows[0].n >= 2;
+      },
+      20_000,
+      1000,
+    );
+    await serviceContent(content);
     await waitFor(
       'a stored mismatch of notes-read',
       async () => {
         expect((await note()).status).toBe(200);
         const r = await c.query(`SELECT count(*)::int AS n FROM carve.shadow_mismatches WHERE route_id = 'notes-read'`);
-        return r.rows[0].n >= 3;
+        return r.rows[0].n >= 12;
       },
-      20_000,
-      200,
+      // The gateway stores at most one sample per route a second: one request a second, far
+      // below the 50 requests after which the guard of notes-read judges the mismatch rate.
+      60_000,
+      1000,
     );
     await serviceTitle(title);
     await page.click('[data-view=mismatches]');
@@ -199,6 +226,48 @@ describe('the migration console in a browser', () => {
     expect(marked).toEqual([`monolith $.title "title": ${JSON.stringify(title)}`, `service $.title "title": ${JSON.stringify(`${title} (service)`)}`]);
     for (const side of ['monolith', 'service']) expect(await page.textContent(`[data-side=${side}] .json`)).toContain(ws.noteId);
     expect(await page.textContent('[data-table=paths]')).toMatch(/title/);
+    // Noise a gateway learned on the route (two monolith answers differed there; recorded as the
+    // gateway's noise writer does) is listed beside the counts, from the admin API.
+    const cp = await ControlPlaneClient.connect({ url: db.url, migrate: false });
+    try {
+      await cp.recordNoise('notes-read', new Map([['$.updatedAt', 4]]));
+    } finally {
+      await cp.close();
+    }
+    await page.click('[data-view=contexts]');
+    await page.click('[data-view=mismatches]');
+    await see('[data-noise] code:has-text("$.updatedAt")');
+
+    // Paged (10 a page, newest first) and filtered by field path and time.
+    const listed = () => page.$$eval('[data-mismatch]', (els) => els.map((e) => Number(e.getAttribute('data-mismatch'))));
+    await see('[data-mismatch]');
+    const first = await listed();
+    expect(first).toHaveLength(10);
+    await page.click('[data-older]');
+    await waitFor('the older page', async () => (await listed())[0] < Math.min(...first), 10_000, 50);
+    const older = await listed();
+    expect(older.length).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...older)).toBeLessThan(Math.min(...first));
+    await page.click('[data-newer]');
+    await waitFor('the newest page again', async () => (await listed()).join() === first.join(), 10_000, 50);
+    const withContent = (await c.query(`SELECT id FROM carve.shadow_mismatches WHERE route_id = 'notes-read' AND paths @> ARRAY['$.content'] ORDER BY id DESC`)).rows.map((r) => Number(r.id));
+    expect(withContent.length).toBeGreaterThanOrEqual(2);
+    await page.selectOption('#mm-path', '$.content');
+    await waitFor('the $.content filter', async () => (await listed()).join() === withContent.join(), 10_000, 50);
+    await page.selectOption('#mm-path', '');
+    await waitFor('no path filter', async () => (await listed()).join() === first.join(), 10_000, 50);
+    // datetime-local takes the browser's local time: a day from now has none, a day ago all.
+    const local = (offsetMs: number) => page.evaluate((ms) => { const d = new Date(Date.now() + ms); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); }, offsetMs);
+    await page.fill('#mm-since', await local(24 * 3600_000));
+    await see('.items li.muted:has-text("no stored mismatch")');
+    await page.fill('#mm-since', await local(-24 * 3600_000));
+    await waitFor('the since filter', async () => (await listed()).join() === first.join(), 10_000, 50);
+    await page.fill('#mm-until', await local(-24 * 3600_000));
+    await see('.items li.muted:has-text("no stored mismatch")');
+    await page.fill('#mm-until', '');
+    await page.fill('#mm-since', '');
+    await waitFor('no time filter', async () => (await listed()).join() === first.join(), 10_000, 50);
+    await page.click('[data-mismatch]');
     await shot('mismatches');
     step('mismatch browsed');
 
@@ -215,8 +284,18 @@ describe('the migration console in a browser', () => {
 
     await page.click('[data-view=routes]');
     await see('[data-route=notes-read] [data-mode]');
-    for (let i = 0; i < 10; i++) expect((await note()).status).toBe(200);
-    await waitFor('the routes page to show a request rate', async () => /\d+\.\d/.test((await page.textContent('[data-route=notes-read]')) ?? '') && (await page.textContent('[data-route=notes-read] [data-mode]'))?.includes('canary 50%'), 15_000);
+    // Live figures from the stats events (every 2 s): a request rate and a mean latency of the side that answered.
+    await waitFor(
+      'the routes page to show a live request rate and latency',
+      async () => {
+        expect((await note()).status).toBe(200);
+        const cell = async (sel: string) => ((await page.textContent(`[data-route=notes-read] ${sel}`)) ?? '').trim();
+        const latencies = [await cell('[data-latency=monolith]'), await cell('[data-latency=service]')];
+        return (await cell('[data-mode]')) === 'canary 50%' && Number(await cell('[data-rate]')) > 0 && latencies.some((l) => /^\d+(\.\d)?$/.test(l));
+      },
+      20_000,
+      200,
+    );
     await shot('routes');
 
     await page.click('[data-view=contexts]');
@@ -239,7 +318,7 @@ describe('the migration console in a browser', () => {
     expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
   });
 
-  it('shows a guard trip live, without a page reload', async () => {
+  it('shows a guard trip live, without a page reload; the console and the CLI refuse the canary alike until the trip is acknowledged', async () => {
     // Shadow again (verified afresh after the rollback), then answers that differ until the guard trips.
     const verify = await carve(db.url, ['verify', 'insights'], stack!.cliEnv);
     expect(verify.code).toBe(0);
@@ -265,5 +344,29 @@ describe('the migration console in a browser', () => {
     expect(await page.getAttribute('[data-live]', 'data-live')).toBe('on');
     await shot('guard-trip');
     step('guard trip seen live');
+
+    // One library behind the console and the CLI: the canary is refused while the trip is open,
+    // with the same words on both; acknowledged in the console (as --ack-guard-trip), it is done.
+    await serviceTitle(title);
+    await page.selectOption('#stage-insights', 'canary');
+    await page.fill('#percent-insights', '10');
+    await page.click('[data-actions=insights] [data-action=stage]');
+    await page.fill('.dialog textarea[name=reason]', 'console: canary despite the trip');
+    await page.click('.dialog [data-confirm]');
+    await see('.dialog [data-problem=guard_tripped]');
+    const refusal = ((await page.textContent('.dialog [data-problem=guard_tripped] strong')) ?? '').trim();
+    expect(refusal).toContain('notes-read');
+    await page.click('.dialog button:has-text("Cancel")');
+    const cli = await carve(db.url, ['stage', 'insights', 'canary', '--percent', '10'], stack!.cliEnv);
+    expect(cli.code).toBe(3);
+    expect(cli.stderr).toContain(refusal);
+    expect((await c.query(`SELECT stage FROM carve.context_stages WHERE context = 'insights'`)).rows[0].stage).toBe('shadow');
+
+    await page.check('#ack-insights');
+    await act('stage', 'console: cause found, canary again');
+    await see('[data-context=insights] [data-stage=canary]');
+    await see('[data-context=insights] [data-guard="0"]');
+    expect(await page.textContent('[data-context=insights] [data-canary]')).toBe('10%');
+    step('trip acknowledged from the console');
   });
 });

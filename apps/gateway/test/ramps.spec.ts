@@ -102,8 +102,9 @@ describe('timed ramps across gateway restarts', () => {
     expect(JSON.parse(shown.stdout)).toMatchObject({ context: 'insights', state: 'done', step: 4, percent: 50, steps: [10, 20, 30, 40, 50], everyMs: 1000 });
   }, 120_000);
 
-  it('pauses a ramp on a guard trip with the percent unchanged; the CLI shows why and refuses to resume', async () => {
-    await carving.startRamp(insights, { steps: [60, 70, 80], everyMs: 3_600_000, reason: 'slow ramp' });
+  it('pauses a short-interval ramp on a guard trip with the percent unchanged; the CLI shows why and refuses to resume; acknowledged and resumed, it goes on to its last step', async () => {
+    const everyMs = 2000;
+    await carving.startRamp(insights, { steps: [60, 70, 80], everyMs, reason: 'short ramp' });
     await carving.cp.recordGuardTrip({ routeId: 'notes-read', reason: 'error rate 40.0% > 5.0% over the last 30s', gateway: 'gw-b' });
     const paused = await waitFor('a gateway to pause the ramp', async () => {
       const r = await ramp();
@@ -112,17 +113,40 @@ describe('timed ramps across gateway restarts', () => {
     expect(paused).toMatchObject({ step: 0, percent: 60, next: { percent: 70, at: null } });
     expect(paused.pausedWhy).toBe('the guard tripped on notes-read: error rate 40.0% > 5.0% over the last 30s');
     expect(paused.updatedBy).toMatch(/^gateway gw-[bc]$/);
+    const since = await lastAuditId();
+
+    // The pause outlasts the steps that were due meanwhile: two intervals on, the schedulers (every 100 ms) applied none.
+    const pausedAt = Date.parse(paused.updatedAt);
+    await waitFor('two ramp intervals to pass while paused', async () => Date.now() > pausedAt + 2 * everyMs, 15_000, 100);
+    expect(await ramp()).toMatchObject({ state: 'paused', step: 0, percent: 60 });
+    expect(await stepAudits(since)).toEqual([]);
     expect((await carving.stage(insights)).canaryPercent).toBe(60);
 
     const status = await carve(db.url, ['status', 'insights']);
-    expect(status.stdout).toMatch(/ramp {8}PAUSED step 1 of 3 \(60%\), steps \[60\],70,80% every 1h; next 70%; the guard tripped on notes-read/);
+    expect(status.stdout).toMatch(/ramp {8}PAUSED step 1 of 3 \(60%\), steps \[60\],70,80% every 2s; next 70%; the guard tripped on notes-read/);
     const resume = await carve(db.url, ['ramp', 'insights', 'resume']);
     expect(resume.code).toBe(3);
     expect(resume.stderr).toContain('the guard tripped on notes-read');
     expect(resume.stderr).toContain('--ack-guard-trip');
+
+    // The cause found: the trip acknowledged (the stage set again with it), the ramp resumed, the gateways finish it.
+    await carving.moveTo(insights, 'canary', { percent: 60, reason: 'cause found', ackGuardTrip: true });
+    const resumed = await carve(db.url, ['ramp', 'insights', 'resume', '--reason', 'cause found', '--json']);
+    expect(resumed.code).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ state: 'running', pausedWhy: null, next: { percent: 70 } });
+    await waitFor('the resumed ramp to finish', async () => (await ramp())!.state === 'done', 30_000, 50);
+    const audits = await stepAudits(since);
+    expect(audits.map((x) => [x.step, x.percent])).toEqual([[2, 70], [3, 80]]);
+    for (const x of audits) expect(x.actor).toMatch(/^gateway gw-[bc]$/);
+    expect((await carving.stage(insights)).canaryPercent).toBe(80);
+  }, 90_000);
+
+  it('stops a ramp from the CLI, the percent left where it is', async () => {
+    await carving.startRamp(insights, { steps: [85, 90], everyMs: 3_600_000, reason: 'slow ramp' });
     const stop = await carve(db.url, ['ramp', 'insights', 'stop', '--reason', 'cause unknown', '--json']);
     expect(stop.code).toBe(0);
     expect(JSON.parse(stop.stdout)).toMatchObject({ state: 'stopped', pausedWhy: expect.stringContaining('cause unknown') });
+    expect((await carving.stage(insights)).canaryPercent).toBe(85);
   }, 60_000);
 
   it('refuses bad ramp input on the command line with the usage exit code', async () => {

@@ -41,6 +41,7 @@ routes:
     target: insights
     mode: shadow
     compare: { noiseSample: 1 }
+    guard: { maxErrorRate: 0.5, maxMismatchRate: 0.5, window: 60s, minRequests: 3 }
   - id: archive
     match: { path: /api/v1/workspaces/:workspaceId/archive/* }
     target: insights
@@ -64,7 +65,7 @@ routes:
   });
   const counters = async (id: string) => (await admin(gw, 'GET', `/admin/routes/${id}`)).json.counters.shadow;
 
-  it('learns fields the monolith generates per call as noise: they yield no mismatch, a real difference still counts', async () => {
+  it('learns fields the monolith generates per call as noise: they yield no mismatch and none the guard counts, a real difference still counts', async () => {
     monolith.reset(() => ({ body: feed('note') }));
     service.reset(() => ({ body: feed('note') }));
     for (let i = 0; i < 6; i++) expect((await http(`${gw.url}/api/v1/workspaces/ws-1/feed/list`, { headers: auth })).status).toBe(200);
@@ -73,6 +74,8 @@ routes:
       return s.noise + s.match + s.mismatch >= 6 ? s : undefined;
     });
     expect(c).toMatchObject({ mismatch: 0, noise: 6 });
+    // The guard counted them as matches: 0 mismatches in its window.
+    expect((await admin(gw, 'GET', '/admin/routes/feed')).json.guard.stats).toMatchObject({ ok: 6, mismatch: 0, mismatchRate: 0 });
     // Every shadowed GET reached the monolith twice: the client's request and the noise probe.
     expect(monolith.count((s) => s.headers['x-carve-shadow'] === '1')).toBe(6);
     expect(monolith.count((s) => s.headers['x-carve-shadow'] === undefined)).toBe(6);
@@ -96,6 +99,8 @@ routes:
     expect(page.items[0].differences.map((d: { path: string }) => d.path)).toEqual(['$.items[0].title', '$.items[1].title']);
     const status = await admin(gw, 'GET', '/admin/routes/feed');
     expect(status.json.mismatches.count).toBe(1);
+    expect(status.json.guard.stats).toMatchObject({ ok: 6, mismatch: 1 });
+    expect(status.json.mode).toBe('shadow');
 
     // A route without noiseSample never asks the monolith twice.
     monolith.reset(() => ({ body: { same: true } }));

@@ -35,6 +35,12 @@ describe('carve dev (npm start)', () => {
     expect(body.items).toHaveLength(5);
     expect(body.items.every((n) => n.workspaceId === WORKSPACE)).toBe(true);
 
+    // The migration console on the admin port (carve dev builds it when it is missing or stale), and its address printed.
+    const page = await fetch(`http://127.0.0.1:${ports.admin}/console`, { signal: AbortSignal.timeout(5000) });
+    expect([page.status, page.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+    expect(await page.text()).toContain('<div id="app">');
+    expect(stack.output()).toContain(`the console: http://127.0.0.1:${ports.admin}/console`);
+
     const before = stack.pids()['insights-service'];
     expect(before).toEqual(expect.any(Number));
     const mark = stack.output().length;

@@ -615,8 +615,11 @@ export class Proxy {
       metrics.forRouteTarget(f.route, f.target).done(status, seconds);
       if (f.route !== DEFAULT_ROUTE_LABEL) {
         const c = stats.of(f.route);
+        const l = f.side === 'service' ? c.latency.service : c.latency.monolith;
         if (f.side === 'service') c.service += 1;
         else c.monolith += 1;
+        l.count += 1;
+        l.totalMs += ms;
       }
     }
     if (this.accessLog) {

@@ -28,6 +28,17 @@ export interface RouteCounters {
   clientAborts: number;
   /** `noise`: comparisons that differed only at the route's noise paths (not mismatches). */
   shadow: { match: number; mismatch: number; noise: number; error: number; skipped: number };
+  /**
+   * Response times per side: the answers served by the monolith and by the service (whole
+   * response, as the client saw it), and the service's answers to shadow copies. A mean over any
+   * interval is the difference of `totalMs` over the difference of `count`.
+   */
+  latency: { monolith: Latency; service: Latency; shadow: Latency };
+}
+
+export interface Latency {
+  count: number;
+  totalMs: number;
 }
 
 const KEEP_SAMPLES = 10;
@@ -39,7 +50,15 @@ export class RouteStats {
   of(routeId: string): RouteCounters {
     let c = this.counters.get(routeId);
     if (!c) {
-      c = { monolith: 0, service: 0, fallbacks: 0, serviceErrors: 0, clientAborts: 0, shadow: { match: 0, mismatch: 0, noise: 0, error: 0, skipped: 0 } };
+      c = {
+        monolith: 0,
+        service: 0,
+        fallbacks: 0,
+        serviceErrors: 0,
+        clientAborts: 0,
+        shadow: { match: 0, mismatch: 0, noise: 0, error: 0, skipped: 0 },
+        latency: { monolith: { count: 0, totalMs: 0 }, service: { count: 0, totalMs: 0 }, shadow: { count: 0, totalMs: 0 } },
+      };
       this.counters.set(routeId, c);
     }
     return c;

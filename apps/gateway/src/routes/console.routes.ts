@@ -6,12 +6,12 @@
  *   GET  /admin/whoami                          the operator the token belongs to: { name, role }
  *   GET  /admin/contexts                        every carvable context's status (as `carve status --json`)
  *   POST /admin/contexts/:name/stage            { stage, percent?, reason, ackGuardTrip? }        as `carve stage`
- *   POST /admin/contexts/:name/ramp             { steps: [1,5,25,50], every: "10m", reason }      as `carve stage <ctx> canary --ramp --every`
+ *   POST /admin/contexts/:name/ramp             { steps: [1,5,25,50], every: "10m", reason, ackGuardTrip? }  as `carve stage <ctx> canary --ramp --every`
  *   POST /admin/contexts/:name/ramp/:action     { reason }, action pause | resume | stop           as `carve ramp`
  *   POST /admin/contexts/:name/rollback         { reason, timeoutSeconds? }                        as `carve rollback`
  *   GET  /admin/events                          server-sent events: `change` when the control plane's
  *                                               version moves (its NOTIFY), `stats` every 2 s (this
- *                                               replica's per-route counters)
+ *                                               replica's per-route counters, latency per side included)
  *
  * The actions run the CLI's own machinery (@carve/shared-carving's Carving, opened per action
  * with the operator's name as the actor), so they pass the same checks and meet the same
@@ -83,7 +83,7 @@ export function registerConsoleRoutes(admin: FastifyInstance, deps: ConsoleDeps)
       throw new ProblemError(
         503,
         'console_not_built',
-        `The web console is not built in ${root}: run \`npx nx build console\` (\`npm start\` and \`npm test\` build it), or set CARVE_CONSOLE_DIR.`,
+        `The web console is not built in ${root}: run \`npx nx build console\` (\`npm start\` builds it when it is missing or older than its sources; \`npm test\` builds it), or set CARVE_CONSOLE_DIR.`,
       );
     }
     let body: Buffer;

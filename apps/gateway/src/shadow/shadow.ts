@@ -193,7 +193,13 @@ export class Shadower {
     const joined = () => {
       if (service !== undefined && again !== undefined) this.settled(route, info, monolith, service, again);
     };
+    const sent = performance.now();
     send(upstream, (r) => {
+      if (r.ok) {
+        const l = this.stats.of(route.id).latency.shadow;
+        l.count += 1;
+        l.totalMs += performance.now() - sent;
+      }
       service = r;
       joined();
     });

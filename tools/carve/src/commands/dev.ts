@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
@@ -37,6 +37,30 @@ function routesFileFor(root: string, gateway: DevDeployable, ports: Map<string, 
   mkdirSync(path.dirname(copy), { recursive: true });
   writeFileSync(copy, `# Written by \`carve dev\` from ${file} for the ports in CARVE_DEV_PORTS; removed when it stops.\n${text}`);
   return { file: copy, cleanup: () => rmSync(copy, { force: true }) };
+}
+
+/** The newest modification time (ms) of the files under `dir` (0 when there is none). */
+function newestMtime(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Whether the web console the gateway serves at /console (dist/apps/console, `nx build console`)
+ * is missing or older than its sources. Not when CARVE_CONSOLE_DIR names another build.
+ */
+function consoleNeedsBuild(root: string): boolean {
+  if (process.env.CARVE_CONSOLE_DIR) return false;
+  const built = path.join(root, 'dist/apps/console/index.html');
+  if (!existsSync(built)) return true;
+  const app = path.join(root, 'apps/console');
+  const sources = Math.max(newestMtime(path.join(app, 'src')), ...['index.html', 'vite.config.ts'].map((f) => (existsSync(path.join(app, f)) ? statSync(path.join(app, f)).mtimeMs : 0)));
+  return sources > statSync(built).mtimeMs;
 }
 
 /**
@@ -131,6 +155,13 @@ export function registerDev(program: Command): void {
         for (const d of backends) say(`starting ${d.name} on :${ports.get(d.name)}`);
         await Promise.all(backends.map((d) => sup.start(specFor(d))));
         if (shuttingDown) return;
+        if (gateway && existsSync(path.join(root, 'apps/console')) && consoleNeedsBuild(root)) {
+          // The gateway's admin server serves the web console at /console: built once (Vite), again when its sources changed.
+          say('building the web console (dist/apps/console)');
+          const code = await sup.runOnce({ name: 'console-build', command: process.execPath, args: [path.join(root, 'node_modules/vite/bin/vite.js'), 'build', path.join(root, 'apps/console')], env: sharedEnv, cwd: root });
+          if (shuttingDown) return;
+          if (code !== 0) say(`warning: the web console did not build (exit ${code}); the gateway serves everything else (\`npx nx build console\` says why)`);
+        }
         if (gateway) {
           say(`starting gateway on :${ports.get(gateway.name)}`);
           await sup.start(specFor(gateway));
@@ -146,6 +177,7 @@ export function registerDev(program: Command): void {
             '',
             'Try:',
             `  curl -H "authorization: Bearer $(npx carve token)" localhost:${front}/api/v1/workspaces/${DEMO.workspaceId}/notes`,
+            ...(gateway ? [`  the console: http://127.0.0.1:${ports.get(ADMIN_PORT_NAME)}/console (an operator's token: \`npx carve operator create <name> --role operator\`)`] : []),
             '',
             'A process that dies is restarted. Ctrl-C stops everything.',
             '',
