@@ -17,7 +17,7 @@
  */
 import { FeatureCreated, NoteCreated, NoteFeatureLinkCreated, WorkspaceCreated } from '@carve/legacy-events';
 import { INSIGHTS_TOPICS } from '@carve/insights-events';
-import { defineCarvableContext, stagingColumn, tombstoneGuards } from '@carve/shared-carving';
+import { defineCarvableContext, stagingColumn, tombstoneGuards, versionGuardedUpsert } from '@carve/shared-carving';
 
 /** The service's consumer group of the monolith's events (insights-service: CARVE_SYNC_GROUP, default). */
 export const INSIGHTS_FORWARD_SYNC_GROUP = 'insights-service';
@@ -25,7 +25,7 @@ export const INSIGHTS_FORWARD_SYNC_GROUP = 'insights-service';
 export const LEGACY_REVERSE_SYNC_GROUP = 'legacy-reverse-sync';
 
 const col = stagingColumn;
-const { workspaceAlive: wsAlive, notBuried } = tombstoneGuards('insights');
+const { workspaceAlive: wsAlive, notBuried, deleteBuried } = tombstoneGuards('insights');
 
 // ---- the canonical note, one query per side ----------------------------------------------------
 
@@ -96,12 +96,13 @@ export const insightsCarving = defineCarvableContext({
       merge: (st) => [
         {
           counts: true,
-          sql: `INSERT INTO insights.workspaces AS t (id, name, slug, aggregate_version, created_at, updated_at)
-                SELECT s.id, s.name, s.slug, s.version, s.created_at, s.updated_at FROM ${st} s
-                 WHERE ${wsAlive('s.id')}
-                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, slug = EXCLUDED.slug, aggregate_version = EXCLUDED.aggregate_version,
-                       created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-                 WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+          sql: versionGuardedUpsert(st, {
+            into: 'insights.workspaces',
+            columns: { id: 's.id', name: 's.name', slug: 's.slug', aggregate_version: 's.version', created_at: 's.created_at', updated_at: 's.updated_at' },
+            conflict: ['id'],
+            update: ['name', 'slug', 'created_at', 'updated_at'],
+            where: [wsAlive('s.id')],
+          }),
         },
       ],
     },
@@ -120,11 +121,13 @@ export const insightsCarving = defineCarvableContext({
       merge: (st) => [
         {
           counts: true,
-          sql: `INSERT INTO insights.feature_titles AS t (feature_id, workspace_id, title, status, aggregate_version)
-                SELECT s.id, s.workspace_id, s.title, s.status, s.version FROM ${st} s
-                 WHERE ${wsAlive('s.workspace_id')} AND ${notBuried('feature', 's.id::text', 's.version')}
-                ON CONFLICT (feature_id) DO UPDATE SET title = EXCLUDED.title, status = EXCLUDED.status, aggregate_version = EXCLUDED.aggregate_version
-                 WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+          sql: versionGuardedUpsert(st, {
+            into: 'insights.feature_titles',
+            columns: { feature_id: 's.id', workspace_id: 's.workspace_id', title: 's.title', status: 's.status', aggregate_version: 's.version' },
+            conflict: ['feature_id'],
+            update: ['title', 'status'],
+            where: [wsAlive('s.workspace_id'), notBuried('feature', 's.id::text', 's.version')],
+          }),
         },
       ],
     },
@@ -184,8 +187,7 @@ export const insightsCarving = defineCarvableContext({
                  WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
         },
         // A delete forward sync committed while this batch was being written: its tombstone wins.
-        `DELETE FROM insights.notes t USING insights.tombstones x, ${st} s
-          WHERE x.aggregate_type = 'note' AND x.aggregate_id = s.id::text AND t.id = s.id AND x.aggregate_version >= t.aggregate_version`,
+        deleteBuried(st, 'insights.notes', 'note'),
         `WITH dead AS MATERIALIZED (SELECT aggregate_id::uuid AS id FROM insights.tombstones WHERE aggregate_type = 'workspace')
          DELETE FROM insights.notes t USING dead d, ${st} s WHERE t.workspace_id = d.id AND t.id = s.id`,
       ],

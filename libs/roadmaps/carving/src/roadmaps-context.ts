@@ -16,7 +16,7 @@
  */
 import { FeatureCreated, ReleaseCreated, WorkspaceCreated } from '@carve/legacy-events';
 import { ROADMAPS_TOPICS } from '@carve/roadmaps-events';
-import { defineCarvableContext, isoSql as iso, stagingColumn, tombstoneGuards } from '@carve/shared-carving';
+import { defineCarvableContext, isoSql as iso, stagingColumn, tombstoneGuards, versionGuardedUpsert } from '@carve/shared-carving';
 
 /** The service's consumer group of the monolith's events (roadmaps-service: CARVE_SYNC_GROUP, default). */
 export const ROADMAPS_FORWARD_SYNC_GROUP = 'roadmaps-service';
@@ -24,7 +24,7 @@ export const ROADMAPS_FORWARD_SYNC_GROUP = 'roadmaps-service';
 export const LEGACY_REVERSE_SYNC_GROUP = 'legacy-reverse-sync';
 
 const col = stagingColumn;
-const { workspaceAlive: wsAlive, notBuried } = tombstoneGuards('roadmaps');
+const { workspaceAlive: wsAlive, notBuried, deleteBuried } = tombstoneGuards('roadmaps');
 
 /** A release's plan, canonical: [featureId, planned at] in planning order. */
 const plan = (table: string) =>
@@ -72,9 +72,13 @@ export const roadmapsCarving = defineCarvableContext({
       merge: (st) => [
         {
           counts: true,
-          sql: `INSERT INTO roadmaps.workspaces AS t (id, aggregate_version)
-                SELECT s.id, s.version FROM ${st} s WHERE ${wsAlive('s.id')}
-                ON CONFLICT (id) DO UPDATE SET aggregate_version = EXCLUDED.aggregate_version WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+          sql: versionGuardedUpsert(st, {
+            into: 'roadmaps.workspaces',
+            columns: { id: 's.id', aggregate_version: 's.version' },
+            conflict: ['id'],
+            update: [],
+            where: [wsAlive('s.id')],
+          }),
         },
       ],
     },
@@ -87,11 +91,13 @@ export const roadmapsCarving = defineCarvableContext({
       merge: (st) => [
         {
           counts: true,
-          sql: `INSERT INTO roadmaps.feature_titles AS t (feature_id, workspace_id, title, status, aggregate_version)
-                SELECT s.id, s.workspace_id, s.title, s.status, s.version FROM ${st} s
-                 WHERE ${wsAlive('s.workspace_id')} AND ${notBuried('feature', 's.id::text', 's.version')}
-                ON CONFLICT (feature_id) DO UPDATE SET title = EXCLUDED.title, status = EXCLUDED.status, aggregate_version = EXCLUDED.aggregate_version
-                 WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+          sql: versionGuardedUpsert(st, {
+            into: 'roadmaps.feature_titles',
+            columns: { feature_id: 's.id', workspace_id: 's.workspace_id', title: 's.title', status: 's.status', aggregate_version: 's.version' },
+            conflict: ['feature_id'],
+            update: ['title', 'status'],
+            where: [wsAlive('s.workspace_id'), notBuried('feature', 's.id::text', 's.version')],
+          }),
         },
       ],
     },
@@ -117,12 +123,16 @@ export const roadmapsCarving = defineCarvableContext({
       merge: (st) => [
         {
           counts: true,
-          sql: `INSERT INTO roadmaps.releases AS t (id, workspace_id, name, description, starts_on, ends_on, state, aggregate_version, created_at, updated_at)
-                SELECT s.id, s.workspace_id, s.name, s.description, s.starts_on, s.ends_on, s.state, s.version, s.created_at, s.updated_at FROM ${st} s
-                 WHERE ${wsAlive('s.workspace_id')} AND ${notBuried('release', 's.id::text', 's.version')}
-                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, starts_on = EXCLUDED.starts_on, ends_on = EXCLUDED.ends_on,
-                       state = EXCLUDED.state, aggregate_version = EXCLUDED.aggregate_version, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
-                 WHERE t.aggregate_version < EXCLUDED.aggregate_version`,
+          sql: versionGuardedUpsert(st, {
+            into: 'roadmaps.releases',
+            columns: {
+              id: 's.id', workspace_id: 's.workspace_id', name: 's.name', description: 's.description', starts_on: 's.starts_on', ends_on: 's.ends_on',
+              state: 's.state', aggregate_version: 's.version', created_at: 's.created_at', updated_at: 's.updated_at',
+            },
+            conflict: ['id'],
+            update: ['name', 'description', 'starts_on', 'ends_on', 'state', 'created_at', 'updated_at'],
+            where: [wsAlive('s.workspace_id'), notBuried('release', 's.id::text', 's.version')],
+          }),
         },
         // The plan as read, where the service now holds the release at exactly that version.
         `DELETE FROM roadmaps.release_features p USING ${st} s, roadmaps.releases t
@@ -133,8 +143,7 @@ export const roadmapsCarving = defineCarvableContext({
                 unnest(s.plan_ids, s.plan_at) AS pl(feature_id, created_at)
          ON CONFLICT (release_id, feature_id) DO UPDATE SET created_at = EXCLUDED.created_at`,
         // A delete forward sync committed while this batch was being written: its tombstone wins.
-        `DELETE FROM roadmaps.releases t USING roadmaps.tombstones x, ${st} s
-          WHERE x.aggregate_type = 'release' AND x.aggregate_id = s.id::text AND t.id = s.id AND x.aggregate_version >= t.aggregate_version`,
+        deleteBuried(st, 'roadmaps.releases', 'release'),
       ],
     },
   ],
