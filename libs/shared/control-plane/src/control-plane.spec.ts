@@ -58,7 +58,7 @@ describe('ControlPlaneClient', () => {
     const cols = await cp.pool.query(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'carve' AND table_name = 'context_stages' ORDER BY ordinal_position`);
     expect(cols.rows.map((x) => x.column_name)).toEqual([
       'context', 'stage', 'updated_at',
-      // 0002_carving (@carve/shared-carving)
+      // Carving1729000000002 (what @carve/shared-carving keeps)
       'previous_stage', 'canary_percent', 'owner', 'owner_since', 'updated_by', 'reason', 'version',
     ]);
   });
