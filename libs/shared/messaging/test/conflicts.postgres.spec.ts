@@ -7,7 +7,7 @@
  */
 import { Registry } from 'prom-client';
 import { Pool } from 'pg';
-import { appendToOutbox, createPostgresTransport, outboxMigrationSql, type Envelope, type PostgresTransport, type RelayHandle, startConsumer, startRelay, syncConflictsSqlV1, wroteVersionHere } from '../src';
+import { appendToOutbox, createPostgresTransport, outboxMigrationSql, type Envelope, type PostgresTransport, type RelayHandle, startConsumer, startRelay, dropSyncConflictsSqlV1, syncConflictsSqlV1, wroteVersionHere } from '../src';
 import { migrate, noteEvent, testSource } from './support/events';
 import { createTestDatabase, sql, type TestDatabase, waitFor } from './support/infra';
 
@@ -113,5 +113,15 @@ describe('sync conflicts in the consumer', () => {
     } finally {
       c.release();
     }
+  });
+  it("is undone by dropSyncConflictsSqlV1 (a migration's down): its tables, trigger and function are gone", async () => {
+    await sql(db.url, 'CREATE SCHEMA undo_conflicts');
+    await sql(db.url, outboxMigrationSql('undo_conflicts', { createSchema: false }) + syncConflictsSqlV1('undo_conflicts', 'undo-side'));
+    await sql(db.url, dropSyncConflictsSqlV1('undo_conflicts'));
+    const [left] = await sql(db.url, `SELECT to_regclass('undo_conflicts.sync_conflicts')::text AS conflicts, to_regclass('undo_conflicts.written_versions')::text AS versions,
+      (SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'undo_conflicts.outbox'::regclass AND tgname = 'outbox_written_version') AS triggers,
+      (SELECT count(*)::int FROM pg_proc WHERE proname = 'record_written_version' AND pronamespace = 'undo_conflicts'::regnamespace) AS functions`);
+    expect(left).toEqual({ conflicts: null, versions: null, triggers: 0, functions: 0 });
+    await sql(db.url, 'DROP SCHEMA undo_conflicts CASCADE');
   });
 });

@@ -8,6 +8,8 @@ import {
   setSideOwner,
   unfenceSide,
   WRITE_FENCE_SQLSTATE,
+  dropWriteFenceSqlV1,
+  undoWriteFenceLockdownSqlV1,
   writeFenceLockdownSqlV1,
   writeFenceSchemaSqlV1,
   writeFenceTablesSqlV1,
@@ -176,5 +178,24 @@ describe('the write fence (real Postgres): the side that writes refuses what it 
       await app.end().catch(() => undefined);
       await pool.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
     }
+  });
+
+  it("is undone by its V1 downs: the lockdown, then the fence itself (a migration's down)", async () => {
+    await pool.query(`CREATE SCHEMA undo; CREATE TABLE undo.notes (id serial PRIMARY KEY, workspace_id uuid NOT NULL)`);
+    await pool.query(writeFenceSchemaSqlV1('undo'));
+    await pool.query(writeFenceTablesSqlV1({ schema: 'undo', context: 'insights', tables: ['notes'], ownerByDefault: false }));
+    await pool.query(writeFenceLockdownSqlV1('undo'));
+    const definer = async () =>
+      (await pool.query<{ d: boolean }>(`SELECT prosecdef AS d FROM pg_proc WHERE proname = 'carve_write_fence_check' AND pronamespace = 'undo'::regnamespace`)).rows[0]?.d;
+    expect(await definer()).toBe(true);
+    await pool.query(undoWriteFenceLockdownSqlV1('undo'));
+    expect(await definer()).toBe(false);
+    await pool.query(dropWriteFenceSqlV1('undo', ['notes']));
+    const { rows } = await pool.query(`SELECT to_regclass('undo.write_fence')::text AS fence,
+      (SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'undo.notes'::regclass AND NOT tgisinternal) AS triggers,
+      (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'undo'::regnamespace) AS functions`);
+    expect(rows).toEqual([{ fence: null, triggers: 0, functions: 0 }]);
+    await pool.query('INSERT INTO undo.notes (workspace_id) VALUES ($1)', [WS1]);
+    await pool.query('DROP SCHEMA undo CASCADE');
   });
 });
