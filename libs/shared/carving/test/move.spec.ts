@@ -264,7 +264,7 @@ describe('carve move between two Postgres servers', () => {
       await src.query(`UPDATE ${SCHEMA}.notes SET title = 'after the copy' WHERE id % 10 = 0`);
       await applyMove(t);
       expect(await verifyMove(t)).toMatchObject({ ok: true });
-      await switchMove(t);
+      await switchMove(t, { verify: 'full' });
       // Keys handed out on the new server come after the source's.
       const w = await dst.query(`INSERT INTO ${SCHEMA}.workspaces (name) VALUES ('on the new server') RETURNING id`);
       expect(Number(w.rows[0].id)).toBeGreaterThan(10);

@@ -218,10 +218,13 @@ export function registerMove(program: Command): void {
       dir === 'switch'
         ? 'fence the source, drain the changes, set the sequences, verify, and make the target the database the app writes to (the source stays fenced)'
         : 'the switch backwards: fence the target, drain its changes into the source, and make the source the database the app writes to again';
-    withCommon(move.command(dir).description(what), true).action(async (o: MoveFlags) => {
+    withCommon(move.command(dir).description(what), true)
+      .option('--verify <what>', 'the check inside the fence: touched (the rows the drain wrote; default) or full (every row: a longer fence)', 'touched')
+      .action(async (o: MoveFlags & { verify: string }) => {
+      if (o.verify !== 'touched' && o.verify !== 'full') throw new CliError(`--verify is touched or full, not ${o.verify}`, 'verify the whole schema before the switch with `carve move verify`', EXIT.usage);
       const t = endpoints(o, true);
       const step = (s: string) => process.stderr.write(`${dir}: ${s}\n`);
-      const r = await guarded(() => (dir === 'switch' ? switchMove : rollbackMove)(t, { onStep: step }), [t.fromUrl, t.toUrl]);
+      const r = await guarded(() => (dir === 'switch' ? switchMove : rollbackMove)(t, { onStep: step, verify: o.verify as 'touched' | 'full' }), [t.fromUrl, t.toUrl]);
       if (o.json) return printJson(r);
       out(`${dir === 'switch' ? 'switched' : 'rolled back'}: ${r.primary} takes the writes of ${t.schema}; writes were fenced for ${formatDuration(r.fenceMs)} (${formatCount(r.drained)} changes drained, ${r.sequences.length} sequences set)`);
       out(
