@@ -40,7 +40,8 @@ import {
   type WriteContext,
 } from '@carve/roadmaps-data-access';
 import { plannedFeatureList, releaseList, validatePlannedFeature, validateReleaseCreate, validateReleasePatch } from '@carve/roadmaps-domain';
-import { requireIdentity } from '@carve/shared-http';
+import { roadmapsServiceOpenApi } from '@carve/roadmaps-api-contract';
+import { requireIdentity, serveOpenApi } from '@carve/shared-http';
 import { pgTransactions, type TransactionRunner } from '@carve/shared-messaging';
 import { createPlatformNestApp, nestHttpServer, serviceNestOptions } from '@carve/shared-nest';
 import { checkTenancy, edge, type HttpServer, listQuery, pathId, type ServiceDeps as HttpDeps, valid, workspacePath } from '@carve/shared-service';
@@ -171,9 +172,9 @@ export class RoadmapsHttpModule {
   }
 }
 
-/** The HTTP application, initialised, not listening (tests use `app.inject`). */
+/** The HTTP application, initialised, not listening (tests use `app.inject`); its OpenAPI document at /openapi.json, rendered at /docs. */
 export function buildRoadmapsApp(deps: HttpDeps): Promise<NestFastifyApplication> {
-  return createPlatformNestApp(RoadmapsHttpModule.forRoot(deps), serviceNestOptions(deps));
+  return createPlatformNestApp(RoadmapsHttpModule.forRoot(deps), { ...serviceNestOptions(deps), beforeInit: (fastify) => serveOpenApi(fastify, roadmapsServiceOpenApi()) });
 }
 
 export async function buildRoadmapsHttp(deps: HttpDeps): Promise<HttpServer> {

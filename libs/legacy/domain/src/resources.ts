@@ -9,14 +9,12 @@ import {
   PRIORITY_DEFAULT,
   PRIORITY_MAX,
   PRIORITY_MIN,
-  RELEASE_STATES,
 } from './enums';
 import type { ListSpec } from '@carve/shared-kernel';
 import { NOTE_LINK_LIST, NOTE_LIST } from '@carve/insights-api-contract';
+import { PLANNED_FEATURE_LIST, RELEASE_LIST } from '@carve/roadmaps-api-contract';
 import { listSpecOf } from '@carve/shared-contract-kit';
 import {
-  arrayOf,
-  date,
   email,
   int,
   nullable,
@@ -113,45 +111,18 @@ export const noteLinkList = listSpecOf(NOTE_LINK_LIST) satisfies ListSpec<any>;
 // ---------------------------------------------------------------------------------------------
 // releases and the features planned in them
 
-const timeframe = object(
-  { start: required(date()), end: required(date()) },
-  {
-    check: (t, path, errors) => {
-      if (t.start > t.end) errors.push({ field: path ? `${path}.end` : 'end', message: 'must not be before the start' });
-    },
-  },
-);
+// The releases API's JSON Schemas are the Roadmaps contract's (@carve/roadmaps-api-contract): the
+// monolith validates with them (ajv), the roadmaps service too, and both serve them in their
+// OpenAPI documents.
+export { validatePlannedFeature, validateReleaseCreate, validateReleasePatch } from '@carve/roadmaps-api-contract';
+export type { ReleaseCreate, ReleasePatch } from '@carve/roadmaps-api-contract';
 
-const releaseShape = {
-  name: required(str({ min: 1, max: LIMITS.name })),
-  description: withDefault(str({ max: LIMITS.description }), () => ''),
-  timeframe: required(timeframe),
-  state: withDefault(oneOf(RELEASE_STATES), () => 'planned' as const),
-  /** Planned features, written with the release in one transaction. */
-  featureIds: withDefault(arrayOf(uuid(), { max: 500, unique: (id) => id, uniqueMessage: 'plans the same feature twice' }), () => []),
-};
-const { featureIds: _releaseFeatures, ...releasePatchable } = releaseShape;
-export const validateReleaseCreate = (body: unknown) => validate(object(releaseShape), body);
-export const validateReleasePatch = (body: unknown) => validate(object(partial(releasePatchable), { atLeastOne: true }), body);
-export const validatePlannedFeature = (body: unknown) => validate(object({ featureId: required(uuid()) }), body);
-
-export const releaseList = {
-  sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', name: 'text', startsOn: 'date' },
-  defaultSort: 'startsOn',
-  filters: { state: oneOf(RELEASE_STATES), featureId: uuid() },
-} satisfies ListSpec<any>;
-
-export const plannedFeatureList = {
-  sorts: { createdAt: 'timestamp' },
-  defaultSort: 'createdAt',
-  filters: {},
-} satisfies ListSpec<any>;
+export const releaseList = listSpecOf(RELEASE_LIST) satisfies ListSpec<any>;
+export const plannedFeatureList = listSpecOf(PLANNED_FEATURE_LIST) satisfies ListSpec<any>;
 
 export type FeatureCreate = Extract<ReturnType<typeof validateFeatureCreate>, { ok: true }>['value'];
 export type FeaturePatch = Extract<ReturnType<typeof validateFeaturePatch>, { ok: true }>['value'];
 export type CommentInput = Extract<ReturnType<typeof validateCommentCreate>, { ok: true }>['value'];
-export type ReleaseCreate = Extract<ReturnType<typeof validateReleaseCreate>, { ok: true }>['value'];
-export type ReleasePatch = Extract<ReturnType<typeof validateReleasePatch>, { ok: true }>['value'];
 export type MemberCreate = Extract<ReturnType<typeof validateMemberCreate>, { ok: true }>['value'];
 export type MemberPatch = Extract<ReturnType<typeof validateMemberPatch>, { ok: true }>['value'];
 export type WorkspacePatch = Extract<ReturnType<typeof validateWorkspacePatch>, { ok: true }>['value'];

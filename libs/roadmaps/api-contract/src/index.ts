@@ -6,3 +6,4 @@
  * and @carve/shared-contract-kit.
  */
 export * from './releases.contract';
+export * from './releases.api';

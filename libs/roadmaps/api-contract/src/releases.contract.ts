@@ -13,7 +13,8 @@
  * route_not_found, 409 already_planned, 400 malformed_json, validation_failed, cursor, 413).
  */
 import { randomUUID } from 'node:crypto';
-import { collectAll, type HttpResponse, request, type RequestOptions } from '@carve/shared-contract-kit';
+import { collectAll as collectPages, type HttpResponse, request, type RequestOptions, servedDocumentChecker } from '@carve/shared-contract-kit';
+import { releasesOperations } from './releases.api';
 
 export type ContractRole = 'admin' | 'maker' | 'viewer';
 
@@ -54,13 +55,21 @@ const CURSOR_ERROR = { field: 'cursor', message: 'is not a cursor of this list w
 
 export function describeReleasesContract(target: ReleasesContractTarget): void {
   describe(`releases API contract: ${target.name}`, () => {
-    const api = (method: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse> => request(target.baseUrl(), method, path, opts);
+    // Every response is checked against the OpenAPI document the side serves.
+    let openapi: Awaited<ReturnType<typeof servedDocumentChecker>>;
+    const api = async (method: string, path: string, opts: RequestOptions = {}): Promise<HttpResponse> => {
+      const res = await request(target.baseUrl(), method, path, opts);
+      openapi.check(method, path, res);
+      return res;
+    };
+    const collectAll = (baseUrl: string, path: string, token: string) => collectPages(baseUrl, path, token, 100, openapi.check);
     let a: ContractWorkspace;
     let b: ContractWorkspace;
     let base: string;
     let features: string[];
 
     beforeAll(async () => {
+      openapi = await servedDocumentChecker(target.baseUrl());
       a = await target.workspace();
       b = await target.workspace();
       base = `/api/v1/workspaces/${a.id}/releases`;
@@ -384,6 +393,12 @@ export function describeReleasesContract(target: ReleasesContractTarget): void {
       expect({ status: big.status, code: big.body.code, type: big.headers['content-type']?.split(';')[0] }).toEqual({ status: 413, code: 'payload_too_large', type: 'application/problem+json' });
       const rid = await api('GET', `${base}/${randomUUID()}`, { token: a.token(), headers: { 'x-request-id': 'contract-req-2' } });
       expect({ header: rid.headers['x-request-id'], body: rid.body.requestId }).toEqual({ header: 'contract-req-2', body: 'contract-req-2' });
+    });
+
+    it('answered every request above as the OpenAPI document it serves at /openapi.json says', () => {
+      for (const op of releasesOperations) expect({ op: op.operationId, served: openapi.document.paths[op.path]?.[op.method]?.operationId }).toEqual({ op: op.operationId, served: op.operationId });
+      // Each response was checked as it came (a mismatch fails its test); this many came.
+      expect(openapi.checked()).toBeGreaterThan(50);
     });
   });
 }

@@ -1,6 +1,7 @@
 /** Allowed values of the roadmaps context (the monolith's lists; the releases contract suite holds both sides to them). */
+import { RELEASE_STATES } from '@carve/roadmaps-api-contract';
 
-export const RELEASE_STATES = ['planned', 'in-progress', 'released'] as const;
+export { RELEASE_STATES };
 export type ReleaseState = (typeof RELEASE_STATES)[number];
 
 /** Statuses of the features the read model keeps (owned by the features context). */
