@@ -18,8 +18,14 @@ import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
 import { ConfigError, env, loadConfig } from '@carve/shared-config';
 import { type AuthOptions, DEV_JWT_SECRET, type Logger } from '@carve/shared-http';
 
-/** Where `nx build console` puts the web console (the workspace's dist/apps/console). */
-export const DEFAULT_CONSOLE_DIR = path.join(__dirname, '..', '..', '..', 'dist', 'apps', 'console');
+/**
+ * The web console's static files when CARVE_CONSOLE_DIR is unset. The compiled gateway (the
+ * image, dist/apps/gateway: <root>/dist/config.js) serves the console its build bundled next to
+ * dist/, <root>/console (/app/apps/gateway/console in the image); run from the sources (`npm
+ * start`, tests) it serves the workspace's dist/apps/console, where `nx build console` puts it.
+ */
+export const DEFAULT_CONSOLE_DIR =
+  path.basename(__dirname) === 'dist' ? path.join(__dirname, '..', 'console') : path.join(__dirname, '..', '..', '..', 'dist', 'apps', 'console');
 
 export const PLATFORMS = ['local', 'heroku', 'kubernetes'] as const;
 
@@ -152,7 +158,8 @@ export interface GatewayConfig {
   readonly gatewayId: string;
   /**
    * The web console (routes/console.routes.ts): `dir` the built static files it serves under
-   * /console/ (CARVE_CONSOLE_DIR, default the workspace's dist/apps/console: `nx build console`);
+   * /console/ (CARVE_CONSOLE_DIR, default DEFAULT_CONSOLE_DIR: the console the build bundled,
+   * or from the sources the workspace's dist/apps/console, `nx build console`);
    * `carvingDatabaseUrl` the admin connection its stage actions carve with, every schema
    * (CARVE_CARVING_DATABASE_URL, default the control plane's DATABASE_URL).
    */

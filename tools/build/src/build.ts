@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { copyAssets } from './assets';
-import { compileTree, type CompiledFile, swcOptions } from './compile';
+import { compileTree, type CompiledFile, listFiles, swcOptions } from './compile';
 import { BuildToolError } from './errors';
-import { dependencyClosure, loadWorkspace, projectOrThrow, type Workspace, type WorkspaceProject } from './graph';
+import { bundledUis, bundleDir, dependencyClosure, loadWorkspace, projectOrThrow, type Workspace, type WorkspaceProject } from './graph';
 import { type Lockfile, pruneLockfile } from './lockfile';
 import { DIST_DIR, outDirFor, posixRelative } from './paths';
 import { classifySpecifier, scanRequires } from './requires';
@@ -18,9 +18,11 @@ import { classifySpecifier, scanRequires } from './requires';
  *   <project root>/dist/**.js (+ .js.map)  the project's src/, compiled by SWC with the repo's .swcrc
  *   <project root>/<assets>                runtime data next to src/ (route tables, ...)
  *   <project root>/bin/<name>.js           launchers for package.json `bin` entries, pointing at dist/
+ *   <project root>/<ui>/                   each web UI the app bundles (a type:ui project it depends on in
+ *                                          the Nx graph: the gateway's console), copied from dist/<ui root>/
  *   node_modules/@carve/<lib>/             each workspace library the code requires (found through the
  *                                          Nx graph), compiled to src/**.js with `main` rewritten to .js
- *   carve-build.json                       what went in: entries, libraries, dependencies
+ *   carve-build.json                       what went in: entries, libraries, bundled UIs, dependencies
  *
  * Working directory /app = this folder: `node apps/<app>/dist/main.js` is the chart's command.
  */
@@ -34,6 +36,13 @@ export interface BuiltLibrary {
   dir: string;
 }
 
+export interface BundledUi {
+  project: string;
+  /** Where the UI's static files are in the output, e.g. apps/gateway/console. */
+  dir: string;
+  files: number;
+}
+
 export interface BuildManifest {
   project: string;
   root: string;
@@ -42,6 +51,8 @@ export interface BuildManifest {
   /** package.json `bin` name -> launcher, relative to the output folder. */
   bins: Record<string, string>;
   libraries: BuiltLibrary[];
+  /** Web UIs copied in from their own build output (served by the app). */
+  bundles: BundledUi[];
   dependencies: Record<string, string>;
   /** Packages the runtime code requires that the root package.json lists only as devDependencies. */
   fromDevDependencies: string[];
@@ -58,6 +69,7 @@ export interface BuildResult {
 
 export interface BuildOptions {
   workspace?: Workspace;
+  /** Where builds land (default dist/): the output goes to <distDir>/<root>/, bundled UIs are read from <distDir>/<ui root>/. */
   distDir?: string;
   log?: (line: string) => void;
 }
@@ -140,6 +152,26 @@ export async function buildProject(name: string, options: BuildOptions = {}): Pr
   if (app.compiled.length === 0) throw new BuildToolError(`${name}: src/ holds no TypeScript to compile`, 'add the sources under src/');
   units.push({ owner: project, files: app.compiled });
   files += app.compiled.length + app.copied.length + copyAssets(workspaceRoot, project.root, appOut).length;
+
+  // The web UIs it serves: their own build (run first through `^build`) copied next to dist/.
+  const bundles: BundledUi[] = [];
+  for (const ui of bundledUis(ws, name)) {
+    const from = outDirFor(ui.root, options.distDir ?? DIST_DIR);
+    if (!fs.existsSync(path.join(from, 'index.html'))) {
+      throw new BuildToolError(`${name} bundles ${ui.name}, but ${from} holds no index.html`, `build it first: npx nx run ${ui.name}:build (nx run ${name}:build does)`);
+    }
+    const dir = bundleDir(project, ui);
+    const to = path.join(outDir, dir);
+    if (fs.existsSync(to)) throw new BuildToolError(`${name}: ${dir} already holds runtime assets of ${project.root}, so ${ui.name} cannot be bundled there`, `rename ${project.root}/${path.basename(dir)}`);
+    const uiFiles = listFiles(from);
+    for (const rel of uiFiles) {
+      fs.mkdirSync(path.dirname(path.join(to, rel)), { recursive: true });
+      fs.copyFileSync(path.join(from, rel), path.join(to, rel));
+    }
+    files += uiFiles.length;
+    bundles.push({ project: ui.name, dir, files: uiFiles.length });
+    log(`  ui    ${ui.name} -> ${posixRelative(workspaceRoot, to)}`);
+  }
 
   const bins: Record<string, string> = {};
   for (const [binName, binPath] of Object.entries(binEntries(pkg))) {
@@ -269,6 +301,7 @@ export async function buildProject(name: string, options: BuildOptions = {}): Pr
     entries,
     bins,
     libraries: [...libraries.values()].sort((a, b) => a.project.localeCompare(b.project)),
+    bundles,
     dependencies,
     fromDevDependencies,
     dynamicRequires,

@@ -5,7 +5,7 @@ import { buildProject } from './build';
 import { formatIssues, lintDockerfile } from './dockerfile-lint';
 import { dockerfilePath, imageProjects, isGenerated, renderAppDockerfile } from './dockerfile-template';
 import { BuildToolError } from './errors';
-import { loadWorkspace, projectOrThrow } from './graph';
+import { bundledUis, loadWorkspace, projectOrThrow } from './graph';
 import { DIST_DIR, outDirFor, posixRelative, WORKSPACE_ROOT } from './paths';
 
 /*
@@ -43,8 +43,9 @@ export function buildProgram(): Command {
     .argument('<project>', 'Nx project name of an app')
     .option('--write', 'write <root>/Dockerfile instead of printing it')
     .action(async (name: string, opts: { write?: boolean }) => {
-      const project = projectOrThrow(await loadWorkspace(), name);
-      const text = renderAppDockerfile(project);
+      const ws = await loadWorkspace();
+      const project = projectOrThrow(ws, name);
+      const text = renderAppDockerfile(project, undefined, bundledUis(ws, name));
       if (!opts.write) {
         process.stdout.write(text);
         return;
@@ -67,7 +68,7 @@ export function buildProgram(): Command {
         const buildOutput = posixRelative(ws.root, outDirFor(project.root, DIST_DIR));
         const built = fs.existsSync(path.join(ws.root, buildOutput));
         const issues = lintDockerfile(file, { contextDir: ws.root, buildOutput });
-        if (isGenerated(file) && fs.readFileSync(file, 'utf8') !== renderAppDockerfile(project)) {
+        if (isGenerated(file) && fs.readFileSync(file, 'utf8') !== renderAppDockerfile(project, undefined, bundledUis(ws, name))) {
           issues.push({ rule: 'context-sources', message: `differs from tools/build/templates/app.Dockerfile: run carve-build dockerfile ${name} --write` });
         }
         const rel = posixRelative(ws.root, file);

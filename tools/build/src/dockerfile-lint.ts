@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { readManifest } from './build';
 import { listFiles } from './compile';
 import { copyArgs, type Dockerfile, envPairs, type Instruction, parseDockerfile, type Stage } from './dockerfile';
 import { type IgnorePattern, isIgnored, readDockerignore } from './dockerignore';
@@ -33,7 +34,8 @@ export type RuleName =
   | 'prod-deps'
   | 'context-sources'
   | 'no-dev-files'
-  | 'cmd';
+  | 'cmd'
+  | 'bundles';
 
 export interface DockerfileIssue {
   rule: RuleName;
@@ -264,6 +266,17 @@ export function lintDockerfileText(text: string, options: LintOptions): Dockerfi
     if (!c.exec) issue(issues, 'cmd', `${c.keyword} in shell form: a shell would be PID 1 and swallow SIGTERM; use the exec form ["node", ...]`, c);
     else if (c.exec[0] === 'npm' || c.exec[0] === 'npx') issue(issues, 'cmd', `${c.keyword} runs ${c.exec[0]}: run node directly (npm forwards signals badly and is not in the image)`, c);
   }
+  // Every web UI the build bundled (carve-build.json) reaches the image where the app looks for it.
+  if (checkBuild) {
+    for (const ui of readManifest(path.join(options.contextDir, output))?.bundles ?? []) {
+      const imagePath = path.posix.join(stageWorkdir(final), ui.dir, 'index.html');
+      const source = imageSource(df, imagePath, options.contextDir);
+      if (source?.kind !== 'context' || !fs.existsSync(path.join(options.contextDir, source.path))) {
+        issue(issues, 'bundles', `${ui.project} (bundled in ${output}/${ui.dir}/) is not copied to ${path.posix.dirname(imagePath)}/, where the app serves it from: COPY ${output}/${ui.dir.split('/')[0]} ./${ui.dir.split('/')[0]}`);
+      }
+    }
+  }
+
   if (!cmd) issue(issues, 'cmd', 'the final stage has no CMD');
   else if (cmd.exec && checkBuild && !['npm', 'npx'].includes(cmd.exec[0])) {
     const target = commandTarget(df, cmd.exec, options.contextDir);

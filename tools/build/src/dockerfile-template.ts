@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DEPLOYABLE_CHARTS } from '@carve/helm-tools';
 import { BuildToolError } from './errors';
-import type { Workspace, WorkspaceProject } from './graph';
+import { bundleDir, type Workspace, type WorkspaceProject } from './graph';
 import { WORKSPACE_ROOT } from './paths';
 
 /** The one Dockerfile every app image is generated from (the carve CLI's is written by hand). */
@@ -15,12 +15,21 @@ export function appPort(project: string): number {
   return chart.port;
 }
 
-export function renderAppDockerfile(project: Pick<WorkspaceProject, 'name' | 'root'>, port: number = appPort(project.name)): string {
+/**
+ * An app's Dockerfile. `bundles`: the web UIs its build bundles (`bundledUis`); the COPY of
+ * <rootTop>/ takes them into the image with the compiled app, the header names them.
+ */
+export function renderAppDockerfile(
+  project: Pick<WorkspaceProject, 'name' | 'root'>,
+  port: number = appPort(project.name),
+  bundles: Array<Pick<WorkspaceProject, 'name' | 'root'>> = [],
+): string {
   const vars: Record<string, string> = {
     project: project.name,
     root: project.root,
     rootTop: project.root.split('/')[0],
     port: String(port),
+    bundled: bundles.map((ui) => `\n# ${bundleDir(project, ui)}/ is the ${ui.name}'s build, which the app serves (bundled by the build, copied with ${project.root.split('/')[0]}/).`).join(''),
   };
   return fs.readFileSync(APP_TEMPLATE, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     if (!(key in vars)) throw new BuildToolError(`the Dockerfile template uses {{${key}}}, which has no value`, `variables: ${Object.keys(vars).join(', ')}`);

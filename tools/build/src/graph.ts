@@ -70,6 +70,26 @@ export function dependencyClosure(ws: Workspace, name: string): Set<string> {
   return seen;
 }
 
+/** Tag of a web UI project: static files built by its own `build` target into dist/<root>/. */
+export const UI_TAG = 'type:ui';
+
+/**
+ * The web UIs a deployable bundles: the `type:ui` projects it depends on in the Nx graph (the
+ * gateway's implicit dependency on the console). Their `build` runs first (`^build`), and the
+ * deployable's build copies the output next to its compiled code.
+ */
+export function bundledUis(ws: Workspace, name: string): WorkspaceProject[] {
+  return (ws.projects.get(name)?.dependencies ?? [])
+    .map((d) => ws.projects.get(d))
+    .filter((p): p is WorkspaceProject => p !== undefined && p.tags.includes(UI_TAG))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Where a bundled UI lands in its deployable's build output (and in the image, under /app): <root>/<UI folder name>. */
+export function bundleDir(deployable: Pick<WorkspaceProject, 'root'>, ui: Pick<WorkspaceProject, 'root'>): string {
+  return `${deployable.root}/${ui.root.split('/').pop()}`;
+}
+
 export function projectOrThrow(ws: Workspace, name: string): WorkspaceProject {
   const project = ws.projects.get(name);
   if (!project) {

@@ -8,7 +8,7 @@
 #   docker build -f {{root}}/Dockerfile -t carve/{{project}}:$(git rev-parse --short=12 HEAD) .
 #
 # dist/{{root}}/ is laid out like /app: package.json + package-lock.json (only what the compiled
-# code requires), {{root}}/dist/ (the compiled app), node_modules/@carve/ (its workspace libraries).
+# code requires), {{root}}/dist/ (the compiled app), node_modules/@carve/ (its workspace libraries).{{bundled}}
 # Checked against the build output by tools/build/src/dockerfile-lint.ts.
 
 # Base image pinned by digest (the multi-arch index of node:24-bookworm-slim): a rebuild gets the

@@ -7,6 +7,7 @@ import {
   assembleImage,
   buildProject,
   type BuildResult,
+  bundledUis,
   classifySpecifier,
   listFiles,
   loadWorkspace,
@@ -17,7 +18,7 @@ import {
   WORKSPACE_ROOT,
   type Workspace,
 } from '../src';
-import { freePort, isCommitted, runNode, scratchContext, startNode, waitForHttp } from './support';
+import { buildUi, freePort, isCommitted, runNode, scratchContext, startNode, waitForHttp } from './support';
 
 const rootPkg = JSON.parse(fs.readFileSync(path.join(WORKSPACE_ROOT, 'package.json'), 'utf8'));
 const rootVersions: Record<string, string> = { ...rootPkg.devDependencies, ...rootPkg.dependencies };
@@ -33,15 +34,24 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.cleanup());
 
-// Each project is built once per run of this file, whichever test asks first.
+// Each project is built once per run of this file, whichever test asks first; the web UIs it
+// bundles are built into the same scratch dist/ first (what `^build` does for the real one).
 const builds = new Map<string, Promise<BuildResult>>();
 const built = (project: string): Promise<BuildResult> => {
-  if (!builds.has(project)) builds.set(project, buildProject(project, { workspace: ws, distDir: ctx.distDir }));
+  if (!builds.has(project)) {
+    builds.set(
+      project,
+      Promise.resolve().then(() => {
+        for (const ui of bundledUis(ws, project)) buildUi(ui.root, ctx.distDir);
+        return buildProject(project, { workspace: ws, distDir: ctx.distDir });
+      }),
+    );
+  }
   return builds.get(project)!;
 };
 
 describe('the nx build target', () => {
-  it('exists on every deployable (type:app, and carve-cli) and on nothing else', () => {
+  it('exists on every deployable (type:app, and carve-cli), on the web UIs (type:ui) a deployable bundles, and on nothing else', () => {
     const run = spawnSync(path.join(WORKSPACE_ROOT, 'node_modules', '.bin', 'nx'), ['show', 'projects', '--withTarget', 'build', '--json'], {
       cwd: WORKSPACE_ROOT,
       encoding: 'utf8',
@@ -49,8 +59,23 @@ describe('the nx build target', () => {
     });
     expect(run.stderr).not.toMatch(/error/i);
     const withBuild = (JSON.parse(run.stdout) as string[]).sort();
-    const apps = [...ws.projects.values()].filter((p) => p.tags.includes('type:app')).map((p) => p.name);
-    expect(withBuild).toEqual([...apps, 'carve-cli'].sort());
+    const deployables = [...[...ws.projects.values()].filter((p) => p.tags.includes('type:app')).map((p) => p.name), 'carve-cli'];
+    const uis = [...new Set(deployables.flatMap((d) => bundledUis(ws, d).map((ui) => ui.name)))];
+    expect(uis).toContain('console');
+    expect(withBuild).toEqual([...deployables, ...uis].sort());
+  });
+});
+
+describe('building gateway', () => {
+  it('bundles the console: the console project\'s build output, next to the compiled gateway', async () => {
+    const result = await built('gateway');
+    expect(result.manifest.bundles).toEqual([{ project: 'console', dir: 'apps/gateway/console', files: expect.any(Number) }]);
+    const consoleDir = path.join(result.outDir, 'apps', 'gateway', 'console');
+    const index = fs.readFileSync(path.join(consoleDir, 'index.html'), 'utf8');
+    // index.html loads the hashed bundle from /console/assets/, and that file is there.
+    const script = /<script[^>]*\ssrc="\/console\/(assets\/[^"]+\.js)"/.exec(index);
+    expect(script).not.toBeNull();
+    expect(fs.existsSync(path.join(consoleDir, script![1]))).toBe(true);
   });
 });
 
@@ -124,8 +149,12 @@ describe('the images, assembled from their Dockerfiles without Docker, run with 
     await db?.drop();
   });
 
-  // Both images are assembled at once (their npm ci runs in parallel); each test awaits its own.
+  // The images are assembled at once (their npm ci runs in parallel); each test awaits its own.
   const images = new Map<string, Promise<AssembledImage>>();
+  // An assembly no test awaited (a run filtered with -t) finishes before the scratch folder goes.
+  afterAll(async () => {
+    await Promise.allSettled(images.values());
+  });
   const assembled = (project: string, dockerfile: string): Promise<AssembledImage> => {
     if (!images.has(project)) {
       images.set(
@@ -136,9 +165,18 @@ describe('the images, assembled from their Dockerfiles without Docker, run with 
     return images.get(project)!;
   };
   beforeAll(() => {
-    // Start both; errors surface in the test that awaits them.
+    // Start them all; errors surface in the test that awaits them.
     if (app === 'legacy-monolith') assembled('legacy-monolith', 'apps/legacy-monolith/Dockerfile').catch(() => undefined);
     assembled('carve-cli', 'tools/carve/Dockerfile').catch(() => undefined);
+    assembled('gateway', 'apps/gateway/Dockerfile').catch(() => undefined);
+  });
+
+  it('gateway: the console is in the image, where the compiled gateway serves it from when CARVE_CONSOLE_DIR is unset', async () => {
+    const image = await assembled('gateway', 'apps/gateway/Dockerfile');
+    const consoleDir = path.join(image.workdir, 'apps', 'gateway', 'console');
+    expect(fs.existsSync(path.join(consoleDir, 'index.html'))).toBe(true);
+    const probe = runNode(['-e', "process.stdout.write(require('./apps/gateway/dist/config.js').DEFAULT_CONSOLE_DIR)"], image.workdir, { ...image.env, NODE_OPTIONS: '' });
+    expect(probe).toEqual({ status: 0, output: fs.realpathSync(consoleDir) });
   });
 
   // Only once the monolith has landed (a skipped test would fail `npm test`).

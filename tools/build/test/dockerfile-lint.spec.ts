@@ -4,6 +4,7 @@ import { DEPLOYABLE_CHARTS } from '@carve/helm-tools';
 import { parse as parseYaml } from 'yaml';
 import {
   buildProject,
+  bundledUis,
   commandProblem,
   commandTarget,
   dockerfilePath,
@@ -23,7 +24,7 @@ import {
   WORKSPACE_ROOT,
   type Workspace,
 } from '../src';
-import { scratchContext } from './support';
+import { buildUi, scratchContext } from './support';
 
 let ws: Workspace;
 let images: string[];
@@ -31,8 +32,12 @@ const ctx = scratchContext('dockerfile');
 beforeAll(async () => {
   ws = await loadWorkspace();
   images = imageProjects(ws);
-  // Build every project that has an image into the scratch context: the Dockerfiles are checked against that output.
-  for (const name of images) await buildProject(name, { workspace: ws, distDir: ctx.distDir });
+  // Build every project that has an image into the scratch context (the web UIs they bundle
+  // first): the Dockerfiles are checked against that output.
+  for (const name of images) {
+    for (const ui of bundledUis(ws, name)) buildUi(ui.root, ctx.distDir);
+    await buildProject(name, { workspace: ws, distDir: ctx.distDir });
+  }
 });
 afterAll(() => ctx.cleanup());
 
@@ -66,7 +71,7 @@ describe('the Dockerfiles of the workspace', () => {
     for (const name of images.filter((n) => ws.projects.get(n)!.tags.includes('type:app'))) {
       const project = ws.projects.get(name)!;
       expect(isGenerated(dockerfilePath(project))).toBe(true);
-      expect({ name, text: fs.readFileSync(dockerfilePath(project), 'utf8') }).toEqual({ name, text: renderAppDockerfile(project) });
+      expect({ name, text: fs.readFileSync(dockerfilePath(project), 'utf8') }).toEqual({ name, text: renderAppDockerfile(project, undefined, bundledUis(ws, name)) });
     }
   });
 
@@ -206,6 +211,12 @@ describe('each rule catches what it is for', () => {
     ]);
     expect(lint(bad('CMD ["node", "apps/gateway/dist/main.js"]', 'CMD ["node", "/srv/main.js"]')).map((i) => i.message)).toEqual([
       expect.stringContaining('which no COPY puts into the image'),
+    ]);
+  });
+
+  it('bundles: an image that copies the compiled gateway but leaves its console behind', () => {
+    expect(lint(bad('COPY dist/apps/gateway/apps ./apps', 'COPY dist/apps/gateway/apps/gateway/dist ./apps/gateway/dist')).map((i) => `${i.rule}: ${i.message}`)).toEqual([
+      expect.stringMatching(/^bundles: console \(bundled in dist\/apps\/gateway\/apps\/gateway\/console\/\) is not copied to \/app\/apps\/gateway\/console\//),
     ]);
   });
 

@@ -19,6 +19,16 @@ export function scratchContext(label: string): { dir: string; distDir: string; c
   return { dir, distDir: path.join(dir, 'dist'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * Builds a web UI project (type:ui, Vite, as its `build` target does) into `<distDir>/<root>/`,
+ * where a deployable's build looks for the UIs it bundles: the workspace's dist/ stays untouched.
+ */
+export function buildUi(root: string, distDir: string): void {
+  const vite = path.join(WORKSPACE_ROOT, 'node_modules', '.bin', 'vite');
+  const run = spawnSync(vite, ['build', '--outDir', path.join(distDir, root), '--emptyOutDir'], { cwd: path.join(WORKSPACE_ROOT, root), encoding: 'utf8', timeout: 120_000 });
+  if (run.status !== 0) throw new Error(`vite build of ${root} failed (${run.status ?? run.signal}):\n${run.stdout}${run.stderr}`);
+}
+
 /** Whether `file` (relative to the repository) is committed: "the app has landed". */
 export function isCommitted(file: string): boolean {
   return spawnSync('git', ['cat-file', '-e', `HEAD:${file}`], { cwd: WORKSPACE_ROOT }).status === 0;
