@@ -21,10 +21,11 @@
  * headers; a consumer a consumer span per event it applies, child of that (the messaging
  * library). Log lines written inside a span carry its `trace_id` and `span_id`.
  */
+import { randomFillSync } from 'node:crypto';
 import { type Context, context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { BatchSpanProcessor, type IdGenerator } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
@@ -47,6 +48,39 @@ const OFF: Tracing = { enabled: false, flush: async () => undefined, shutdown: a
 
 let current: Tracing = OFF;
 
+const INVALID_TRACE_ID = '0'.repeat(32);
+const INVALID_SPAN_ID = '0'.repeat(16);
+
+/**
+ * Trace and span ids cut from a pool of random bytes hex-encoded at once (the SDK's default
+ * encodes every id on its own: a measurable share of a traced proxy's CPU per request, sampled
+ * or not). Never the all-zero (invalid) id.
+ */
+export class PooledIdGenerator implements IdGenerator {
+  private hex = '';
+  private at = 0;
+
+  private take(chars: number): string {
+    if (this.at + chars > this.hex.length) {
+      this.hex = randomFillSync(Buffer.allocUnsafe(4096)).toString('hex');
+      this.at = 0;
+    }
+    const id = this.hex.slice(this.at, this.at + chars);
+    this.at += chars;
+    return id;
+  }
+
+  generateTraceId(): string {
+    const id = this.take(32);
+    return id === INVALID_TRACE_ID ? this.generateTraceId() : id;
+  }
+
+  generateSpanId(): string {
+    const id = this.take(16);
+    return id === INVALID_SPAN_ID ? this.generateSpanId() : id;
+  }
+}
+
 /** Whether the standard variables switch tracing on (see the module comment). */
 export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
   if ((env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') return false;
@@ -66,6 +100,7 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || `${env.OTEL_EXPORTER_OTLP_ENDPOINT!.trim().replace(/\/+$/, '')}/v1/traces`;
   const provider = new NodeTracerProvider({
     resource,
+    idGenerator: new PooledIdGenerator(),
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint }))],
   });
   provider.register();
