@@ -23,11 +23,8 @@ export const startForwardSync = forwardSync({
   topics: FORWARD_SYNC_TOPICS,
   schema: INSIGHTS_SCHEMA,
   origin: INSIGHTS_ORIGIN,
-  handle: async (event, tx) => {
-    const conflict = await forwardSyncConflict(tx, event);
-    if (conflict) return conflict;
-    await applyLegacyEvent(tx, event);
-  },
+  conflictOf: forwardSyncConflict,
+  apply: applyLegacyEvent,
   serializeBy: (event) => {
     const note = noteOfEvent(event);
     return note ? `note:${note}` : null;

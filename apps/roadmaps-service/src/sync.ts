@@ -26,10 +26,7 @@ export const startForwardSync = forwardSync({
   topics: FORWARD_SYNC_TOPICS,
   schema: ROADMAPS_SCHEMA,
   origin: ROADMAPS_ORIGIN,
-  handle: async (event, tx) => {
-    const conflict = await forwardSyncConflict(tx, event);
-    if (conflict) return conflict;
-    await applyLegacyEvent(tx, event);
-  },
+  conflictOf: forwardSyncConflict,
+  apply: applyLegacyEvent,
   validate: validateLegacyEvent,
 });

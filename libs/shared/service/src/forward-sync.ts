@@ -4,7 +4,7 @@
  * versions), its own origin's events recorded and skipped (they are its own changes coming back
  * through the monolith), each event checked against the monolith's contracts.
  */
-import { type ApplyOutcome, type ConsumerHandle, type Envelope, type EventHandler, type MessagingLogger, startConsumer, type Transport } from '@carve/shared-messaging';
+import { type ApplyOutcome, type ConsumerHandle, type Envelope, type EventHandler, type MessagingLogger, startConsumer, type SyncConflict, type Transport } from '@carve/shared-messaging';
 import type { Pool, PoolClient } from 'pg';
 import type { Registry } from 'prom-client';
 
@@ -17,8 +17,14 @@ export interface ForwardSyncDefinition {
   schema: string;
   /** The service's own origin: its events coming back are recorded and skipped. */
   origin: string;
-  /** Applies one event in its transaction; may return a conflict instead (recorded, never applied). */
-  handle: EventHandler<PoolClient>;
+  /** Applies one event in its transaction (version-guarded: an older state than the row's is skipped). */
+  apply: (tx: PoolClient, event: Envelope) => Promise<unknown>;
+  /**
+   * The conflict the event is, if any: an event at the version of an aggregate the service wrote
+   * itself. A conflict is recorded with both payloads and counted, never applied. Checked in the
+   * event's transaction, before `apply`. Default: none.
+   */
+  conflictOf?: (tx: PoolClient, event: Envelope) => Promise<SyncConflict | null>;
   /** Checks `data` against the monolith's contract; a message sends the event to the DLQ. */
   validate: (event: Envelope) => string | null | undefined;
   /** Events that must not be applied by two transactions at once share a key (null: none). */
@@ -39,6 +45,11 @@ export interface ForwardSyncOptions {
 
 /** The function that starts `def`'s consumer. */
 export function forwardSync(def: ForwardSyncDefinition): (opts: ForwardSyncOptions) => Promise<ConsumerHandle> {
+  const handle: EventHandler<PoolClient> = async (event, tx) => {
+    const conflict = def.conflictOf ? await def.conflictOf(tx, event) : null;
+    if (conflict) return conflict;
+    await def.apply(tx, event);
+  };
   return (opts) =>
     startConsumer({
       transport: opts.transport,
@@ -46,7 +57,7 @@ export function forwardSync(def: ForwardSyncDefinition): (opts: ForwardSyncOptio
       topics: def.topics,
       schema: def.schema,
       pool: opts.pool,
-      handle: def.handle,
+      handle,
       serializeBy: def.serializeBy,
       validate: def.validate,
       skipOrigins: [def.origin],
