@@ -20,6 +20,13 @@
  *                 "service", the rest to the monolith upstream), JWT verified, metrics on,
  *                 access log off
  *   gateway-log   the same with the access log on (its default), written to /dev/null
+ *   gateway-traced the same as gateway with OpenTelemetry tracing on at 10% sampling
+ *                 (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0.1; the
+ *                 load sends no traceparent, so a tenth of the requests start a sampled trace and
+ *                 every request carries a traceparent upstream), spans exported by OTLP/HTTP
+ *                 in batches of 64 (so that in the sliced layout the exports fall in its own
+ *                 slices) to a receiver in the orchestrator process; the spans and traces it
+ *                 received are in the report
  *   shadow        the Carve gateway with the route under load in shadow mode (sample 1.0):
  *                 every request is also sent to the "service" and compared
  * The monolith upstream ("upstream") and the service ("service", started when a gateway target
@@ -54,15 +61,15 @@
  *   interleaved   the targets of a group run at the same time and the load generator sends
  *                 request i to target i mod k: every target sees the same moment of a shared
  *                 machine, but they take CPU 0 from each other. Groups: direct, nginx,
- *                 http-proxy, gateway (the peers); then gateway, gateway-log, shadow (the
- *                 gateway's own variants). Use a lower --rate (it is per target); CPU per request
+ *                 http-proxy, gateway (the peers); then gateway, gateway-log, gateway-traced,
+ *                 shadow (the gateway's own variants). Use a lower --rate (it is per target); CPU per request
  *                 rises at low rates (less work per event-loop turn), so compare CPU figures
  *                 only within one layout and rate.
  *
  * Usage:
  *   npm run bench:gateway -w @carve/bench -- [--rate 2000] [--duration 10] [--warmup 3]
  *       [--rounds 3] [--layout sliced|sequential|interleaved] [--slice-ms 500] [--drain-ms 5]
- *       [--targets direct,nginx,http-proxy,node-floor,gateway,gateway-log,shadow] [--json] [--cpu-prof DIR]
+ *       [--targets direct,nginx,http-proxy,node-floor,gateway,gateway-log,gateway-traced,shadow] [--json] [--cpu-prof DIR]
  *       [--gateway-node-flags="--flag --flag"] [--gateway-stdout FILE]
  * --rate is per target (sliced: the rate while a slice of that target runs). --duration and
  * --warmup are per target in every layout. With --rounds N every group (sliced: the whole
@@ -84,8 +91,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createDatabase, dropDatabase, resolveDatabase } from '@carve/shared-persistence';
+import { type OtlpReceiver, startOtlpReceiver } from '@carve/shared-testing';
 import type { Summary } from './stats';
-import { ALL_TARGETS, args, log, type Target, TENANTS } from './gateway/common';
+import { ALL_TARGETS, args, log, type Target, TENANTS, TRACED_RATIO } from './gateway/common';
 import { COUNT_PATH, runHttpProxy, runLoad, runNodeFloor, runUpstream } from './gateway/roles';
 import { CLK_TCK, cpuNs, cpus, cpuTicks, hasTaskset, port, type Proc, profileFlags, registerTs, routesFile, start, startGatewayProc, startNginx, stopChild, waitLine } from './gateway/processes';
 
@@ -236,7 +244,7 @@ function groupsOf(targets: Target[]): Array<{ name: string; targets: Target[] }>
   if (layout === 'sliced') return [{ name: 'sliced', targets }];
   if (layout === 'sequential') return targets.map((t) => ({ name: t, targets: [t] }));
   const peers = targets.filter((t) => ['direct', 'nginx', 'http-proxy', 'node-floor', 'gateway'].includes(t));
-  const variants = targets.filter((t) => ['gateway', 'gateway-log', 'shadow'].includes(t));
+  const variants = targets.filter((t) => ['gateway', 'gateway-log', 'gateway-traced', 'shadow'].includes(t));
   const out: Array<{ name: string; targets: Target[] }> = [];
   if (peers.length) out.push({ name: 'peers', targets: peers });
   if (variants.some((t) => t !== 'gateway')) out.push({ name: 'gateway variants', targets: variants });
@@ -265,6 +273,8 @@ async function main(): Promise<void> {
   let dbUrl: string | undefined;
   const raw: Result[] = [];
   const backendCosts: Record<string, number[]> = { upstream: [], service: [] };
+  let receiver: OtlpReceiver | undefined;
+  let exported: { spans: number; traces: number } | undefined;
   try {
     dbUrl = await createDatabase(db.url, dbName);
     const startBackend = async (name: Backend['name']): Promise<Backend> => {
@@ -277,7 +287,7 @@ async function main(): Promise<void> {
     const upstream = await startBackend('upstream');
     const backends = [upstream];
     // The service side of the gateway targets' route under load: a process of its own.
-    if (targets.some((t) => t === 'gateway' || t === 'gateway-log' || t === 'shadow')) backends.push(await startBackend('service'));
+    if (targets.some((t) => t === 'gateway' || t === 'gateway-log' || t === 'gateway-traced' || t === 'shadow')) backends.push(await startBackend('service'));
     const serviceUrl = backends[1]?.url ?? upstream.url;
     const upPort = Number(new URL(upstream.url).port);
     const canaryFile = routesFile(dir, upstream.url, serviceUrl, 'canary');
@@ -294,6 +304,22 @@ async function main(): Promise<void> {
         const child = start(target, 0, process.execPath, [...profileFlags(target), '-r', registerTs, self, '--role', target, '--port', String(p), '--upstream', upstream.url]);
         await waitLine(child, 'READY');
         return { target, url: `http://127.0.0.1:${p}`, proc: { name: target, child, pids: () => [child.pid!], stop: () => stopChild(child) } };
+      }
+      if (target === 'gateway-traced') {
+        receiver ??= await startOtlpReceiver();
+        // Batches of 64 spans (the SDK's default is 512, or every 5 s): exports follow the traffic,
+        // so in the sliced layout they fall in the target's own slices (more, smaller exports:
+        // if anything, the figure errs against tracing).
+        const otel = {
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+          OTEL_TRACES_SAMPLER_ARG: String(TRACED_RATIO),
+          OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '64',
+          OTEL_SDK_DISABLED: '',
+          OTEL_TRACES_EXPORTER: '',
+        };
+        const g = await startGatewayProc(target, canaryFile, dbUrl!, false, otel);
+        return { target, url: g.url, proc: g.proc };
       }
       const g = await startGatewayProc(target, target === 'shadow' ? shadowFile : canaryFile, dbUrl!, target === 'gateway-log');
       return { target, url: g.url, proc: g.proc };
@@ -360,7 +386,12 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    // The traced gateway exports what it buffered when it stops: counted after.
     for (const p of procs.reverse()) await p.stop().catch(() => undefined);
+    if (receiver) {
+      exported = { spans: receiver.spans.length, traces: new Set(receiver.spans.map((x) => x.traceId)).size };
+      await receiver.close();
+    }
     if (dbUrl) await dropDatabase(db.url, dbName).catch(() => undefined);
     await db.stop();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -372,7 +403,7 @@ async function main(): Promise<void> {
       if (mine.length) results.push(medianResult(mine));
     }
   }
-  report(results, backendCosts);
+  report(results, backendCosts, exported);
 }
 
 /** The median of each figure over rounds (a target's rounds are few: 1 to 5). */
@@ -397,7 +428,7 @@ function medianResult(rs: Result[]): Result {
   };
 }
 
-function report(results: Result[], backendCosts: Record<string, number[]>): void {
+function report(results: Result[], backendCosts: Record<string, number[]>, exported?: { spans: number; traces: number }): void {
   const find = (group: string, t: Target) => results.find((r) => r.group === group && r.target === t);
   const peersGroup = (t: Target) => (layout === 'sequential' ? t : layout === 'sliced' ? 'sliced' : 'peers');
   const variantsGroup = (t: Target) => (layout === 'sequential' ? t : layout === 'sliced' ? 'sliced' : 'gateway variants');
@@ -443,7 +474,11 @@ function report(results: Result[], backendCosts: Record<string, number[]>): void
   if (gw && nginx) check('gateway added p99 / nginx added p99', added99(nginx) > 0 ? added99(gw) / added99(nginx) : NaN, 1.5);
   if (shadow && plain) check('shadowed route CPU / plain route CPU', shadow.cpuUsPerReq / plain.cpuUsPerReq, 2);
   if (shadow && plain) check('shadowed route client p99 / plain p99', shadow.summary.p99 / plain.summary.p99, 1.1);
+  const traced = find(variantsGroup('gateway-traced'), 'gateway-traced');
+  if (traced && plain) check(`traced gateway CPU (${TRACED_RATIO * 100}% sampled) / gateway CPU (tracing off)`, traced.cpuUsPerReq / plain.cpuUsPerReq, 1.1);
   if (checks.length) lines.push('| goal | measured | limit | |', '| --- | ---: | ---: | --- |', ...checks, '');
+  // What the traced gateway exported over the whole run (warm-up included), all rounds.
+  if (exported) lines.push(`gateway-traced exported ${exported.spans} spans in ${exported.traces} traces to the OTLP receiver (${traced ? traced.completed : 0} measured requests)`, '');
   // The same ratios for the node-floor reference: what any proxy on Node's HTTP stack gets here.
   const floor = find(peersGroup('node-floor'), 'node-floor');
   const refs: string[] = [];

@@ -248,7 +248,8 @@ export function routesFile(dir: string, upstreamUrl: string, serviceUrl: string,
   return file;
 }
 
-export async function startGatewayProc(name: string, file: string, databaseUrl: string, accessLog: boolean): Promise<{ proc: Proc; url: string }> {
+/** The Carve gateway as a target; `env` adds to its environment (the traced variant's OTEL_*). */
+export async function startGatewayProc(name: string, file: string, databaseUrl: string, accessLog: boolean, env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc; url: string }> {
   const p = await port();
   const adminPort = await port();
   const entry = path.join(repoRoot(), 'apps', 'gateway', 'src', 'main.ts');
@@ -271,6 +272,10 @@ export async function startGatewayProc(name: string, file: string, databaseUrl: 
       LOG_LEVEL: 'info',
       CARVE_GATEWAY_ID: name,
       NODE_ENV: 'production',
+      // Tracing off unless `env` switches it on (an OTEL_* of the shell would leak in otherwise).
+      OTEL_EXPORTER_OTLP_ENDPOINT: '',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+      ...env,
     },
     'ignore', // the access log (when on) goes to /dev/null
   );
