@@ -11,6 +11,7 @@
  *   GET    /admin/status                  route file (and its last refused version), control plane, breakers
  *   GET    /metrics                       the gateway's Prometheus metrics (only here, never on the proxy port)
  *   GET    /healthz                       no token
+ *   GET    /openapi.json, /docs           this API's OpenAPI document and its rendered page, no token (admin.openapi.ts)
  *   GET    /console/                      the web console; /admin/contexts, /admin/events and the
  *                                         context actions it calls (console.routes.ts)
  *
@@ -38,7 +39,7 @@ import {
   OperatorStore,
   type OverrideMode,
 } from '@carve/shared-control-plane';
-import { type Logger, PROBLEM_CONTENT_TYPE, ProblemError, problemClientErrorHandler, problems, toProblem } from '@carve/shared-http';
+import { type Logger, PROBLEM_CONTENT_TYPE, ProblemError, problemClientErrorHandler, problems, recordRoutes, serveOpenApi, toProblem } from '@carve/shared-http';
 import { canonicalTarget, findRoute, type Route, validateOverride } from '@carve/shared-routing';
 import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions, LogController } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -50,6 +51,7 @@ import type { RouteStats } from '../route-table/route-stats';
 import type { RoutingState } from '../route-table/routing-state';
 import type { MismatchRecorder } from '../shadow/mismatch-recorder';
 import type { Shadower } from '../shadow/shadow';
+import { adminOpenApi, validateOverrideBody } from './admin.openapi';
 import { registerConsoleRoutes } from './console.routes';
 import { registerMismatchRoutes } from './mismatches.routes';
 
@@ -119,6 +121,8 @@ export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance
     clientErrorHandler: problemClientErrorHandler,
   };
   const admin = Fastify(options);
+  // Every route from here on is listed by `registeredRoutes(admin)`, which the OpenAPI coverage test compares with the document.
+  recordRoutes(admin);
   const bootstrap = digest(config.adminToken);
   const operators = new OperatorStore(controlPlane.pool);
 
@@ -159,6 +163,7 @@ export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance
   });
 
   admin.get('/healthz', { config: { public: true } }, async () => ({ status: 'ok', service: 'gateway-admin' }));
+  serveOpenApi(admin, adminOpenApi(), { config: { public: true } });
 
   const registry = deps.metrics;
   if (registry) {
@@ -239,18 +244,16 @@ export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance
 
   admin.put<{ Params: { id: string }; Body: unknown }>('/admin/routes/:id', async (req) => {
     const id = req.params.id;
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    if (typeof body !== 'object' || Array.isArray(body)) throw problems.validation([{ field: '', message: 'must be a JSON object { mode, percent?, reason }' }]);
+    // The body's shape by its JSON Schema (the one the OpenAPI document publishes), then the rules that need the route table.
+    const checked = validateOverrideBody(req.body ?? {});
+    const errors = checked.ok ? [] : checked.errors;
+    if (errors.some((e) => e.field === '')) throw problems.validation(errors);
     const fileRoute = findRoute(routing.fileTable, id);
     if (!fileRoute) throw new ProblemError(400, 'unknown_route', `No route "${id}" in the route table; see GET /admin/routes.`);
-    const errors: Array<{ field: string; message: string }> = [];
-    for (const key of Object.keys(body)) {
-      if (!['mode', 'percent', 'reason'].includes(key)) errors.push({ field: key, message: 'is not a known field (mode, percent, reason)' });
-    }
-    if (typeof body.reason !== 'string' || body.reason.trim() === '') errors.push({ field: 'reason', message: 'is required: say why' });
+    const body = (req.body ?? {}) as Record<string, unknown>;
     const override = { routeId: id, mode: body.mode, ...(body.percent !== undefined && body.percent !== null ? { percent: body.percent } : {}) };
     for (const e of validateOverride(routing.fileTable, override as never)) {
-      if (e.path !== 'routeId') errors.push({ field: e.path, message: e.message });
+      if (e.path !== 'routeId' && !errors.some((x) => x.field === e.path)) errors.push({ field: e.path, message: e.message });
     }
     if (errors.length > 0) throw problems.validation(errors, `The change to route "${id}" is not valid.`);
     const current = routeOr404(id);

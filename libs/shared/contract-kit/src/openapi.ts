@@ -228,8 +228,8 @@ export function responseChecker(doc: OpenApiDocument): (method: string, url: str
   };
 }
 
-/** A Fastify route (`/a/:id`) as an OpenAPI template (`/a/{id}`). */
-export const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+/** A Fastify route (`/a/:id`, `/files/*`) as an OpenAPI template (`/a/{id}`, `/files/{wildcard}`). */
+export const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}').replace(/\*$/, '{wildcard}');
 
 /**
  * The registered routes the document has no operation for, as `METHOD /path`. HEAD beside a

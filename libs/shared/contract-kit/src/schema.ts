@@ -4,7 +4,8 @@
  * `features[1].featureId` "must be a UUID", unknown fields "is not a known field", `(body)`
  * "must change at least one field"), one error per field, and the value normalised the same way
  * (strings trimmed, emails, UUIDs and tags lower-cased, defaults filled in, duplicate tags
- * dropped). The schemas are the ones the OpenAPI documents publish (`openapi.ts`).
+ * dropped). The schemas are the ones the OpenAPI documents publish (`openapi.ts`). An API with
+ * wording of its own says so in the schema: `x-messages` (per keyword; `{got}` is the value).
  *
  * Normalisation is declared in the schema with `x-` keywords (ignored by other JSON Schema
  * readers): `x-trim` and `x-lowercase` on strings, `x-dedupe` on arrays, applied before (`x-trim`,
@@ -41,7 +42,7 @@ export function createAjv(): Ajv {
   ajv.addFormat('email', EMAIL);
   ajv.addFormat('date', DATE);
   ajv.addFormat('date-time', DATE_TIME);
-  for (const keyword of ['x-trim', 'x-lowercase', 'x-dedupe', 'x-type-message', 'x-pattern-message', 'x-unique-message', 'x-ordered-message']) ajv.addKeyword({ keyword });
+  for (const keyword of ['x-trim', 'x-lowercase', 'x-dedupe', 'x-type-message', 'x-pattern-message', 'x-unique-message', 'x-ordered-message', 'x-messages']) ajv.addKeyword({ keyword });
   ajv.addKeyword({
     keyword: 'x-no-nul',
     type: 'string',
@@ -235,6 +236,11 @@ function finish(schema: Json, value: unknown): unknown {
 
 function message(e: ErrorObject): string {
   const ps = (e.parentSchema ?? {}) as Json;
+  // An API's own wording (`x-messages`: per keyword, or per property, `*` for any, for required
+  // and unknown fields); `{got}` is the value as JSON.
+  const custom = ps['x-messages']?.[e.keyword];
+  const own = typeof custom === 'object' && custom !== null ? (custom[e.params.missingProperty ?? e.params.additionalProperty] ?? custom['*']) : custom;
+  if (typeof own === 'string') return own.replace('{got}', JSON.stringify(e.data) ?? 'undefined');
   switch (e.keyword) {
     case 'type': {
       if (ps['x-type-message']) return ps['x-type-message'];
@@ -294,7 +300,7 @@ function fieldOf(pointer: string, data: unknown, prefix: string): string {
   return field;
 }
 
-export function fieldErrors(errors: ErrorObject[], data: unknown, prefix = ''): SchemaFieldError[] {
+export function fieldErrors(errors: ErrorObject[], data: unknown, prefix = '', root = '(body)'): SchemaFieldError[] {
   const located = errors.map((e) => {
     const child = e.keyword === 'required' ? e.params.missingProperty : e.keyword === 'additionalProperties' ? e.params.additionalProperty : undefined;
     const pointer = child === undefined ? e.instancePath : `${e.instancePath}/${String(child).replace(/~/g, '~0').replace(/\//g, '~1')}`;
@@ -315,7 +321,7 @@ export function fieldErrors(errors: ErrorObject[], data: unknown, prefix = ''): 
     const prev = best.get(l.pointer);
     if (!prev || rank(l.e) < rank(prev.e)) best.set(l.pointer, l);
   }
-  return [...best.values()].map(({ e, pointer }) => ({ field: fieldOf(pointer, data, prefix) || '(body)', message: message(e) }));
+  return [...best.values()].map(({ e, pointer }) => ({ field: fieldOf(pointer, data, prefix) || root, message: message(e) }));
 }
 
 export interface BodyValidator<T> {
@@ -324,13 +330,16 @@ export interface BodyValidator<T> {
 }
 
 /** A validator for `schema`: ajv-compiled once; `check` runs on a valid value for rules across fields. */
-export function compileSchema<S extends TSchema>(schema: S, opts: { ajv?: Ajv; check?: (value: Static<S>, errors: SchemaFieldError[]) => void } = {}): BodyValidator<Static<S>> {
+export function compileSchema<S extends TSchema>(
+  schema: S,
+  opts: { ajv?: Ajv; check?: (value: Static<S>, errors: SchemaFieldError[]) => void; rootField?: string } = {},
+): BodyValidator<Static<S>> {
   const ajv = opts.ajv ?? sharedAjv();
   let fn: ValidateFunction | undefined;
   const validator = ((input: unknown): SchemaResult<Static<S>> => {
     fn ??= ajv.compile(schema);
     const value = prepare(schema as Json, input);
-    if (!fn(value)) return { ok: false, errors: fieldErrors(fn.errors ?? [], value) };
+    if (!fn(value)) return { ok: false, errors: fieldErrors(fn.errors ?? [], value, '', opts.rootField) };
     const out = finish(schema as Json, value) as Static<S>;
     const errors: SchemaFieldError[] = [];
     opts.check?.(out, errors);

@@ -28,10 +28,15 @@ export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
   return [...(inventories.get(app) ?? [])];
 }
 
-/** `GET /openapi.json` (the document) and `GET /docs` (the page rendering it); both without a token. */
-export function serveOpenApi(app: FastifyInstance, document: OpenApiDocument): void {
+/**
+ * `GET /openapi.json` (the document) and `GET /docs` (the page rendering it); both without a
+ * token on the platform plugin (its public paths), or with `config` a server of its own reads
+ * (the gateway's admin port: `{ public: true }`).
+ */
+export function serveOpenApi(app: FastifyInstance, document: OpenApiDocument, opts: { config?: Record<string, unknown> } = {}): void {
   const json = JSON.stringify(document);
   const page = docsPage(String(document.info?.title ?? 'API'));
-  app.get('/openapi.json', async (_req, reply) => reply.type('application/json; charset=utf-8').send(json));
-  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
+  const route = opts.config ? { config: opts.config } : {};
+  app.get('/openapi.json', route, async (_req, reply) => reply.type('application/json; charset=utf-8').send(json));
+  app.get('/docs', route, async (_req, reply) => reply.type('text/html; charset=utf-8').send(page));
 }

@@ -1,0 +1,161 @@
+/**
+ * The admin API's OpenAPI document (served on the admin port at /openapi.json, rendered at
+ * /docs, both without a token) and the JSON Schema of a route override (`PUT /admin/routes/:id`),
+ * which validates that body: its shape here, then the rules that need the route table
+ * (`validateOverride` of @carve/shared-routing: a percent only for canary, required when the
+ * file's route is no canary).
+ */
+import { ROUTE_MODES } from '@carve/shared-routing';
+import { type ApiOperation, type ApiResponse, compileSchema, Int, listQuery, openApiDocument, problem } from '@carve/shared-contract-kit';
+import { Type } from '@sinclair/typebox';
+
+const MODES = `must be one of ${ROUTE_MODES.join(', ')}, got {got}`;
+const REASON = 'is required: say why';
+const PERCENT = 'must be a number between 0 and 100, got {got}';
+
+/** `{ mode, percent?, reason }`: an override of a route's mode, audited with its reason. */
+export const OverrideBody = Type.Object(
+  {
+    mode: Type.String({ enum: [...ROUTE_MODES], 'x-messages': { type: MODES, enum: MODES } }),
+    percent: Type.Optional(
+      Type.Unsafe<number | null>({
+        type: ['number', 'null'],
+        minimum: 0,
+        maximum: 100,
+        description: 'canary only: the share of requests (0 to 100) the service gets',
+        'x-messages': { type: PERCENT, minimum: PERCENT, maximum: PERCENT },
+      }),
+    ),
+    reason: Type.String({ minLength: 1, 'x-trim': true, 'x-messages': { type: REASON, minLength: REASON } }),
+  },
+  {
+    additionalProperties: false,
+    required: ['mode', 'reason'],
+    'x-messages': {
+      type: 'must be a JSON object { mode, percent?, reason }',
+      additionalProperties: { '*': 'is not a known field (mode, percent, reason)' },
+      required: { mode: `must be one of ${ROUTE_MODES.join(', ')}, got undefined`, reason: REASON },
+    },
+  },
+);
+
+/** Checks an override body's shape; the field `''` stands for the body itself. */
+export const validateOverrideBody = compileSchema(OverrideBody, { rootField: '' });
+
+const Reason = Type.Object({ reason: Type.Optional(Type.String()) }, { additionalProperties: true, description: 'any other field is ignored' });
+/** The admin API answers with objects whose parts are described in docs/gateway.md. */
+const Json = (description: string) => Type.Object({}, { additionalProperties: true, description });
+const RouteChange = Type.Object({ route: Type.Object({ id: Type.String(), mode: Type.String(), percent: Type.Number() }, { additionalProperties: true }), change: Type.Union([Json('version and audit entry'), Type.Null()]) }, { additionalProperties: true });
+
+const tags = ['admin'];
+const common: Record<string, ApiResponse> = {
+  '401': problem('no operator token, or one that is unknown or revoked (admin_token_missing, admin_token_invalid)'),
+  '403': problem('a viewer tried to change something (operator_role)'),
+  '503': problem('the control plane could not be reached (control_plane_unavailable)'),
+  default: problem('any other failure'),
+};
+const route404 = { '404': problem('no such route (route_not_found)') };
+const ctx404 = { '404': problem('no such carvable context (context_not_found)') };
+const bad = { '400': problem('invalid body or query (validation_failed with per-field errors, unknown_route, bad_cursor)') };
+const ok = (description: string, schema = Json(description)) => ({ '200': { description, schema } });
+const CONTEXT_BODY = 'validated by the console handlers (docs/console.md)';
+
+export const adminOperations: ApiOperation[] = [
+  { method: 'get', path: '/healthz', operationId: 'adminHealth', summary: 'Liveness of the admin server', tags, secured: false, responses: ok('alive', Type.Object({ status: Type.String(), service: Type.String() })) },
+  { method: 'get', path: '/metrics', operationId: 'gatewayMetrics', summary: "The gateway's Prometheus metrics (only here, never on the proxy port)", tags, responses: { '200': { description: 'metrics', contentType: 'text/plain' }, ...common } },
+  { method: 'get', path: '/openapi.json', operationId: 'adminOpenApi', summary: 'This OpenAPI document', tags, secured: false, responses: ok('the document', Type.Object({ openapi: Type.String() }, { additionalProperties: true })) },
+  { method: 'get', path: '/docs', operationId: 'adminDocs', summary: 'This document, rendered', tags, secured: false, responses: { '200': { description: 'an HTML page', contentType: 'text/html' } } },
+  { method: 'get', path: '/admin/routes', operationId: 'listRoutes', summary: 'Every route: effective mode and percent, where they come from', tags, responses: { ...ok('the routes'), ...common } },
+  { method: 'get', path: '/admin/routes/{id}', operationId: 'getRoute', summary: 'One route with guard, breaker, counters and the latest mismatches', tags, responses: { ...ok('the route'), ...route404, ...common } },
+  {
+    method: 'put',
+    path: '/admin/routes/{id}',
+    operationId: 'overrideRoute',
+    summary: 'Override the mode (and canary percent) of a route, audited',
+    tags,
+    body: OverrideBody,
+    responses: { ...ok('the route and the change', RouteChange), ...bad, ...route404, ...common },
+  },
+  { method: 'post', path: '/admin/routes/{id}/rollback', operationId: 'rollbackRoute', summary: 'Mode monolith now', tags, body: Reason, responses: { ...ok('the route and the change', RouteChange), ...route404, ...common } },
+  {
+    method: 'delete',
+    path: '/admin/routes/{id}/override',
+    operationId: 'clearOverride',
+    summary: "Back to the route table file's mode",
+    tags,
+    query: { reason: Type.String() },
+    body: Reason,
+    responses: { ...ok('the route and the change (null when there was no override)', RouteChange), ...route404, ...common },
+  },
+  {
+    method: 'get',
+    path: '/admin/routes/{id}/mismatches',
+    operationId: 'listMismatches',
+    summary: 'Stored shadow mismatches of the route, newest first, one page',
+    tags,
+    query: {
+      path: Type.String({ description: 'a field path like $.items[*].title' }),
+      since: Type.String({ format: 'date-time' }),
+      until: Type.String({ format: 'date-time' }),
+      ...listQuery({ sorts: {}, filters: {} }, 1000),
+    },
+    responses: { ...ok('a page: routeId, items, nextCursor'), ...bad, ...route404, ...common },
+  },
+  { method: 'get', path: '/admin/routes/{id}/mismatches/paths', operationId: 'mismatchPaths', summary: 'Per field path, how many mismatches differed there', tags, responses: { ...ok('routeId and paths'), ...route404, ...common } },
+  { method: 'get', path: '/admin/routes/{id}/noise', operationId: 'routeNoise', summary: "The route's noise baseline", tags, responses: { ...ok('routeId, noiseSample and paths'), ...route404, ...common } },
+  {
+    method: 'get',
+    path: '/admin/audit',
+    operationId: 'audit',
+    summary: 'The audit trail, newest first',
+    tags,
+    query: { limit: Int({ min: 1, max: 1000 }), route: Type.String(), before: Type.Integer({ description: 'entries older than this id' }) },
+    responses: { ...ok('entries'), ...bad, ...common },
+  },
+  { method: 'get', path: '/admin/status', operationId: 'status', summary: 'Route file, control plane, breakers, shadow', tags, responses: { ...ok('the status'), ...common } },
+  { method: 'get', path: '/admin/whoami', operationId: 'whoami', summary: 'The operator of the token', tags, responses: { ...ok('name and role', Type.Object({ name: Type.String(), role: Type.String() })), ...common } },
+  { method: 'get', path: '/admin/contexts', operationId: 'listContexts', summary: 'Every carvable context and its status', tags, responses: { ...ok('contexts'), ...common } },
+  {
+    method: 'post',
+    path: '/admin/contexts/{name}/stage',
+    operationId: 'moveStage',
+    summary: 'Move a context to a stage',
+    tags,
+    body: Type.Object({ stage: Type.String(), percent: Type.Optional(Type.Number()), reason: Type.String(), ackGuardTrip: Type.Optional(Type.Boolean()) }, { description: CONTEXT_BODY }),
+    responses: { ...ok('the move'), ...bad, ...ctx404, ...common },
+  },
+  {
+    method: 'post',
+    path: '/admin/contexts/{name}/ramp',
+    operationId: 'startRamp',
+    summary: 'Start a canary ramp',
+    tags,
+    body: Type.Object({ steps: Type.Union([Type.String(), Type.Array(Type.Number())]), every: Type.String(), reason: Type.String(), ackGuardTrip: Type.Optional(Type.Boolean()) }, { description: CONTEXT_BODY }),
+    responses: { ...ok('the ramp'), ...bad, ...ctx404, ...common },
+  },
+  {
+    method: 'post',
+    path: '/admin/contexts/{name}/ramp/{action}',
+    operationId: 'controlRamp',
+    summary: 'Pause, resume or stop a ramp (action: pause, resume, stop)',
+    tags,
+    body: Type.Object({ reason: Type.String() }, { description: CONTEXT_BODY }),
+    responses: { ...ok('the ramp'), ...bad, ...ctx404, ...common },
+  },
+  {
+    method: 'post',
+    path: '/admin/contexts/{name}/rollback',
+    operationId: 'rollbackContext',
+    summary: 'Roll a context back to the monolith',
+    tags,
+    body: Type.Object({ reason: Type.String(), timeoutSeconds: Type.Optional(Type.Number()) }, { description: CONTEXT_BODY }),
+    responses: { ...ok('the rollback'), ...bad, ...ctx404, ...common },
+  },
+  { method: 'get', path: '/admin/events', operationId: 'events', summary: 'Carving events as they happen (server-sent events)', tags, responses: { '200': { description: 'an event stream', contentType: 'text/event-stream' }, ...common } },
+  { method: 'get', path: '/console', operationId: 'console', summary: 'The migration console', tags, secured: false, responses: { '200': { description: 'the console page', contentType: 'text/html' } } },
+  { method: 'get', path: '/console/{wildcard}', operationId: 'consoleAsset', summary: "The console's files", tags, secured: false, responses: { '200': { description: 'a file of the console', contentType: 'application/octet-stream' }, '404': problem('no such file') } },
+];
+
+export function adminOpenApi(version = '1.0.0') {
+  return openApiDocument({ title: 'gateway admin API', version, description: "The strangler gateway's admin API, on its own port (CARVE_ADMIN_PORT); operator tokens (`carve operator create`)." }, adminOperations);
+}
