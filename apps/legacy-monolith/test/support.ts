@@ -6,11 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { MemberRole } from '@carve/legacy-domain';
+import { responseChecker } from '@carve/shared-contract-kit';
 import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createTestDatabase, type TestDatabase } from '@carve/shared-testing';
 import { DataSource } from 'typeorm';
 import { createApp, type CreateAppOptions } from '../src/app';
 import { loadMonolithConfig } from '../src/config';
+import { monolithOpenApi } from '../src/http/openapi';
+
+const checkResponse = responseChecker(monolithOpenApi());
 
 export interface TestWorkspace {
   id: string;
@@ -67,7 +71,11 @@ export async function startHarness(prefix: string, env: Record<string, string> =
         } catch {
           /* not JSON */
         }
-        return { status: res.statusCode, body, headers: res.headers as Record<string, any> };
+        const out = { status: res.statusCode, body, headers: res.headers as Record<string, any> };
+        // Every answer of every API test is checked against the monolith's OpenAPI document.
+        const problems = checkResponse(method, url, out);
+        if (problems.length) throw new Error(`the response does not match the OpenAPI document:\n${problems.join('\n')}\nbody: ${text.slice(0, 2000)}`);
+        return out;
       },
       async count(table, where = 'true', params = []) {
         const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM legacy.${table} WHERE ${where}`, params);

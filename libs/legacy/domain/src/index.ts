@@ -5,6 +5,7 @@
 export * from './enums';
 export * from './ids';
 export * from './resources';
+export { monolithOperations } from './api';
 // The monolith's permissions add `administer` to the kernel's: this export wins over the kernel's.
 export { permissions } from './roles';
 export * from '@carve/shared-kernel';

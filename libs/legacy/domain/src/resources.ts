@@ -1,35 +1,14 @@
 /**
  * The monolith's resources as the API accepts them: request bodies (create and PATCH) and list
- * queries (filters, sorts). Each `validateX` returns `Result<T>`; each list spec feeds
- * `parseListQuery`.
+ * queries (filters, sorts), all JSON Schemas validated by ajv (`api.ts` for the monolith's own
+ * resources, the Insights and Roadmaps contracts for notes and releases). Each `validateX`
+ * returns `Result<T>`; each list spec feeds `parseListQuery`.
  */
-import {
-  FEATURE_STATUSES,
-  MEMBER_ROLES,
-  PRIORITY_DEFAULT,
-  PRIORITY_MAX,
-  PRIORITY_MIN,
-} from './enums';
 import type { ListSpec } from '@carve/shared-kernel';
 import { NOTE_LINK_LIST, NOTE_LIST } from '@carve/insights-api-contract';
 import { PLANNED_FEATURE_LIST, RELEASE_LIST } from '@carve/roadmaps-api-contract';
 import { listSpecOf } from '@carve/shared-contract-kit';
-import {
-  email,
-  int,
-  nullable,
-  object,
-  oneOf,
-  optional,
-  partial,
-  required,
-  type Rule,
-  str,
-  tags,
-  uuid,
-  validate,
-  withDefault,
-} from '@carve/shared-kernel';
+import { COMMENT_LIST, FEATURE_LIST, MEMBER_LIST } from './api';
 
 /** Limits on text fields (characters). */
 export const LIMITS = {
@@ -41,60 +20,28 @@ export const LIMITS = {
   linkedFeatures: 50,
 } as const;
 
-const oneTag: Rule<string> = (v, p, e) => {
-  const out = str({ min: 1, max: 40 })(v, p, e);
-  return typeof out === 'string' ? out.toLowerCase() : out;
-};
-
 // ---------------------------------------------------------------------------------------------
-// workspaces and members
+// workspaces, members, features and comments: JSON Schemas in `api.ts` (validated by ajv)
 
-export const workspacePatchShape = { name: optional(str({ min: 1, max: LIMITS.name })) };
-export const validateWorkspacePatch = (body: unknown) => validate(object(workspacePatchShape, { atLeastOne: true }), body);
+export {
+  type CommentInput,
+  type FeatureCreate,
+  type FeaturePatch,
+  type MemberCreate,
+  type MemberPatch,
+  validateCommentCreate,
+  validateCommentPatch,
+  validateFeatureCreate,
+  validateFeaturePatch,
+  validateMemberCreate,
+  validateMemberPatch,
+  validateWorkspacePatch,
+  type WorkspacePatch,
+} from './api';
 
-const memberShape = {
-  email: required(email()),
-  name: required(str({ min: 1, max: LIMITS.name })),
-  role: withDefault(oneOf(MEMBER_ROLES), () => 'maker' as const),
-};
-export const validateMemberCreate = (body: unknown) => validate(object(memberShape), body);
-export const validateMemberPatch = (body: unknown) => validate(object(partial(memberShape), { atLeastOne: true }), body);
-
-export const memberList = {
-  sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', name: 'text', email: 'text' },
-  defaultSort: 'name',
-  filters: { role: oneOf(MEMBER_ROLES), email: email() },
-} satisfies ListSpec<any>;
-
-// ---------------------------------------------------------------------------------------------
-// features and comments
-
-const featureShape = {
-  title: required(str({ min: 1, max: LIMITS.title })),
-  description: withDefault(str({ max: LIMITS.description }), () => ''),
-  status: withDefault(oneOf(FEATURE_STATUSES), () => 'new' as const),
-  priority: withDefault(int({ min: PRIORITY_MIN, max: PRIORITY_MAX }), () => PRIORITY_DEFAULT),
-  ownerId: withDefault(nullable(uuid()), () => null),
-  tags: withDefault(tags(), () => []),
-};
-export const validateFeatureCreate = (body: unknown) => validate(object(featureShape), body);
-export const validateFeaturePatch = (body: unknown) => validate(object(partial(featureShape), { atLeastOne: true }), body);
-
-export const featureList = {
-  sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', title: 'text', priority: 'int' },
-  defaultSort: '-createdAt',
-  filters: { status: oneOf(FEATURE_STATUSES), tag: oneTag, ownerId: uuid() },
-} satisfies ListSpec<any>;
-
-const commentShape = { body: required(str({ min: 1, max: LIMITS.comment })) };
-export const validateCommentCreate = (body: unknown) => validate(object(commentShape), body);
-export const validateCommentPatch = (body: unknown) => validate(object(commentShape), body);
-
-export const commentList = {
-  sorts: { createdAt: 'timestamp' },
-  defaultSort: 'createdAt',
-  filters: {},
-} satisfies ListSpec<any>;
+export const memberList = listSpecOf(MEMBER_LIST) satisfies ListSpec<any>;
+export const featureList = listSpecOf(FEATURE_LIST) satisfies ListSpec<any>;
+export const commentList = listSpecOf(COMMENT_LIST) satisfies ListSpec<any>;
 
 // ---------------------------------------------------------------------------------------------
 // notes and their links to features
@@ -119,10 +66,3 @@ export type { ReleaseCreate, ReleasePatch } from '@carve/roadmaps-api-contract';
 
 export const releaseList = listSpecOf(RELEASE_LIST) satisfies ListSpec<any>;
 export const plannedFeatureList = listSpecOf(PLANNED_FEATURE_LIST) satisfies ListSpec<any>;
-
-export type FeatureCreate = Extract<ReturnType<typeof validateFeatureCreate>, { ok: true }>['value'];
-export type FeaturePatch = Extract<ReturnType<typeof validateFeaturePatch>, { ok: true }>['value'];
-export type CommentInput = Extract<ReturnType<typeof validateCommentCreate>, { ok: true }>['value'];
-export type MemberCreate = Extract<ReturnType<typeof validateMemberCreate>, { ok: true }>['value'];
-export type MemberPatch = Extract<ReturnType<typeof validateMemberPatch>, { ok: true }>['value'];
-export type WorkspacePatch = Extract<ReturnType<typeof validateWorkspacePatch>, { ok: true }>['value'];
