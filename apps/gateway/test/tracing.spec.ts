@@ -8,7 +8,8 @@
  * - on, the client's trace is honoured: the server span is its span's child, each exchange with
  *   an upstream a client span under it whose context replaces the client's on the upstream
  *   request (a fallback is a second exchange), the access log line carries the trace id; a
- *   request without one starts a trace of its own.
+ *   client's decision not to sample is followed (nothing recorded, the unsampled context sent
+ *   upstream); a request without one starts a trace of its own.
  */
 import { DEV_JWT_SECRET } from '@carve/shared-http';
 import { freePorts, OTLP_KIND, type OtlpReceiver, type Proc, startOtlpReceiver, startProcess, waitHealthy } from '@carve/shared-testing';
@@ -120,6 +121,20 @@ describe('gateway tracing', () => {
     const line = await waitFor('the access log line', () => lines().find((l) => l.msg === 'request' && l.url === '/api/v1/workspaces/ws-1/notes/n-3'));
     expect(line).toMatchObject({ trace_id: TRACE_ID, span_id: server.spanId });
     stack.service.reset(TestUpstream.echo);
+  });
+
+  it("follows a client's decision not to sample: nothing recorded, the unsampled context sent upstream", async () => {
+    stack.service.reset();
+    const UNSAMPLED = 'a3ce929d0e0e47364bf92f3577b34da6';
+    const res = await get(`${traced!.url}/api/v1/workspaces/ws-1/notes/n-5`, { traceparent: `00-${UNSAMPLED}-${CLIENT_SPAN}-00` });
+    expect(res.status).toBe(200);
+    const upstream = String(stack.service.seen[0].headers.traceparent);
+    expect(upstream).toMatch(new RegExp(`^00-${UNSAMPLED}-[0-9a-f]{16}-00$`));
+    expect(upstream).not.toContain(CLIENT_SPAN);
+    // A sampled request after it: once its spans are in, the exporter has sent everything before.
+    await get(`${traced!.url}/api/v1/workspaces/ws-1/notes/n-6`, { traceparent: `00-${'1'.repeat(32)}-${CLIENT_SPAN}-01` });
+    await waitFor('the sampled request\'s spans', () => receiver.spans.some((s) => s.traceId === '1'.repeat(32)), 10_000);
+    expect(receiver.spans.filter((s) => s.traceId === UNSAMPLED)).toEqual([]);
   });
 
   it('starts a trace of its own for a request without a traceparent', async () => {
