@@ -90,4 +90,24 @@ describe('tracing across the carve (postgres transport)', () => {
     const lines = service.output.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.find((l) => l.msg === 'request' && l.status === 201)).toMatchObject({ trace_id: TRACE_ID, span_id: serviceServer.spanId });
   }, 180_000);
+
+  it('follows a read the gateway sends to the monolith (its default route) into the monolith', async () => {
+    const [w] = s.workspaces;
+    const READ_TRACE = 'c0ffee00c0ffee00c0ffee00c0ffee00';
+    const res = await fetch(`${s.gatewayUrl}/api/v1/workspaces/${w.id}/features`, {
+      headers: { authorization: `Bearer ${w.token}`, traceparent: `00-${READ_TRACE}-${CLIENT_SPAN}-01` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect([res.status, res.headers.get('x-carve-served-by')]).toEqual([200, 'monolith']);
+    const spans = await waitFor('the monolith to export its server span', () => {
+      const mine = receiver.spans.filter((x) => x.traceId === READ_TRACE);
+      return mine.some((x) => x.service === 'legacy-monolith') ? mine : undefined;
+    }, 15_000, 200);
+    const gatewayServer = spans.find((x) => x.service === 'gateway' && x.kind === OTLP_KIND.server)!;
+    const gatewayClient = spans.find((x) => x.service === 'gateway' && x.kind === OTLP_KIND.client)!;
+    const monolith = spans.find((x) => x.service === 'legacy-monolith' && x.kind === OTLP_KIND.server)!;
+    expect(gatewayServer).toMatchObject({ parentSpanId: CLIENT_SPAN, name: 'GET _default' });
+    expect(gatewayClient).toMatchObject({ parentSpanId: gatewayServer.spanId, name: 'GET monolith', attributes: expect.objectContaining({ 'carve.side': 'monolith' }) });
+    expect(monolith).toMatchObject({ parentSpanId: gatewayClient.spanId, name: 'GET /api/v1/workspaces/:workspaceId/features', attributes: expect.objectContaining({ 'http.response.status_code': 200 }) });
+  }, 60_000);
 });
