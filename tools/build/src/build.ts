@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { copyAssets } from './assets';
 import { compileTree, type CompiledFile, listFiles, swcOptions } from './compile';
 import { BuildToolError } from './errors';
-import { bundledUis, bundleDir, dependencyClosure, loadWorkspace, projectOrThrow, type Workspace, type WorkspaceProject } from './graph';
+import { bundledUis, bundleDir, carvingLibraries, dependencyClosure, loadWorkspace, projectOrThrow, type Workspace, type WorkspaceProject } from './graph';
 import { type Lockfile, pruneLockfile } from './lockfile';
 import { DIST_DIR, outDirFor, posixRelative } from './paths';
 import { classifySpecifier, scanRequires } from './requires';
@@ -21,7 +21,10 @@ import { classifySpecifier, scanRequires } from './requires';
  *   <project root>/<ui>/                   each web UI the app bundles (a type:ui project it depends on in
  *                                          the Nx graph: the gateway's console), copied from dist/<ui root>/
  *   node_modules/@carve/<lib>/             each workspace library the code requires (found through the
- *                                          Nx graph), compiled to src/**.js with `main` rewritten to .js
+ *                                          Nx graph), compiled to src/**.js with `main` rewritten to .js;
+ *                                          also the carving libraries (`carve.carvableContext`) the app
+ *                                          depends on in the graph without requiring them (the gateway's
+ *                                          implicit dependency on `*-carving`: it loads them by discovery)
  *   carve-build.json                       what went in: entries, libraries, bundled UIs, dependencies
  *
  * Working directory /app = this folder: `node apps/<app>/dist/main.js` is the chart's command.
@@ -89,6 +92,7 @@ interface ProjectPackage {
   main?: string;
   bin?: string | Record<string, string>;
   license?: string;
+  carve?: { carvableContext?: string };
 }
 
 const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8')) as T;
@@ -194,6 +198,36 @@ export async function buildProject(name: string, options: BuildOptions = {}): Pr
   let dynamicRequires = 0;
   const pendingSubpaths: Array<{ from: string; lib: string; subpath: string }> = [];
 
+  /** Compiles a workspace library into node_modules/<its package name>/ (once); its requires are followed in turn. */
+  const addLibrary = (lib: WorkspaceProject): void => {
+    if (libraries.has(lib.name)) return;
+    const packageName = lib.packageName!;
+    const libDir = path.join(outDir, 'node_modules', ...packageName.split('/'));
+    const libSrc = path.join(workspaceRoot, lib.root, 'src');
+    if (!fs.existsSync(libSrc)) throw new BuildToolError(`${lib.name} (${lib.root}) has no src/ folder`, 'a library shipped at runtime needs its sources under src/');
+    const compiledLib = compileTree(libSrc, path.join(libDir, 'src'), swc);
+    files += compiledLib.compiled.length + compiledLib.copied.length + copyAssets(workspaceRoot, lib.root, libDir).length;
+    const libPkg = readJson<ProjectPackage>(path.join(workspaceRoot, lib.root, 'package.json'));
+    const main = (libPkg.main ?? 'src/index.ts').replace(/\.[cm]?ts$/, '.js');
+    if (!fs.existsSync(path.join(libDir, main))) throw new BuildToolError(`${lib.name}: its main ${libPkg.main} compiled to nothing`, 'point main at src/index.ts');
+    writeJson(path.join(libDir, 'package.json'), {
+      name: libPkg.name,
+      version: libPkg.version ?? '0.0.0',
+      private: true,
+      ...(libPkg.description ? { description: libPkg.description } : {}),
+      main,
+      // What run-time discovery reads (a carving library's `carvableContext`).
+      ...(libPkg.carve ? { carve: libPkg.carve } : {}),
+    });
+    files++;
+    libraries.set(lib.name, { project: lib.name, packageName, dir: posixRelative(outDir, libDir) });
+    units.push({ owner: lib, files: compiledLib.compiled });
+    log(`  lib   ${lib.name} -> ${posixRelative(workspaceRoot, libDir)}`);
+  };
+
+  // The carving libraries it loads by discovery (no require names them): shipped all the same.
+  for (const lib of carvingLibraries(ws, name)) addLibrary(lib);
+
   for (let i = 0; i < units.length; i++) {
     const { owner, files: compiled } = units[i];
     for (const file of compiled) {
@@ -223,26 +257,7 @@ export async function buildProject(name: string, options: BuildOptions = {}): Pr
           throw new BuildToolError(`${where} requires ${spec.packageName}, but the Nx graph has no dependency from ${name} to ${lib.name}`, 'run `npx nx reset` and build again; affected builds rely on that edge');
         }
         if (spec.subpath) pendingSubpaths.push({ from: where, lib: lib.name, subpath: spec.subpath });
-        if (libraries.has(lib.name)) continue;
-        const libDir = path.join(outDir, 'node_modules', ...spec.packageName!.split('/'));
-        const libSrc = path.join(workspaceRoot, lib.root, 'src');
-        if (!fs.existsSync(libSrc)) throw new BuildToolError(`${lib.name} (${lib.root}) has no src/ folder`, 'a library shipped at runtime needs its sources under src/');
-        const compiledLib = compileTree(libSrc, path.join(libDir, 'src'), swc);
-        files += compiledLib.compiled.length + compiledLib.copied.length + copyAssets(workspaceRoot, lib.root, libDir).length;
-        const libPkg = readJson<ProjectPackage>(path.join(workspaceRoot, lib.root, 'package.json'));
-        const main = (libPkg.main ?? 'src/index.ts').replace(/\.[cm]?ts$/, '.js');
-        if (!fs.existsSync(path.join(libDir, main))) throw new BuildToolError(`${lib.name}: its main ${libPkg.main} compiled to nothing`, 'point main at src/index.ts');
-        writeJson(path.join(libDir, 'package.json'), {
-          name: libPkg.name,
-          version: libPkg.version ?? '0.0.0',
-          private: true,
-          ...(libPkg.description ? { description: libPkg.description } : {}),
-          main,
-        });
-        files++;
-        libraries.set(lib.name, { project: lib.name, packageName: spec.packageName!, dir: posixRelative(outDir, libDir) });
-        units.push({ owner: lib, files: compiledLib.compiled });
-        log(`  lib   ${lib.name} -> ${posixRelative(workspaceRoot, libDir)}`);
+        addLibrary(lib);
       }
     }
   }

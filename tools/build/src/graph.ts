@@ -13,6 +13,8 @@ export interface WorkspaceProject {
   packageName?: string;
   /** Names of the workspace projects this one depends on in the Nx graph (static, dynamic or implicit). */
   dependencies: string[];
+  /** The context a carving library describes: its package.json's `"carve": { "carvableContext": "<name>" }`. */
+  carvableContext?: string;
 }
 
 export interface Workspace {
@@ -48,9 +50,11 @@ export function workspaceFromGraph(graph: ProjectGraph, root: string = WORKSPACE
   for (const [name, node] of Object.entries(graph.nodes)) {
     const projectRoot = node.data.root;
     const pkgFile = path.join(root, projectRoot, 'package.json');
-    const packageName = fs.existsSync(pkgFile) ? (JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { name?: string }).name : undefined;
+    const pkg = fs.existsSync(pkgFile) ? (JSON.parse(fs.readFileSync(pkgFile, 'utf8')) as { name?: string; carve?: { carvableContext?: string } }) : {};
+    const packageName = pkg.name;
     const dependencies = (graph.dependencies[name] ?? []).map((d) => d.target).filter((t) => t in graph.nodes);
     const project: WorkspaceProject = { name, root: projectRoot, tags: node.data.tags ?? [], packageName, dependencies };
+    if (pkg.carve?.carvableContext) project.carvableContext = pkg.carve.carvableContext;
     projects.set(name, project);
     if (packageName) byPackageName.set(packageName, project);
   }
@@ -82,6 +86,18 @@ export function bundledUis(ws: Workspace, name: string): WorkspaceProject[] {
   return (ws.projects.get(name)?.dependencies ?? [])
     .map((d) => ws.projects.get(d))
     .filter((p): p is WorkspaceProject => p !== undefined && p.tags.includes(UI_TAG))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The carving libraries a deployable ships although its code imports none: the projects with a
+ * `carvableContext` it depends on directly in the Nx graph (the gateway's implicit dependency on
+ * `*-carving`). The gateway loads them at run time by discovery, for the console's stage actions.
+ */
+export function carvingLibraries(ws: Workspace, name: string): WorkspaceProject[] {
+  return (ws.projects.get(name)?.dependencies ?? [])
+    .map((d) => ws.projects.get(d))
+    .filter((p): p is WorkspaceProject => p !== undefined && p.carvableContext !== undefined && p.packageName !== undefined)
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -77,6 +77,18 @@ describe('building gateway', () => {
     expect(script).not.toBeNull();
     expect(fs.existsSync(path.join(consoleDir, script![1]))).toBe(true);
   });
+
+  it('ships every carving library (a carvableContext in its package.json) though no gateway code imports one, with the field discovery reads', async () => {
+    const result = await built('gateway');
+    const carving = [...ws.projects.values()].filter((p) => p.carvableContext !== undefined);
+    expect(carving.map((p) => p.name)).toEqual(expect.arrayContaining(['insights-carving', 'roadmaps-carving']));
+    for (const lib of carving) {
+      const shipped = result.manifest.libraries.find((l) => l.project === lib.name);
+      expect(shipped).toEqual({ project: lib.name, packageName: lib.packageName, dir: `node_modules/${lib.packageName}` });
+      const pkg = JSON.parse(fs.readFileSync(path.join(result.outDir, shipped!.dir, 'package.json'), 'utf8'));
+      expect(pkg.carve).toEqual({ carvableContext: lib.carvableContext });
+    }
+  });
 });
 
 describe.each([...(app ? [app] : []), 'carve-cli'])('building %s', (project) => {
@@ -145,8 +157,10 @@ describe('the images, assembled from their Dockerfiles without Docker, run with 
   // Plays COPY / npm ci --omit=dev --offline / ln -s of each Dockerfile into a scratch root file
   // system, then starts the CMD there: nothing from the repository is reachable from it.
   let db: TestDatabase | undefined;
+  let gatewayDb: TestDatabase | undefined;
   afterAll(async () => {
     await db?.drop();
+    await gatewayDb?.drop();
   });
 
   // The images are assembled at once (their npm ci runs in parallel); each test awaits its own.
@@ -177,6 +191,74 @@ describe('the images, assembled from their Dockerfiles without Docker, run with 
     expect(fs.existsSync(path.join(consoleDir, 'index.html'))).toBe(true);
     const probe = runNode(['-e', "process.stdout.write(require('./apps/gateway/dist/config.js').DEFAULT_CONSOLE_DIR)"], image.workdir, { ...image.env, NODE_OPTIONS: '' });
     expect(probe).toEqual({ status: 0, output: fs.realpathSync(consoleDir) });
+  });
+
+  it('gateway: the compiled console finds the carvable contexts\' descriptors in the image, with their routes, and loads them without a warning', async () => {
+    const image = await assembled('gateway', 'apps/gateway/Dockerfile');
+    const probe = runNode(
+      [
+        '-e',
+        [
+          'const warnings = [];',
+          'const log = { warn: (o, m) => warnings.push(m + " " + JSON.stringify(o)), info() {}, debug() {}, error() {}, child() { return log; } };',
+          "const found = require('./apps/gateway/dist/console/contexts.js').consoleContexts(log);",
+          'process.stdout.write(JSON.stringify({ warnings, contexts: found.map((c) => ({ name: c.name, routes: c.routes.length })) }));',
+        ].join('\n'),
+      ],
+      image.workdir,
+      { ...image.env, NODE_OPTIONS: '' },
+    );
+    expect(probe.status).toBe(0);
+    const { warnings, contexts } = JSON.parse(probe.output) as { warnings: string[]; contexts: Array<{ name: string; routes: number }> };
+    expect(warnings).toEqual([]);
+    const names = [...ws.projects.values()].map((p) => p.carvableContext).filter((n): n is string => n !== undefined);
+    expect(contexts.map((c) => c.name).sort()).toEqual(names.sort());
+    for (const c of contexts) expect(c.routes).toBeGreaterThan(0);
+  });
+
+  it('gateway: the migrated image\'s admin API lists the carvable contexts with their routes, and a stage action finds its context', async () => {
+    const image = await assembled('gateway', 'apps/gateway/Dockerfile');
+    gatewayDb = await createTestDatabase('build_gateway_image');
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const token = 'build-test-admin-token-0123456789';
+    const env = {
+      ...image.env,
+      NODE_OPTIONS: '',
+      PLATFORM: 'kubernetes',
+      DATABASE_URL: gatewayDb.url,
+      CARVE_JWT_SECRET: 'build-test-secret-0123456789',
+      CARVE_ADMIN_TOKEN: token,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      CARVE_ADMIN_PORT: String(adminPort),
+      CARVE_ADMIN_HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    };
+    const migrate = runNode(['apps/gateway/dist/migrate.js'], image.workdir, env);
+    expect({ status: migrate.status, output: migrate.output }).toEqual({ status: 0, output: expect.any(String) });
+
+    const gateway = startNode(image.cmd!.slice(1), image.workdir, env);
+    try {
+      await waitForHttp(`http://127.0.0.1:${adminPort}/healthz`, gateway);
+      const auth = { authorization: `Bearer ${token}` };
+      const listed = await fetch(`http://127.0.0.1:${adminPort}/admin/contexts`, { headers: auth });
+      expect(listed.status).toBe(200);
+      const { contexts } = (await listed.json()) as { contexts: Array<{ context: string; registered: boolean; routes: unknown[] }> };
+      const insights = contexts.find((c) => c.context === 'insights');
+      expect(insights).toMatchObject({ registered: true });
+      expect(insights!.routes.length).toBeGreaterThan(0);
+      // The action reaches its checks of the body (400), where a gateway without the descriptor answers 404 context_not_found.
+      const action = await fetch(`http://127.0.0.1:${adminPort}/admin/contexts/insights/stage`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ stage: 'sideways', reason: 'build test' }),
+      });
+      const problem = (await action.json()) as { code?: string; detail?: string };
+      expect({ status: action.status, code: problem.code }).toEqual({ status: 400, code: expect.not.stringMatching(/context_not_found/) });
+      expect(JSON.stringify(problem)).toMatch(/insights/);
+    } finally {
+      expect(await gateway.stop()).toBe(0);
+    }
   });
 
   // Only once the monolith has landed (a skipped test would fail `npm test`).

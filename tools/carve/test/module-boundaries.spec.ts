@@ -93,6 +93,15 @@ const CASES: Case[] = [
     forbidden: true,
     message: /scope:shared" can only depend on libs tagged with/,
   },
+  {
+    // The gateway's build ships the carving libraries (its implicit dependency on `*-carving`) and
+    // its console loads them by discovery at run time; its code still imports none.
+    name: 'the gateway importing a carving library',
+    project: 'apps/gateway',
+    source: "import * as c from '@carve/insights-carving';\nexport const x = c;\n",
+    forbidden: true,
+    message: /scope:gateway" can only depend on libs tagged with/,
+  },
 ];
 
 const present = CASES;
