@@ -4,7 +4,7 @@
  * from the document, or an operation no route serves, fails here), and the answers of the admin
  * API match it.
  */
-import { responseChecker, undocumentedRoutes, unservedOperations } from '@carve/shared-contract-kit';
+import { documentProblems, responseChecker, undocumentedRoutes, unservedOperations } from '@carve/shared-contract-kit';
 import { registeredRoutes } from '@carve/shared-http';
 import type { TestDatabase } from '@carve/shared-testing';
 import type { RunningGateway } from '../src';
@@ -40,6 +40,10 @@ routes:
     await monolith?.close();
     await db?.drop();
     files?.remove();
+  });
+
+  it('is a well-formed OpenAPI 3.1 document: unique operation ids, path parameters, every schema compiles', () => {
+    expect(documentProblems(adminOpenApi())).toEqual([]);
   });
 
   it('documents every route the admin server registers, and every documented operation is served', () => {

@@ -5,7 +5,7 @@
  * serves, fails here.
  */
 import { insightsServiceOpenApi } from '@carve/insights-api-contract';
-import { undocumentedRoutes, unservedOperations } from '@carve/shared-contract-kit';
+import { documentProblems, undocumentedRoutes, unservedOperations } from '@carve/shared-contract-kit';
 import { createLogger, registeredRoutes } from '@carve/shared-http';
 import type { FastifyInstance } from 'fastify';
 import { Pool } from 'pg';
@@ -27,6 +27,10 @@ afterAll(async () => {
 });
 
 describe('the OpenAPI document of the insights service', () => {
+  it('is a well-formed OpenAPI 3.1 document: unique operation ids, path parameters, every schema compiles', () => {
+    expect(documentProblems(insightsServiceOpenApi())).toEqual([]);
+  });
+
   it('documents every registered route, and every documented operation is served', () => {
     const routes = registeredRoutes(app);
     expect(routes.length).toBeGreaterThan(10);

@@ -3,7 +3,7 @@
  * /docs, and in step with the routes the server registers (Nest's controllers and the
  * platform's): a route missing from the document, or an operation no route serves, fails here.
  */
-import { undocumentedRoutes, unservedOperations } from '@carve/shared-contract-kit';
+import { documentProblems, undocumentedRoutes, unservedOperations } from '@carve/shared-contract-kit';
 import { registeredRoutes } from '@carve/shared-http';
 import type { FastifyInstance } from 'fastify';
 import { monolithOpenApi } from '../src/http/openapi';
@@ -18,6 +18,10 @@ afterAll(async () => {
 });
 
 describe('the OpenAPI document of the monolith', () => {
+  it('is a well-formed OpenAPI 3.1 document: unique operation ids, path parameters, every schema compiles', () => {
+    expect(documentProblems(monolithOpenApi())).toEqual([]);
+  });
+
   it('documents every registered route, and every documented operation is served', () => {
     const routes = registeredRoutes(h.app.getHttpAdapter().getInstance() as unknown as FastifyInstance);
     expect(routes.length).toBeGreaterThan(20);

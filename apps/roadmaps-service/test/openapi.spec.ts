@@ -5,7 +5,7 @@
  * document, or an operation no route serves, fails here.
  */
 import { roadmapsServiceOpenApi } from '@carve/roadmaps-api-contract';
-import { undocumentedRoutes, unservedOperations } from '@carve/shared-contract-kit';
+import { documentProblems, undocumentedRoutes, unservedOperations } from '@carve/shared-contract-kit';
 import { createLogger, registeredRoutes } from '@carve/shared-http';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance } from 'fastify';
@@ -27,6 +27,10 @@ afterAll(async () => {
 });
 
 describe('the OpenAPI document of the roadmaps service', () => {
+  it('is a well-formed OpenAPI 3.1 document: unique operation ids, path parameters, every schema compiles', () => {
+    expect(documentProblems(roadmapsServiceOpenApi())).toEqual([]);
+  });
+
   it('documents every registered route, and every documented operation is served', () => {
     const routes = registeredRoutes(app.getHttpAdapter().getInstance() as unknown as FastifyInstance);
     expect(routes.length).toBeGreaterThan(10);

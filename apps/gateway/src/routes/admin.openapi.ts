@@ -6,7 +6,7 @@
  * file's route is no canary).
  */
 import { ROUTE_MODES } from '@carve/shared-routing';
-import { type ApiOperation, type ApiResponse, compileSchema, Int, listQuery, openApiDocument, problem } from '@carve/shared-contract-kit';
+import { type ApiOperation, type ApiResponse, compileSchema, Int, openApiDocument, problem } from '@carve/shared-contract-kit';
 import { Type } from '@sinclair/typebox';
 
 const MODES = `must be one of ${ROUTE_MODES.join(', ')}, got {got}`;
@@ -97,7 +97,8 @@ export const adminOperations: ApiOperation[] = [
       path: Type.String({ description: 'a field path like $.items[*].title' }),
       since: Type.String({ format: 'date-time' }),
       until: Type.String({ format: 'date-time' }),
-      ...listQuery({ sorts: {}, filters: {} }, 1000),
+      limit: Int({ min: 1, max: 1000 }),
+      cursor: Type.String({ description: 'nextCursor of the previous page' }),
     },
     responses: { ...ok('a page: routeId, items, nextCursor'), ...bad, ...route404, ...common },
   },

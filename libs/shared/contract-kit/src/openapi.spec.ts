@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { openApiDocument, platformOperations, problem, responseChecker, undocumentedRoutes, unservedOperations } from './openapi';
+import { documentProblems, openApiDocument, platformOperations, problem, responseChecker, undocumentedRoutes, unservedOperations } from './openapi';
 import { compileSchema, Obj, Text, WithDefault } from './schema';
 
 const Thing = Type.Object({ id: Type.String({ format: 'uuid' }), name: Type.String() }, { additionalProperties: false });
@@ -50,5 +50,22 @@ describe('compileSchema', () => {
     expect(v({ name: '  ab ' })).toEqual({ ok: true, value: { name: 'ab', kind: 'a' } });
     expect(v({ name: '   ', other: 1 })).toEqual({ ok: false, errors: [{ field: 'other', message: 'is not a known field' }, { field: 'name', message: 'must not be empty' }] });
     expect(v([])).toEqual({ ok: false, errors: [{ field: '(body)', message: 'must be a JSON object' }] });
+  });
+});
+
+describe('documentProblems', () => {
+  it('passes a well-formed document and names what is wrong with another', () => {
+    expect(documentProblems(doc)).toEqual([]);
+    const broken = JSON.parse(JSON.stringify(doc));
+    broken.paths['/things/{id}'].delete.operationId = 'getThing';
+    broken.paths['/things/{id}'].get.parameters = [];
+    broken.paths['/things/{id}'].get.responses['200'].content['application/json'].schema = { $ref: '#/components/schemas/Missing' };
+    delete broken.paths['/healthz'].get.responses['200'].description;
+    expect(documentProblems(broken)).toEqual([
+      'GET /things/{id}: path parameters (none) for id',
+      expect.stringMatching(/^GET \/things\/\{id\} 200 application\/json: can't resolve reference/),
+      'DELETE /things/{id}: operationId getThing is used twice',
+      'GET /healthz 200: no description',
+    ]);
   });
 });

@@ -277,3 +277,47 @@ export async function servedDocumentChecker(baseUrl: string): Promise<{ document
     checked: () => count,
   };
 }
+
+/**
+ * What is wrong with a document's structure (empty when nothing): the OpenAPI version and info,
+ * unique operation ids, path parameters declared for every `{name}` of the path and no other,
+ * a description on every response, and every schema (parameters, request bodies, responses)
+ * compiling in ajv with the `$ref`s it uses resolved.
+ */
+export function documentProblems(doc: OpenApiDocument): string[] {
+  const problems: string[] = [];
+  if (doc.openapi !== '3.1.0') problems.push(`openapi is ${doc.openapi}, not 3.1.0`);
+  if (!doc.info?.title || !doc.info?.version) problems.push('info needs a title and a version');
+  const ajv = createAjv();
+  ajv.addSchema({ ...doc, $id: 'openapi.json' });
+  const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
+  const compiles = (where: string, pointer: string) => {
+    try {
+      if (!ajv.getSchema(`openapi.json#${pointer}`)) problems.push(`${where}: no schema`);
+    } catch (err) {
+      problems.push(`${where}: ${(err as Error).message}`);
+    }
+  };
+  const ids = new Set<string>();
+  for (const [template, ops] of Object.entries(doc.paths)) {
+    const inPath = [...template.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort();
+    for (const [method, op] of Object.entries<any>(ops)) {
+      const where = `${method.toUpperCase()} ${template}`;
+      if (!op.operationId) problems.push(`${where}: no operationId`);
+      else if (ids.has(op.operationId)) problems.push(`${where}: operationId ${op.operationId} is used twice`);
+      else ids.add(op.operationId);
+      const params: any[] = op.parameters ?? [];
+      const declared = params.filter((p) => p.in === 'path').map((p) => p.name).sort();
+      if (JSON.stringify(declared) !== JSON.stringify(inPath)) problems.push(`${where}: path parameters ${declared.join(', ') || '(none)'} for ${inPath.join(', ') || '(none)'}`);
+      const base = `/paths/${esc(template)}/${method}`;
+      params.forEach((p, i) => compiles(`${where} parameter ${p.name}`, `${base}/parameters/${i}/schema`));
+      for (const [type] of Object.entries(op.requestBody?.content ?? {})) compiles(`${where} request body`, `${base}/requestBody/content/${esc(type)}/schema`);
+      if (!op.responses || Object.keys(op.responses).length === 0) problems.push(`${where}: no responses`);
+      for (const [status, r] of Object.entries<any>(op.responses ?? {})) {
+        if (!r.description) problems.push(`${where} ${status}: no description`);
+        for (const type of Object.keys(r.content ?? {})) compiles(`${where} ${status} ${type}`, `${base}/responses/${status}/content/${esc(type)}/schema`);
+      }
+    }
+  }
+  return problems;
+}
