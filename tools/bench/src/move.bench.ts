@@ -177,7 +177,10 @@ async function main(): Promise<void> {
       await sleep(2000);
       if (i % 2 === 0) await applyMove(t); // before a switch: the backlog the switch would drain
       const t0 = nowMs();
-      const r = i % 2 === 0 ? await switchMove(t) : await rollbackMove(t);
+      const steps: string[] = [];
+      const onStep = (s: string) => steps.push(`${s} +${Math.round(nowMs() - t0)}`);
+      const r = i % 2 === 0 ? await switchMove(t, { onStep }) : await rollbackMove(t, { onStep });
+      log(`  steps: ${steps.join(', ')}, done +${Math.round(nowMs() - t0)}`);
       spans.push([t0, nowMs()]);
       fences.push(r.fenceMs);
       log(`${i % 2 === 0 ? 'switch' : 'rollback'} ${i + 1}: fence ${ms(r.fenceMs)}, ${r.drained} drained`);

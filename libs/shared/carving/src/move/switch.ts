@@ -117,10 +117,13 @@ async function driftedRows(a: Client, b: Client, schema: string, tables: readonl
   for (const c of [a, b]) await c.query(sameText);
   const out: string[] = [];
   for (const tb of tables) {
-    const keys = [...(touched.get(tb.name) ?? [])];
+    const keys = [...(touched.get(tb.name) ?? [])].map((k) => JSON.parse(k) as Record<string, unknown>);
     if (keys.length === 0) continue;
-    const sql = `SELECT ${keyExpr(tb, 't')}::text AS k, md5(to_jsonb(t)::text) AS d FROM ${qi(schema)}.${qi(tb.name)} t WHERE ${keyExpr(tb, 't')} = ANY($1::jsonb[])`;
-    const digests = async (c: Client) => new Map((await c.query(sql, [keys])).rows.map((r) => [r.k as string, r.d as string]));
+    // By the primary key's index: the keys as rows of the table's type.
+    const pk = tb.primaryKey!.map(qi).join(', ');
+    const sql = `SELECT ${keyExpr(tb, 't')}::text AS k, md5(to_jsonb(t)::text) AS d FROM ${qi(schema)}.${qi(tb.name)} t
+      WHERE (${tb.primaryKey!.map((c) => `t.${qi(c)}`).join(', ')}) IN (SELECT ${pk} FROM jsonb_populate_recordset(NULL::${qi(schema)}.${qi(tb.name)}, $1::jsonb))`;
+    const digests = async (c: Client) => new Map((await c.query(sql, [JSON.stringify(keys)])).rows.map((r) => [r.k as string, r.d as string]));
     const [x, y] = [await digests(a), await digests(b)];
     if (x.size !== y.size || [...x].some(([k, d]) => y.get(k) !== d)) out.push(tb.name);
   }
@@ -141,7 +144,7 @@ async function drifted(a: Client, b: Client, schema: string, tables: readonly Ta
 }
 
 export interface SwitchReport {
-  /** From the fence's commit on the old primary to the switch's record: how long writes were refused. */
+  /** From the fence's commit on the old side to the moment the pointer names the new one: how long writes were refused. */
   readonly fenceMs: number;
   /** Changes drained while fenced. */
   readonly drained: number;
@@ -200,6 +203,13 @@ async function handover(
         const r = await applyPass(old, oldRead, neu, t.schema, tables);
         if (r.changes < 500) break;
       }
+      // What the new side needs once it takes over, installed before the fence so that the fence
+      // window holds only the handover itself: the capture tables and functions, and for a switch
+      // the reverse capture's triggers (what they record before the handover is discarded by it).
+      opts.onStep?.('preparing');
+      await neu.query(CAPTURE_SQL_V1);
+      await neu.query(MOVE_FENCE_SQL_V1);
+      if (dir === 'switch') for (const tb of tables) await neu.query(captureTriggersSql(t.schema, tb));
       opts.onStep?.('fencing');
       await fence(old, t.schema, tables, opts.lockTimeoutMs ?? 2000);
       const fencedAt = performance.now();
@@ -214,14 +224,12 @@ async function handover(
         const drift = opts.verify === 'full' ? await drifted(old, neu, t.schema, tables) : await driftedRows(old, neu, t.schema, tables, touched);
         if (drift.length) throw new MoveError(`${t.schema} differs after the drain: ${drift.join(', ')}`, 'the fence is lifted again; `carve move apply` and `carve move verify`, then try again', 'drift');
         // The new side: capture (for the way back) and no fence of its own; the old side: fenced, pointing at the new one.
+        opts.onStep?.('handing over');
         await neu.query('BEGIN');
         committed = true;
         try {
-          await neu.query(CAPTURE_SQL_V1);
-          await neu.query(MOVE_FENCE_SQL_V1);
           await neu.query(unfenceSql(t.schema, tables));
           if (dir === 'switch') {
-            for (const tb of tables) await neu.query(captureTriggersSql(t.schema, tb));
             await neu.query(`DELETE FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema]);
             await neu.query(
               `INSERT INTO ${MOVE_SCHEMA}.moves (schema, target, phase) VALUES ($1, $2, 'switched')
@@ -240,14 +248,19 @@ async function handover(
           await neu.query('ROLLBACK').catch(() => undefined);
           throw err;
         }
-        if (dir === 'switch') await setPhase(old, t.schema, 'switched', { actor: t.actor ?? 'carve move', action: 'move.switch', detail: { to: serverOf(newUrl), drained, sequences } });
-        else {
+        // Writes flow again once the pointer (the source's phase) names the side that took over:
+        // for a switch, the old side's record that follows; for a rollback, the commit above.
+        let openedAt = performance.now();
+        if (dir === 'switch') {
+          await setPhase(old, t.schema, 'switched', { actor: t.actor ?? 'carve move', action: 'move.switch', detail: { to: serverOf(newUrl), drained, sequences } });
+          openedAt = performance.now();
+        } else {
           await old.query(dropCaptureTriggersSql(t.schema, tables.map((x) => x.name)));
           await old.query(`UPDATE ${MOVE_SCHEMA}.moves SET phase = 'rolled_back', updated_at = now() WHERE schema = $1`, [t.schema]);
           await old.query(`DELETE FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema]);
           await recordAudit(old, t.schema, { actor: t.actor ?? 'carve move', action: 'move.rollback', detail: { to: serverOf(newUrl), drained } });
         }
-        return { fenceMs: performance.now() - fencedAt, drained, sequences, primary: serverOf(newUrl) };
+        return { fenceMs: openedAt - fencedAt, drained, sequences, primary: serverOf(newUrl) };
       } catch (err) {
         if (committed) {
           throw new MoveError(`the ${dir} of ${t.schema} stopped after ${serverOf(newUrl)} took over: ${(err as Error).message}`, `run \`carve move ${dir}\` again to finish it (writes stay fenced on ${serverOf(oldUrl)} until then)`, 'unfinished');
