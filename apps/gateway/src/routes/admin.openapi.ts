@@ -45,7 +45,49 @@ export const validateOverrideBody = compileSchema(OverrideBody, { rootField: '' 
 const Reason = Type.Object({ reason: Type.Optional(Type.String()) }, { additionalProperties: true, description: 'any other field is ignored' });
 /** The admin API answers with objects whose parts are described in docs/gateway.md. */
 const Json = (description: string) => Type.Object({}, { additionalProperties: true, description });
-const RouteChange = Type.Object({ route: Type.Object({ id: Type.String(), mode: Type.String(), percent: Type.Number() }, { additionalProperties: true }), change: Type.Union([Json('version and audit entry'), Type.Null()]) }, { additionalProperties: true });
+
+const open = { additionalProperties: true } as const;
+/** One route as the admin API describes it (more fields in docs/gateway.md). */
+const RouteView = Type.Object(
+  {
+    id: Type.String(),
+    methods: Type.Array(Type.String()),
+    path: Type.String(),
+    target: Type.String(),
+    mode: Type.String({ enum: [...ROUTE_MODES] }),
+    percent: Type.Number({ minimum: 0, maximum: 100 }),
+    source: Type.String({ enum: ['override', 'file'] }),
+    file: Type.Object({ mode: Type.String(), percent: Type.Union([Type.Number(), Type.Null()]) }),
+    override: Type.Union([Json('the override in force'), Type.Null()]),
+    counters: Json('requests per side, shadow matches and mismatches'),
+    mismatches: Json('count, compared (and latest samples on one route)'),
+  },
+  open,
+);
+const Routes = Type.Object({ default: Type.String(), controlVersion: Type.Integer(), routes: Type.Array(RouteView) }, open);
+const AuditEntries = Type.Object(
+  {
+    entries: Type.Array(
+      Type.Object({ id: Type.Integer(), at: Type.String(), actor: Type.String(), action: Type.String(), target: Type.String(), reason: Type.String(), before: Type.Unknown(), after: Type.Unknown() }, open),
+    ),
+  },
+  { additionalProperties: false },
+);
+const PathCount = Type.Object({ routeId: Type.String(), path: Type.String(), count: Type.Integer(), firstSeen: Type.String(), lastSeen: Type.String() }, open);
+const Mismatches = Type.Object({ routeId: Type.String(), items: Type.Array(Json('one stored mismatch: request, both answers, the differing paths')), nextCursor: Type.Union([Type.String(), Type.Null()]) }, open);
+const Status = Type.Object(
+  {
+    gateway: Type.Object({ id: Type.String(), startedAt: Type.String({ format: 'date-time' }), uptimeSeconds: Type.Integer(), pid: Type.Integer() }, open),
+    routesFile: Json('the route file and its last refused version'),
+    routes: Type.Integer(),
+    controlPlane: Json('subscription, applied version, overrides'),
+    breakers: Type.Unknown(),
+    shadow: Type.Object({ inFlight: Type.Integer(), samplesStored: Type.Integer(), samplesDropped: Type.Integer() }, open),
+  },
+  open,
+);
+
+const RouteChange = Type.Object({ route: RouteView, change: Type.Union([Type.Object({ version: Type.Integer(), audit: Json('the audit entry') }, open), Type.Null()]) }, { additionalProperties: false });
 
 const tags = ['admin'];
 const common: Record<string, ApiResponse> = {
@@ -65,8 +107,8 @@ export const adminOperations: ApiOperation[] = [
   { method: 'get', path: '/metrics', operationId: 'gatewayMetrics', summary: "The gateway's Prometheus metrics (only here, never on the proxy port)", tags, responses: { '200': { description: 'metrics', contentType: 'text/plain' }, ...common } },
   { method: 'get', path: '/openapi.json', operationId: 'adminOpenApi', summary: 'This OpenAPI document', tags, secured: false, responses: ok('the document', Type.Object({ openapi: Type.String() }, { additionalProperties: true })) },
   { method: 'get', path: '/docs', operationId: 'adminDocs', summary: 'This document, rendered', tags, secured: false, responses: { '200': { description: 'an HTML page', contentType: 'text/html' } } },
-  { method: 'get', path: '/admin/routes', operationId: 'listRoutes', summary: 'Every route: effective mode and percent, where they come from', tags, responses: { ...ok('the routes'), ...common } },
-  { method: 'get', path: '/admin/routes/{id}', operationId: 'getRoute', summary: 'One route with guard, breaker, counters and the latest mismatches', tags, responses: { ...ok('the route'), ...route404, ...common } },
+  { method: 'get', path: '/admin/routes', operationId: 'listRoutes', summary: 'Every route: effective mode and percent, where they come from', tags, responses: { ...ok('the routes', Routes), ...common } },
+  { method: 'get', path: '/admin/routes/{id}', operationId: 'getRoute', summary: 'One route with guard, breaker, counters and the latest mismatches', tags, responses: { ...ok('the route', RouteView), ...route404, ...common } },
   {
     method: 'put',
     path: '/admin/routes/{id}',
@@ -100,10 +142,10 @@ export const adminOperations: ApiOperation[] = [
       limit: Int({ min: 1, max: 1000 }),
       cursor: Type.String({ description: 'nextCursor of the previous page' }),
     },
-    responses: { ...ok('a page: routeId, items, nextCursor'), ...bad, ...route404, ...common },
+    responses: { ...ok('a page', Mismatches), ...bad, ...route404, ...common },
   },
-  { method: 'get', path: '/admin/routes/{id}/mismatches/paths', operationId: 'mismatchPaths', summary: 'Per field path, how many mismatches differed there', tags, responses: { ...ok('routeId and paths'), ...route404, ...common } },
-  { method: 'get', path: '/admin/routes/{id}/noise', operationId: 'routeNoise', summary: "The route's noise baseline", tags, responses: { ...ok('routeId, noiseSample and paths'), ...route404, ...common } },
+  { method: 'get', path: '/admin/routes/{id}/mismatches/paths', operationId: 'mismatchPaths', summary: 'Per field path, how many mismatches differed there', tags, responses: { ...ok('routeId and paths', Type.Object({ routeId: Type.String(), paths: Type.Array(PathCount) }, open)), ...route404, ...common } },
+  { method: 'get', path: '/admin/routes/{id}/noise', operationId: 'routeNoise', summary: "The route's noise baseline", tags, responses: { ...ok('routeId, noiseSample and paths', Type.Object({ routeId: Type.String(), noiseSample: Type.Unknown(), paths: Type.Array(PathCount) }, open)), ...route404, ...common } },
   {
     method: 'get',
     path: '/admin/audit',
@@ -111,9 +153,9 @@ export const adminOperations: ApiOperation[] = [
     summary: 'The audit trail, newest first',
     tags,
     query: { limit: Int({ min: 1, max: 1000 }), route: Type.String(), before: Type.Integer({ description: 'entries older than this id' }) },
-    responses: { ...ok('entries'), ...bad, ...common },
+    responses: { ...ok('entries', AuditEntries), ...bad, ...common },
   },
-  { method: 'get', path: '/admin/status', operationId: 'status', summary: 'Route file, control plane, breakers, shadow', tags, responses: { ...ok('the status'), ...common } },
+  { method: 'get', path: '/admin/status', operationId: 'status', summary: 'Route file, control plane, breakers, shadow', tags, responses: { ...ok('the status', Status), ...common } },
   { method: 'get', path: '/admin/whoami', operationId: 'whoami', summary: 'The operator of the token', tags, responses: { ...ok('name and role', Type.Object({ name: Type.String(), role: Type.String() })), ...common } },
   { method: 'get', path: '/admin/contexts', operationId: 'listContexts', summary: 'Every carvable context and its status', tags, responses: { ...ok('contexts'), ...common } },
   {
