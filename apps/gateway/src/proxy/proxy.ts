@@ -54,7 +54,7 @@ import type { RoutingState } from '../route-table/routing-state';
 import { type Shadower, sideResult } from '../shadow/shadow';
 import { TenantLimiter } from '../limits/tenant-limiter';
 import type { Breakers } from './breakers';
-import { BodyTooLargeError, classifyUpstreamError, upstreamProblem } from './errors';
+import { BodyTooLargeError, classifyUpstreamError, neverSent, upstreamProblem } from './errors';
 import { Exchange, type ExchangeOwner } from './forwarder';
 import type { ResolvedUpstream, Upstreams } from './upstreams';
 
@@ -578,7 +578,7 @@ export class Proxy {
     }
     const kind = classifyUpstreamError(error);
     metrics.upstreamError(f.route, up.name, kind);
-    this.problem(f, upstreamProblem(kind, up.name, up.timeoutMs));
+    this.problem(f, upstreamProblem(kind, up.name, up.timeoutMs, neverSent(error)));
   }
 
   /** An error as the platform's error handler answers it: problem+json, logged when a 5xx. */
