@@ -9,7 +9,8 @@
  *   an upstream a client span under it whose context replaces the client's on the upstream
  *   request (a fallback is a second exchange), the access log line carries the trace id; a
  *   client's decision not to sample is followed (nothing recorded, the unsampled context sent
- *   upstream); a request without one starts a trace of its own.
+ *   upstream); a request without one starts a trace of its own, and when the sampler leaves
+ *   that trace out, its unsampled context goes upstream and nothing is recorded.
  */
 import { DEV_JWT_SECRET } from '@carve/shared-http';
 import { freePorts, OTLP_KIND, type OtlpReceiver, type Proc, startOtlpReceiver, startProcess, waitHealthy } from '@carve/shared-testing';
@@ -24,6 +25,7 @@ describe('gateway tracing', () => {
   let stack: Stack;
   let receiver: OtlpReceiver;
   let traced: { proc: Proc; url: string } | undefined;
+  let unsampled: { proc: Proc; url: string } | undefined;
 
   beforeAll(async () => {
     receiver = await startOtlpReceiver();
@@ -42,6 +44,7 @@ describe('gateway tracing', () => {
 
   afterAll(async () => {
     await traced?.proc.stop();
+    await unsampled?.proc.stop();
     await stack?.close();
     await receiver?.close();
   });
@@ -59,7 +62,7 @@ describe('gateway tracing', () => {
   });
 
   /** The gateway as a process on the same routes, tracing on, exporting every 100 ms. */
-  async function startTraced(): Promise<{ proc: Proc; url: string }> {
+  async function startTraced(extra: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc; url: string }> {
     const port = await freePorts(2);
     const env: NodeJS.ProcessEnv = {
       PORT: String(port),
@@ -73,6 +76,7 @@ describe('gateway tracing', () => {
       PLATFORM: 'local',
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_BSP_SCHEDULE_DELAY: '100',
+      ...extra,
     };
     for (const k of Object.keys(process.env)) if (k.startsWith('OTEL_') && !(k in env)) env[k] = '';
     const proc = startProcess('gateway', 'apps/gateway/src/main.ts', env);
@@ -146,5 +150,26 @@ describe('gateway tracing', () => {
     expect(server.traceId).not.toBe(TRACE_ID);
     const exchange = receiver.spans.find((s) => s.kind === OTLP_KIND.client && s.parentSpanId === server.spanId)!;
     expect(stack.service.seen[0].headers.traceparent).toBe(`00-${server.traceId}-${exchange.spanId}-01`);
+  });
+
+  it('sends the unsampled context of its own trace upstream when the sampler leaves a request without one out', async () => {
+    // Roots never sampled; a client's sampled trace is still followed.
+    unsampled = await startTraced({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' });
+    stack.service.reset();
+    const res = await get(`${unsampled.url}/api/v1/workspaces/ws-1/notes/n-7`);
+    expect(res.status).toBe(200);
+    const upstream = /^00-([0-9a-f]{32})-([0-9a-f]{16})-00$/.exec(String(stack.service.seen[0].headers.traceparent));
+    expect(upstream).not.toBeNull();
+    const [, traceId, spanId] = upstream!;
+    expect([traceId, spanId]).toEqual([expect.not.stringMatching(/^0+$/), expect.not.stringMatching(/^0+$/)]);
+    expect(stack.service.seen[0].headers.tracestate).toBeUndefined();
+    const lines = () => unsampled!.proc.output.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const line = await waitFor('the access log line', () => lines().find((l) => l.msg === 'request' && l.url === '/api/v1/workspaces/ws-1/notes/n-7'));
+    expect(line).toMatchObject({ trace_id: traceId, span_id: spanId });
+    // A client's sampled trace after it: once its spans are in, the exporter has sent everything before.
+    const SAMPLED = '2'.repeat(32);
+    await get(`${unsampled.url}/api/v1/workspaces/ws-1/notes/n-8`, { traceparent: `00-${SAMPLED}-${CLIENT_SPAN}-01` });
+    await waitFor("the client's sampled trace", () => receiver.spans.some((s) => s.traceId === SAMPLED && s.kind === OTLP_KIND.server), 10_000);
+    expect(receiver.spans.filter((s) => s.traceId === traceId)).toEqual([]);
   });
 });

@@ -8,15 +8,39 @@
  * conventions.
  *
  * On the path of every proxied request: the API is imported directly (not through the
- * re-exports of @carve/shared-http, a property getter per use) and the tracer taken once.
+ * re-exports of @carve/shared-http, a property getter per use) and the tracer taken once. A
+ * request that brings no trace context (no `traceparent`, `tracestate` or `baggage`, the common
+ * case) is a root: the gateway draws its trace id and asks the process's sampler itself
+ * (@carve/shared-http `rootSampling`). One the sampler leaves out gets no SDK span, context or
+ * propagator run: a span id, and the `traceparent` the W3C propagator would write for its
+ * unsampled span. One it records gets the SDK's span, with that trace id. A request with trace
+ * context goes through the propagators and the SDK as before.
  */
 import type { IncomingMessage } from 'node:http';
-import { type Context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
-import { traceLogFields, tracer } from '@carve/shared-http';
+import {
+  type Context,
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  SamplingDecision,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Tracer,
+  type TraceState,
+} from '@opentelemetry/api';
+import { rootSampling, type RootSampling, traceLogFields, tracer } from '@carve/shared-http';
 
 // Taken at the first traced request: tracing is started by then (the proxy traces only once it is).
 let cachedTracer: Tracer | undefined;
 const proxyTracer = (): Tracer => (cachedTracer ??= tracer());
+// The sampler and ids of the process's tracing (null: not started by startTracing; every
+// request then goes through the SDK).
+let cachedRoot: RootSampling | null | undefined;
+const rootOf = (): RootSampling | null => (cachedRoot === undefined ? (cachedRoot = rootSampling() ?? null) : cachedRoot);
 
 export interface RequestTrace {
   readonly span: Span;
@@ -29,15 +53,20 @@ export interface RequestTrace {
 
 /** The server span of a proxied request (a class: one shape, its methods shared, per request). */
 class ServerTrace implements RequestTrace {
-  readonly ctx: Context;
   private ended = false;
+  private spanCtx: Context | undefined = undefined;
 
   constructor(
     readonly span: Span,
-    parent: Context,
+    private readonly parent: Context,
     private readonly method: string,
-  ) {
-    this.ctx = trace.setSpan(parent, span);
+    /** The request brought no trace context: the parent is the root context. */
+    readonly fresh: boolean,
+  ) {}
+
+  /** The parent's context with this span (made when a client span or the propagators need it). */
+  get ctx(): Context {
+    return (this.spanCtx ??= trace.setSpan(this.parent, this.span));
   }
 
   get logFields(): { trace_id?: string; span_id?: string } {
@@ -59,11 +88,54 @@ class ServerTrace implements RequestTrace {
   }
 }
 
+/**
+ * A root request the sampler left out: its trace and span ids (and the sampler's trace state)
+ * are all there is; nothing is recorded. The span and context are made only if asked for.
+ */
+class UnsampledTrace implements RequestTrace {
+  constructor(
+    readonly traceId: string,
+    readonly spanId: string,
+    readonly traceState: TraceState | undefined,
+  ) {}
+
+  get span(): Span {
+    return trace.wrapSpanContext({ traceId: this.traceId, spanId: this.spanId, traceFlags: TraceFlags.NONE, traceState: this.traceState });
+  }
+
+  get ctx(): Context {
+    return trace.setSpan(ROOT_CONTEXT, this.span);
+  }
+
+  get logFields(): { trace_id?: string; span_id?: string } {
+    return { trace_id: this.traceId, span_id: this.spanId };
+  }
+
+  end(): void {
+    // Nothing recorded.
+  }
+}
+
 /** The server span of a proxied request. */
 export function traceRequest(req: IncomingMessage, method: string, path: string): RequestTrace {
-  const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-  const span = proxyTracer().startSpan(method, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'url.path': path } }, parent);
-  return new ServerTrace(span, parent, method);
+  const h = req.headers;
+  const fresh = h.traceparent === undefined && h.tracestate === undefined && h.baggage === undefined;
+  const attributes = { 'http.request.method': method, 'url.path': path };
+  if (fresh) {
+    const root = rootOf();
+    if (root !== null) {
+      // What the SDK does for a root span: a new trace id, the sampler asked with the root
+      // context; a left-out one is a non-recording span with a new span id and flags 00.
+      const traceId = root.ids.generateTraceId();
+      const decision = root.sampler.shouldSample(ROOT_CONTEXT, traceId, method, SpanKind.SERVER, attributes, []);
+      if (decision.decision === SamplingDecision.NOT_RECORD) return new UnsampledTrace(traceId, root.ids.generateSpanId(), decision.traceState);
+      const span = root.ids.withTraceId(traceId, () => proxyTracer().startSpan(method, { kind: SpanKind.SERVER, attributes }, ROOT_CONTEXT));
+      return new ServerTrace(span, ROOT_CONTEXT, method, true);
+    }
+  }
+  const parent = fresh ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, h);
+  const span = proxyTracer().startSpan(method, { kind: SpanKind.SERVER, attributes }, parent);
+  return new ServerTrace(span, parent, method, fresh);
 }
 
 export interface ExchangeTrace {
@@ -78,9 +150,34 @@ const TRACE_HEADERS: ReadonlySet<string> = new Set(['traceparent', 'tracestate']
 /** The client span of one exchange with `upstream` (`side`: monolith or service). */
 const NOT_RECORDED: Pick<ExchangeTrace, 'end'> = { end: () => undefined };
 
+/** `traceparent` of a span context, as the W3C propagator writes it. */
+function traceparentOf(sc: SpanContext): string {
+  return `00-${sc.traceId}-${sc.spanId}-0${Number(sc.traceFlags || TraceFlags.NONE).toString(16)}`;
+}
+
 export function traceExchange(parent: RequestTrace, method: string, upstream: string, origin: string, side: string, headers: string[]): ExchangeTrace {
+  if (parent instanceof UnsampledTrace) {
+    // A root left out by the sampler: no context came with the request (none is among
+    // `headers`), and its span's context goes upstream.
+    const out = headers.slice();
+    out.push('traceparent', `00-${parent.traceId}-${parent.spanId}-00`);
+    if (parent.traceState !== undefined) out.push('tracestate', parent.traceState.serialize());
+    return { headers: out, end: NOT_RECORDED.end };
+  }
+  const recording = parent.span.isRecording();
+  if (!recording && parent instanceof ServerTrace && parent.fresh) {
+    // Left out by the sampler, and no context came with the request (so none is among
+    // `headers`, and there is no baggage): the server span's context goes upstream.
+    const sc = parent.span.spanContext();
+    const out = headers.slice();
+    if (isSpanContextValid(sc)) {
+      out.push('traceparent', traceparentOf(sc));
+      if (sc.traceState) out.push('tracestate', sc.traceState.serialize());
+    }
+    return { headers: out, end: NOT_RECORDED.end };
+  }
   // Left out by the sampler: the server span's context goes upstream, and nothing is recorded.
-  const span = parent.span.isRecording()
+  const span = recording
     ? proxyTracer().startSpan(
         `${method} ${upstream}`,
         { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method, 'server.address': origin, 'carve.upstream': upstream, 'carve.side': side } },

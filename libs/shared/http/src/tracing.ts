@@ -6,7 +6,7 @@
  *   neither `OTEL_SDK_DISABLED=true` nor `OTEL_TRACES_EXPORTER=none`;
  * - spans go by OTLP/HTTP (JSON) to `<endpoint>/v1/traces`, in batches (`OTEL_BSP_*`);
  * - sampling from `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (default parent-based, always
- *   on: a client's sampled `traceparent` is followed);
+ *   on: a client's sampled `traceparent` is followed), read from the same environment as the rest;
  * - `service.name` is `OTEL_SERVICE_NAME`, else the deployable's name; `OTEL_RESOURCE_ATTRIBUTES`
  *   adds attributes.
  *
@@ -25,7 +25,15 @@ import { randomFillSync } from 'node:crypto';
 import { type Context, context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type IdGenerator } from '@opentelemetry/sdk-trace-base';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  type IdGenerator,
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 
@@ -59,6 +67,21 @@ const INVALID_SPAN_ID = '0'.repeat(16);
 export class PooledIdGenerator implements IdGenerator {
   private hex = '';
   private at = 0;
+  /** A trace id drawn beforehand, handed out by the next `generateTraceId` (see `withTraceId`). */
+  private preset: string | undefined = undefined;
+
+  /**
+   * Runs `fn` with `traceId` as the id the next root span gets: a proxy that drew a trace id to
+   * decide a request's sampling before starting its span starts the span with that id.
+   */
+  withTraceId<T>(traceId: string, fn: () => T): T {
+    this.preset = traceId;
+    try {
+      return fn();
+    } finally {
+      this.preset = undefined;
+    }
+  }
 
   private take(chars: number): string {
     if (this.at + chars > this.hex.length) {
@@ -71,6 +94,11 @@ export class PooledIdGenerator implements IdGenerator {
   }
 
   generateTraceId(): string {
+    const preset = this.preset;
+    if (preset !== undefined) {
+      this.preset = undefined;
+      return preset;
+    }
     const id = this.take(32);
     return id === INVALID_TRACE_ID ? this.generateTraceId() : id;
   }
@@ -88,6 +116,55 @@ export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim());
 }
 
+/** The ratio of OTEL_TRACES_SAMPLER_ARG, read as the SDK reads it (1 when unset or invalid). */
+function samplerRatio(env: NodeJS.ProcessEnv): number {
+  const raw = env.OTEL_TRACES_SAMPLER_ARG;
+  if (raw == null || raw.trim() === '') return 1;
+  const ratio = Number(raw);
+  return Number.isNaN(ratio) || ratio < 0 || ratio > 1 ? 1 : ratio;
+}
+
+/**
+ * The sampler OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG name, as the SDK builds it from
+ * them (parent-based, always on, by default and for an unknown name). Built here rather than by
+ * the SDK so that a proxy can ask it before it starts a span (see `rootSampling`).
+ */
+export function samplerFromEnv(env: NodeJS.ProcessEnv = process.env): Sampler {
+  const raw = env.OTEL_TRACES_SAMPLER;
+  const name = raw == null || raw.trim() === '' ? 'parentbased_always_on' : raw;
+  switch (name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(samplerRatio(env));
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplerRatio(env)) });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/**
+ * The sampler and the id generator of the tracing this process started: a proxy decides the
+ * sampling of a request that brings no trace context itself, with a trace id it draws, and
+ * starts an SDK span (with that trace id, `withTraceId`) only for one the sampler records.
+ */
+export interface RootSampling {
+  readonly sampler: Sampler;
+  readonly ids: PooledIdGenerator;
+}
+
+let root: RootSampling | undefined;
+
+/** The sampler and ids of the tracing `startTracing` started (undefined when it did not). */
+export function rootSampling(): RootSampling | undefined {
+  return root;
+}
+
 /**
  * Starts tracing for this process when the environment asks for it (once; later calls return
  * the first result). `serviceName` is the default `service.name`.
@@ -98,12 +175,16 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }))
     .merge(detectResources({ detectors: [envDetector] }));
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim() || `${env.OTEL_EXPORTER_OTLP_ENDPOINT!.trim().replace(/\/+$/, '')}/v1/traces`;
+  const ids = new PooledIdGenerator();
+  const sampler = samplerFromEnv(env);
   const provider = new NodeTracerProvider({
     resource,
-    idGenerator: new PooledIdGenerator(),
+    sampler,
+    idGenerator: ids,
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint }))],
   });
   provider.register();
+  root = { sampler, ids };
   current = {
     enabled: true,
     flush: () => provider.forceFlush(),
