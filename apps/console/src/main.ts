@@ -359,6 +359,17 @@ function lagLine(what: string, l: any) {
   return html`<tr><th>${what}</th><td>${l.error ? html`unknown: ${l.error}` : html`${l.from} → ${l.to}: ${l.pending} pending, ${l.unpublished} unpublished${l.pending ? `, oldest ${Math.round(l.oldestPendingMs / 1000)}s` : ''}`}</td></tr>`;
 }
 
+/** How many workspaces are at each stage (per-tenant carving), those at a stage of their own named. */
+function workspacesLine(w: any): TemplateResult | string {
+  if (!w) return '-';
+  if (w.error) return html`<span class="bad">${w.error}</span>`;
+  const groups = (w.byStage ?? []).filter((g: any) => g.count > 0);
+  return html`${w.total ?? '?'} in all${groups.map(
+    (g: any) =>
+      html`<span class="chip" data-workspace-stage=${g.stage}>${g.count} at ${g.stage}${g.followsContext ? '' : html` (${g.workspaces.slice(0, 3).join(', ')}${g.count > 3 ? ', …' : ''})`}</span>`,
+  )}${w.complete ? '; complete' : ''}`;
+}
+
 function contextCard(c: any): TemplateResult {
   const st = c.stage;
   const v = c.lastVerify;
@@ -370,6 +381,7 @@ function contextCard(c: any): TemplateResult {
     <table class="facts">
       <tr><th>writes owned by</th><td data-owner>${st.owner}</td></tr>
       <tr><th>stage set</th><td>${st.updatedAt ? html`${ago(st.updatedAt)} by ${st.updatedBy}: ${st.reason}` : '-'}</td></tr>
+      <tr><th>workspaces</th><td data-workspaces>${workspacesLine(c.workspaces)}</td></tr>
       <tr><th>canary</th><td data-canary>${st.stage === 'canary' ? `${st.canaryPercent}%` : '-'}</td></tr>
       <tr>
         <th>ramp</th>

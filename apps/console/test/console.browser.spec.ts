@@ -171,6 +171,9 @@ describe('the migration console in a browser', () => {
     await logIn(operatorToken);
     await page.evaluate(() => ((window as any).__sameDocument = true));
     await see('[data-context=insights] [data-stage=backfilled]');
+    // Per-tenant carving: how many workspaces are at each stage (the seed made two).
+    expect((await page.textContent('[data-context=insights] [data-workspaces]'))?.replace(/\s+/g, ' ').trim()).toBe('2 in all2 at backfilled');
+    expect(await page.textContent('[data-context=insights] [data-workspace-stage=backfilled]')).toBe('2 at backfilled');
 
     // A refusal of the library comes back as problem+json and is shown: reads is not next after backfilled.
     await page.selectOption('#stage-insights', 'reads');
