@@ -166,12 +166,12 @@ describe('features and workspaces', () => {
 describe('lock order across the note and link topics', () => {
   /**
    * Forward sync applies the notes topic and the links topic concurrently. A link's deletion and
-   * its note's deletion used to take the link's row and the note's row in opposite orders: with
+   * its note's deletion (or update) used to take the link's row and the note's row in opposite orders: with
    * the link handler paused just before it touches the note (after its link row), the note
    * handler locked the note and waited for the link row, and the link handler then waited for
    * the note: a deadlock. Every handler now takes the note's row first.
    */
-  it('a link deleted and its note deleted by two concurrent transactions: both commit, no deadlock', async () => {
+  it.each(['deleted', 'updated'] as const)('a link deleted and its note %s by two concurrent transactions: both commit, no deadlock', async (what) => {
     const w = ws();
     const n = note(w);
     const f = randomUUID();
@@ -201,12 +201,13 @@ describe('lock order across the note and link topics', () => {
       };
       const unlink = applyNoteLinkDeleted(paused, { noteId: n.id, featureId: f, workspaceId: w }, 3, '2025-01-15T00:00:00.000Z').then(() => linkTx.query('COMMIT'));
       await atGate;
-      // The note's deletion (the other topic, another transaction) starts meanwhile and waits for a lock.
+      // The note's deletion or update (the other topic, another transaction) starts meanwhile and waits for a lock.
       const noteTxPid = (await noteTx.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-      const remove = applyNoteDeleted(noteTx, { id: n.id, workspaceId: w }, 4).then(() => noteTx.query('COMMIT'));
+      const other = what === 'deleted' ? applyNoteDeleted(noteTx, { id: n.id, workspaceId: w }, 4) : applyNoteState(noteTx, { ...n, title: 'renamed while unlinked' }, 4);
+      const remove = other.then(() => noteTx.query('COMMIT'));
       const deadline = Date.now() + 10_000;
       while ((await pool.query(`SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1`, [noteTxPid])).rows[0]?.wait_event_type !== 'Lock') {
-        if (Date.now() > deadline) throw new Error('the note deletion never waited for a lock');
+        if (Date.now() > deadline) throw new Error(`the note ${what === 'deleted' ? 'deletion' : 'update'} never waited for a lock`);
         await new Promise((r) => setTimeout(r, 20));
       }
       open();
@@ -218,8 +219,13 @@ describe('lock order across the note and link topics', () => {
       linkTx.release();
       noteTx.release();
     }
-    expect(await count('insights.notes WHERE id = $1', [n.id])).toBe(0);
     expect(await count('insights.note_features WHERE note_id = $1', [n.id])).toBe(0);
-    expect(await count(`insights.tombstones WHERE aggregate_id IN ($1, $2)`, [n.id, `${n.id}:${f}`])).toBe(2);
+    if (what === 'deleted') {
+      expect(await count('insights.notes WHERE id = $1', [n.id])).toBe(0);
+      expect(await count(`insights.tombstones WHERE aggregate_id IN ($1, $2)`, [n.id, `${n.id}:${f}`])).toBe(2);
+    } else {
+      expect((await pool.query('SELECT title FROM insights.notes WHERE id = $1', [n.id])).rows[0].title).toBe('renamed while unlinked');
+      expect(await count(`insights.tombstones WHERE aggregate_id = $1`, [`${n.id}:${f}`])).toBe(1);
+    }
   });
 });
