@@ -99,9 +99,11 @@ describe('tracing across the carve (postgres transport)', () => {
       signal: AbortSignal.timeout(10_000),
     });
     expect([res.status, res.headers.get('x-carve-served-by')]).toEqual([200, 'monolith']);
-    const spans = await waitFor('the monolith to export its server span', () => {
+    // Each process exports on its own schedule: wait for the three spans, whichever comes last.
+    const spans = await waitFor('the gateway and the monolith to export their spans', () => {
       const mine = receiver.spans.filter((x) => x.traceId === READ_TRACE);
-      return mine.some((x) => x.service === 'legacy-monolith') ? mine : undefined;
+      const has = (service: string, kind: number) => mine.some((x) => x.service === service && x.kind === kind);
+      return has('legacy-monolith', OTLP_KIND.server) && has('gateway', OTLP_KIND.server) && has('gateway', OTLP_KIND.client) ? mine : undefined;
     }, 15_000, 200);
     const gatewayServer = spans.find((x) => x.service === 'gateway' && x.kind === OTLP_KIND.server)!;
     const gatewayClient = spans.find((x) => x.service === 'gateway' && x.kind === OTLP_KIND.client)!;
