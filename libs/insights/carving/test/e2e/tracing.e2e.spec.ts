@@ -64,8 +64,18 @@ describe('tracing across the carve (postgres transport)', () => {
       if (found.length !== 1) throw new Error(`${found.length} spans for ${what}; the trace has ${JSON.stringify(trace().map((x) => [x.service, x.name, x.kind]))}`);
       return found[0];
     };
-    // The monolith's `process` span is exported in its next batch.
-    await waitFor('the monolith to export its process span', () => trace().some((x) => x.service === 'legacy-monolith' && x.kind === OTLP_KIND.consumer), 15_000, 200);
+    // Each process exports in its own batches: wait until the spans of all four are in.
+    const expected: Array<[string, (x: ReceivedSpan) => boolean]> = [
+      ['gateway server', (x) => x.service === 'gateway' && x.kind === OTLP_KIND.server],
+      ['gateway client', (x) => x.service === 'gateway' && x.kind === OTLP_KIND.client],
+      ['service server', (x) => x.service === 'insights-service' && x.kind === OTLP_KIND.server],
+      ['outbox write', (x) => x.service === 'insights-service' && x.kind === OTLP_KIND.producer],
+      ['relay send', (x) => x.service === 'carve-relay' && x.kind === OTLP_KIND.producer],
+      ['monolith process', (x) => x.service === 'legacy-monolith' && x.kind === OTLP_KIND.consumer],
+    ];
+    await waitFor('every process to export its spans of the trace', () => expected.every(([, pick]) => trace().some(pick)), 15_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}; missing: ${expected.filter(([, pick]) => !trace().some(pick)).map(([what]) => what).join(', ')}`);
+    });
 
     const gatewayServer = one('the gateway server span', (x) => x.service === 'gateway' && x.kind === OTLP_KIND.server);
     const gatewayClient = one('the gateway client span', (x) => x.service === 'gateway' && x.kind === OTLP_KIND.client);
