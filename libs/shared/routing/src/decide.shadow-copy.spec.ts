@@ -46,6 +46,14 @@ describe('decide: the shadow copy', () => {
     };
     expect(decide(r, { method: 'GET', random: never })).toMatchObject({ shadow: true, reason: 'shadow', primary: 'monolith', fallback: false });
   });
+
+  it('is never made at sample 0, without drawing a random number', () => {
+    const r = route({ mode: 'shadow', percent: undefined, compare: { sample: 0 } });
+    const never = () => {
+      throw new Error('no draw at sample 0');
+    };
+    expect(decide(r, { method: 'GET', random: never })).toMatchObject({ shadow: false, reason: 'shadow-not-sampled', primary: 'monolith' });
+  });
 });
 
 describe('decide: the canary bucket', () => {
@@ -53,6 +61,18 @@ describe('decide: the canary bucket', () => {
     const r = route({ stickyBy: 'none' });
     expect(decide(r, { method: 'GET', random: () => 0.4999 })).toMatchObject({ primary: 'service', bucket: 4999 });
     expect(decide(r, { method: 'GET', random: () => 0.5 })).toMatchObject({ primary: 'monolith', bucket: 5000 });
+  });
+
+  it('is part of a decision only when one was computed', () => {
+    expect(decide(route({ stickyBy: 'none' }), { method: 'GET', random: () => 0 })).toHaveProperty('bucket', 0);
+    for (const d of [
+      decide(route({ allow: ['t'] }), { method: 'GET', tenantId: 't' }),
+      decide(route(), { method: 'GET' }),
+      decide(route({ mode: 'service', percent: undefined }), { method: 'GET', tenantId: 't' }),
+      decide(route(), { method: 'GET', tenantId: 't', operator: true, force: 'service' }),
+    ]) {
+      expect(d).not.toHaveProperty('bucket');
+    }
   });
 
   it('stays within 0..9999 even if the random source returns 1', () => {

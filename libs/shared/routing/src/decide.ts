@@ -74,8 +74,7 @@ function lists(route: Route) {
   return l;
 }
 
-const listed = (set: ReadonlySet<string>, ctx: DecisionContext) =>
-  set.size > 0 && ((!!ctx.tenantId && set.has(ctx.tenantId)) || (!!ctx.userId && set.has(ctx.userId)));
+const listed = (set: ReadonlySet<string>, ctx: DecisionContext) => (!!ctx.tenantId && set.has(ctx.tenantId)) || (!!ctx.userId && set.has(ctx.userId));
 
 /** The sticky key of a request for a route, or undefined when the request has none. */
 export function stickyKeyOf(route: Route, ctx: DecisionContext): string | undefined {
