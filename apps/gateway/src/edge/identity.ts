@@ -17,6 +17,8 @@ export interface IdentityOptions {
 }
 
 const API_PREFIX = '/api/';
+/** Bound once (a named import of a re-export is a property getter on each use). */
+const fromHeader = identityFromHeader;
 
 function isPublic(path: string, publicPaths: readonly string[]): boolean {
   for (const p of publicPaths) {
@@ -36,7 +38,7 @@ export function authenticator(opts: IdentityOptions): Authenticator {
   const publicPaths = opts.publicPaths ?? [];
   return (path, authorization) => {
     if (!path.startsWith(API_PREFIX) || (publicPaths.length > 0 && isPublic(path, publicPaths))) return undefined;
-    return identityFromHeader(authorization, verify);
+    return fromHeader(authorization, verify);
   };
 }
 

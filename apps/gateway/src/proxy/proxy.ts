@@ -58,6 +58,14 @@ import { BodyTooLargeError, classifyUpstreamError, neverSent, upstreamProblem } 
 import { Exchange, type ExchangeOwner } from './forwarder';
 import type { ResolvedUpstream, Upstreams } from './upstreams';
 
+/**
+ * The library functions every request calls, bound once: compiled to CommonJS, a named import
+ * of a re-exported function is a property getter on each use.
+ */
+const toCanonical = canonicalTarget;
+const matchRouteOf = matchRoute;
+const decideRoute = decide;
+
 export interface ProxyDeps {
   readonly config: GatewayConfig;
   readonly routing: RoutingState;
@@ -307,7 +315,7 @@ export class Proxy {
     const method = req.method ?? 'GET';
     // The one canonical path (see @carve/shared-routing canonicalPath): what the gateway's own
     // paths, identity, route matching and the workspace check see, and what goes upstream.
-    const canonical = canonicalTarget(raw);
+    const canonical = toCanonical(raw);
     if (!canonical.ok) {
       const q = raw.indexOf('?');
       const f = new Flight(req, res, this.deps.requestId(req), method, raw, q < 0 ? raw : raw.slice(0, q), performance.now());
@@ -351,7 +359,7 @@ export class Proxy {
     const req = f.req;
     const identity = f.identity;
     const table = (f.table = routing.table);
-    const match = matchRoute(table, f.method, f.path, req.headers as StringBag, q < 0 ? EMPTY : (parseQuery(f.url.slice(q + 1)) as StringBag));
+    const match = matchRouteOf(table, f.method, f.path, req.headers as StringBag, q < 0 ? EMPTY : (parseQuery(f.url.slice(q + 1)) as StringBag));
     if (identity) assertWorkspace(identity.workspaceId, pathWorkspace(match?.params, f.path));
 
     const route = match ? match.route : null;
@@ -393,7 +401,7 @@ export class Proxy {
       return;
     }
 
-    const d = decide(route, {
+    const d = decideRoute(route, {
       method: f.method,
       tenantId: identity?.workspaceId,
       userId: identity?.userId,
