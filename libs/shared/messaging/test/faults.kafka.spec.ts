@@ -232,10 +232,14 @@ describe('faults that must lose nothing (real Kafka)', () => {
 
     expect(writeErrors).toBe(0); // the monolith's writes never noticed
     expect(downMs).toBeGreaterThanOrEqual(10_000);
-    await waitFor(`all ${written.length} events applied`, () => c.stats().applied === written.length, 45_000, 200);
+    // What is checked is that all arrive, not how fast: the backlog of the outage drains on a
+    // machine that may be busy (the second broker lane runs after every other test).
+    await waitFor(`all ${written.length} events applied`, () => c.stats().applied === written.length || undefined, 120_000, 200).catch((err: Error) => {
+      throw new Error(`${err.message}: ${c.stats().applied} of ${written.length} applied`);
+    });
     await expectAllAppliedOnce(group, written);
     expect(writtenWhileDown).toBeGreaterThan(appliedAtStop + 50); // writes went on while the broker was down
-  });
+  }, 180_000);
 
   it('broker away long enough for the consumer to give up and restart: it resumes within a few seconds of the broker coming back', async () => {
     const src = await newSource();
