@@ -72,6 +72,16 @@ function replica(n: number, source: Pool, target: Pool, acked: Acked): { stop: (
   };
 }
 
+async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
 async function expectAckedOn(c: Client, acked: Acked): Promise<void> {
   const balances = new Map((await c.query('SELECT id, balance FROM app.accounts')).rows.map((r) => [Number(r.id), r.balance]));
   for (const [id, balance] of acked.balances) expect([id, balances.get(id)]).toEqual([id, balance]);
@@ -114,6 +124,29 @@ describe('carve move: switch and lossless rollback under writes', () => {
   it('refuses a switch before the copy, and a rollback before a switch', async () => {
     await expect(switchMove(t())).rejects.toMatchObject({ code: 'no_move' });
     await expect(rollbackMove(t())).rejects.toBeInstanceOf(MoveError);
+  });
+
+  it('refuses a switch when a migration ran on one side only, before fencing anything', async () => {
+    const a = await createTestDatabase('carving_switch_shape_from');
+    const b = await createTestDatabase('carving_switch_shape_to');
+    const ca = new Client({ connectionString: a.url });
+    await ca.connect();
+    try {
+      await ca.query(DDL);
+      await withClient(b.url, (c) => c.query(DDL));
+      const m = { fromUrl: a.url, toUrl: b.url, schema: 'app', actor: 'move-switch.spec' };
+      await startMove(m);
+      await copyMove(m);
+      await ca.query('ALTER TABLE app.accounts ADD COLUMN plan text'); // the release phase, on the source only
+      await expect(switchMove(m)).rejects.toMatchObject({ code: 'shape_differs', message: expect.stringContaining('accounts') });
+      // Nothing fenced: the source still takes writes.
+      await ca.query(`INSERT INTO app.accounts (name, plan) VALUES ('after', 'pro')`);
+      expect(await readMovePointer(ca, 'app')).toBe('source');
+    } finally {
+      await ca.end();
+      await a.drop();
+      await b.drop();
+    }
   });
 
   it('switches to the target and back with 0 acknowledged writes lost, the given-up side fenced', async () => {

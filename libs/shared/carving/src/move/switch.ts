@@ -20,7 +20,7 @@
 import type { Client } from 'pg';
 import { CAPTURE_SQL_V1, captureTriggersSql, dropCaptureTriggersSql, keyExpr, readMoveState, recordAudit, setPhase } from './capture';
 import { MOVE_SCHEMA, parentsFirst, qi, readCatalog, type TableInfo } from './catalog';
-import { connectTo, serverOf } from './plan';
+import { connectTo, sameShape, serverOf } from './plan';
 import { applyPass, MoveError, type MoveTarget } from './move';
 
 /**
@@ -197,6 +197,13 @@ async function handover(
     if (lock.rows[0].ok !== true) throw new MoveError(`another step of the move of ${t.schema} is running`, 'wait for it to finish', 'busy');
     try {
       const tables = parentsFirst((await readCatalog(old, t.schema)).tables);
+      // A migration run on one side only since the move started: the rows would not carry over
+      // whole (a column the other side lacks is dropped by the apply). Refused before the fence.
+      const there = new Map((await readCatalog(neu, t.schema)).tables.map((x) => [x.name, x]));
+      const differs = tables.filter((x) => !there.has(x.name) || !sameShape(x, there.get(x.name)!)).map((x) => x.name);
+      if (differs.length) {
+        throw new MoveError(`${t.schema} is not the same shape on both sides: ${differs.join(', ')}`, 'run the same migrations on both sides (the release phase migrates only the app\'s database), then `carve move apply` and switch again', 'shape_differs');
+      }
       // Most of the backlog goes before the fence, so the fence window holds only the tail.
       opts.onStep?.('catching up');
       for (let i = 0; i < 20; i++) {
