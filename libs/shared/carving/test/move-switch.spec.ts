@@ -126,7 +126,7 @@ describe('carve move: switch and lossless rollback under writes', () => {
     await expect(rollbackMove(t())).rejects.toBeInstanceOf(MoveError);
   });
 
-  it('refuses a switch when a migration ran on one side only, before fencing anything', async () => {
+  it('refuses a switch (and an apply) when a migration ran on one side only, before fencing anything', async () => {
     const a = await createTestDatabase('carving_switch_shape_from');
     const b = await createTestDatabase('carving_switch_shape_to');
     const ca = new Client({ connectionString: a.url });
@@ -139,6 +139,7 @@ describe('carve move: switch and lossless rollback under writes', () => {
       await copyMove(m);
       await ca.query('ALTER TABLE app.accounts ADD COLUMN plan text'); // the release phase, on the source only
       await expect(switchMove(m)).rejects.toMatchObject({ code: 'shape_differs', message: expect.stringContaining('accounts') });
+      await expect(applyMove(m)).rejects.toMatchObject({ code: 'shape_differs' });
       // Nothing fenced: the source still takes writes.
       await ca.query(`INSERT INTO app.accounts (name, plan) VALUES ('after', 'pro')`);
       expect(await readMovePointer(ca, 'app')).toBe('source');

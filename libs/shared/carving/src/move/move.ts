@@ -347,6 +347,11 @@ export async function applyMove(
     const total = { changes: 0, upserted: 0, deleted: 0, waiting: 0 };
     try {
       const tables = (await readCatalog(src, t.schema)).tables;
+      const there = new Map((await readCatalog(dst, t.schema)).tables.map((x) => [x.name, x]));
+      const differs = tables.filter((x) => !there.has(x.name) || !sameShape(x, there.get(x.name)!)).map((x) => x.name);
+      if (differs.length) {
+        throw new MoveError(`${t.schema} is not the same shape on both sides: ${differs.join(', ')}`, 'run the same migrations on the target as on the source, then apply again', 'shape_differs');
+      }
       // Without --follow, the run ends once the changes captured before it started are applied
       // (the app may keep writing: a run must not chase it for ever).
       const upTo = Number((await src.query(`SELECT coalesce(max(id), 0)::bigint AS id FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema])).rows[0].id);
