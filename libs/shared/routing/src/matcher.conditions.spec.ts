@@ -63,6 +63,7 @@ describe('splitPath', () => {
     expect(splitPath('/a#f?x')).toEqual(['a']);
     expect(splitPath('/a?x#f')).toEqual(['a']);
     expect(splitPath('/')).toEqual([]);
+    expect(splitPath('//')).toEqual([]); // the root with its trailing slash
     expect(splitPath('?x')).toEqual([]);
     expect(splitPath('#x')).toEqual([]);
     expect(splitPath('')).toEqual([]);

@@ -119,8 +119,7 @@ export function splitPath(path: string): string[] | null {
   const q = path.indexOf('?');
   if (q >= 0) end = q;
   const h = path.indexOf('#');
-  // Stryker disable next-line EqualityOperator: h and end are never equal ('#' and '?' are different characters, and h < path.length)
-  if (h >= 0 && h < end) end = h;
+  if (h >= 0) end = Math.min(end, h);
   if (end === 0) return [];
   if (path.charCodeAt(0) !== 47 /* / */) return null;
   if (path.charCodeAt(end - 1) === 47) end -= 1;
