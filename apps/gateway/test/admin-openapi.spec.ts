@@ -113,4 +113,33 @@ routes:
     expect(await errors({ reason: 'x' })).toEqual([{ field: 'mode', message: 'must be one of monolith, shadow, canary, service, got undefined' }]);
     expect(await errors({ mode: 'service', percent: 5, reason: 'x' })).toEqual([{ field: 'percent', message: 'is only for mode canary, not service' }]);
   });
+
+  it("checks the console's action bodies by their schemas (then the CLI's parsers), answering as the document says, changing nothing", async () => {
+    const check = responseChecker(adminOpenApi());
+    const post = async (path: string, body: unknown) => {
+      const res = await admin(gw, 'POST', path, body);
+      expect(check('POST', path, { status: res.status, headers: res.headers as Record<string, string>, body: res.json })).toEqual([]);
+      expect([res.status, res.json.code]).toEqual([400, 'validation_failed']);
+      return res.json.errors;
+    };
+    expect(await post('/admin/contexts/insights/stage', [])).toEqual([{ field: '', message: 'must be a JSON object { stage, percent?, reason, ackGuardTrip? }' }]);
+    expect(await post('/admin/contexts/insights/stage', { stage: 'sideways', percent: 'half', ackGuardTrip: 'yes' })).toEqual(
+      expect.arrayContaining([
+        { field: 'stage', message: 'must be shadow, canary, reads or complete (writes move with cutover; back with rollback)' },
+        { field: 'percent', message: 'must be a number from 0 to 100' },
+        { field: 'reason', message: 'is required: say why (at most 2000 characters)' },
+        { field: 'ackGuardTrip', message: 'must be true or false' },
+      ]),
+    );
+    expect(await post('/admin/contexts/insights/stage', { stage: 'Shadow', reason: '  ' })).toEqual([{ field: 'reason', message: 'is required: say why (at most 2000 characters)' }]);
+    expect(await post('/admin/contexts/insights/ramp', { steps: '50,5', every: 'soon', reason: 'x' })).toEqual(
+      expect.arrayContaining([expect.objectContaining({ field: 'steps' }), expect.objectContaining({ field: 'every' })]),
+    );
+    expect(await post('/admin/contexts/insights/ramp', { steps: { a: 1 }, every: '10m', reason: 'x' })).toEqual([expect.objectContaining({ field: 'steps' })]);
+    expect(await post('/admin/contexts/insights/ramp/pause', {})).toEqual([{ field: 'reason', message: 'is required: say why (at most 2000 characters)' }]);
+    expect(await post('/admin/contexts/insights/rollback', { reason: 'x', timeoutSeconds: 0 })).toEqual([{ field: 'timeoutSeconds', message: 'must be a whole number of seconds from 1 to 600' }]);
+    expect(await post('/admin/contexts/insights/rollback', { reason: 'x', timeoutSeconds: 2.5 })).toEqual([{ field: 'timeoutSeconds', message: 'must be a whole number of seconds from 1 to 600' }]);
+    // Nothing was changed: no audit entry.
+    expect((await admin(gw, 'GET', '/admin/audit?limit=50')).json.entries.filter((e: { target: string }) => e.target.startsWith('context:'))).toEqual([]);
+  });
 });

@@ -1,13 +1,13 @@
 /**
  * The admin API's OpenAPI document (served on the admin port at /openapi.json, rendered at
- * /docs, both without a token) and the JSON Schema of a route override (`PUT /admin/routes/:id`),
- * which validates that body: its shape here, then the rules that need the route table
- * (`validateOverride` of @carve/shared-routing: a percent only for canary, required when the
- * file's route is no canary).
+ * /docs, both without a token) and the JSON Schemas that validate its bodies: a route override
+ * (`PUT /admin/routes/:id`: its shape here, then the rules that need the route table,
+ * `validateOverride` of @carve/shared-routing) and the console's actions on a context (their
+ * shapes here, then what the carving library's parsers check).
  */
 import { ROUTE_MODES } from '@carve/shared-routing';
 import { type ApiOperation, type ApiResponse, compileSchema, Int, openApiDocument, problem } from '@carve/shared-contract-kit';
-import { Type } from '@sinclair/typebox';
+import { type TProperties, Type } from '@sinclair/typebox';
 
 const MODES = `must be one of ${ROUTE_MODES.join(', ')}, got {got}`;
 const REASON = 'is required: say why';
@@ -41,6 +41,65 @@ export const OverrideBody = Type.Object(
 
 /** Checks an override body's shape; the field `''` stands for the body itself. */
 export const validateOverrideBody = compileSchema(OverrideBody, { rootField: '' });
+
+// ---- the console's actions: the bodies' shapes (the rules that need the carving library, such as
+// a ramp's steps and interval, are checked after them, with the CLI's own parsers).
+
+const CONTEXT_REASON = 'is required: say why (at most 2000 characters)';
+const reasonField = () => Type.String({ minLength: 1, maxLength: 2000, 'x-trim': true, 'x-messages': { type: CONTEXT_REASON, minLength: CONTEXT_REASON, maxLength: CONTEXT_REASON } });
+const ackField = () => Type.Optional(Type.Boolean({ description: 'acknowledge a guard trip on the context', 'x-messages': { type: 'must be true or false' } }));
+const actionBody = <P extends TProperties>(shape: string, properties: P, required: Record<string, string>) =>
+  Type.Object(properties, {
+    additionalProperties: true,
+    'x-messages': { type: `must be a JSON object ${shape}`, required },
+  });
+const STAGE_MESSAGE = 'must be shadow, canary, reads or complete (writes move with cutover; back with rollback)';
+
+/** `POST /admin/contexts/{name}/stage`: `{ stage, percent?, reason, ackGuardTrip? }`. */
+export const StageBody = actionBody(
+  '{ stage, percent?, reason, ackGuardTrip? }',
+  {
+    stage: Type.String({ enum: ['shadow', 'canary', 'reads', 'reads-switched', 'complete'], 'x-trim': true, 'x-lowercase': true, 'x-messages': { type: STAGE_MESSAGE, enum: STAGE_MESSAGE } }),
+    percent: Type.Optional(Type.Number({ description: 'canary: the share of requests (0 to 100) the service gets', 'x-messages': { type: 'must be a number from 0 to 100' } })),
+    reason: reasonField(),
+    ackGuardTrip: ackField(),
+  },
+  { stage: STAGE_MESSAGE, reason: CONTEXT_REASON },
+);
+/** `POST /admin/contexts/{name}/ramp`: `{ steps, every, reason, ackGuardTrip? }`; steps and every are parsed as the CLI's --ramp and --every. */
+export const RampBody = actionBody(
+  '{ steps, every, reason }',
+  {
+    steps: Type.Optional(Type.Union([Type.String(), Type.Array(Type.Number())], { description: 'percents in rising order, e.g. "1,5,25,50" or [1, 5, 25, 50]' })),
+    every: Type.Optional(Type.String({ description: 'the interval between steps, e.g. "10m", "30s"' })),
+    reason: reasonField(),
+    ackGuardTrip: ackField(),
+  },
+  { reason: CONTEXT_REASON },
+);
+/** `POST /admin/contexts/{name}/ramp/{action}`: `{ reason }`. */
+export const RampActionBody = actionBody('{ reason }', { reason: reasonField() }, { reason: CONTEXT_REASON });
+/** `POST /admin/contexts/{name}/rollback`: `{ reason, timeoutSeconds? }`. */
+export const RollbackBody = actionBody(
+  '{ reason, timeoutSeconds? }',
+  {
+    reason: reasonField(),
+    timeoutSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 600,
+        default: 10,
+        description: 'how long the drain may take before the rollback is undone',
+        'x-messages': { type: 'must be a whole number of seconds from 1 to 600', minimum: 'must be a whole number of seconds from 1 to 600', maximum: 'must be a whole number of seconds from 1 to 600' },
+      }),
+    ),
+  },
+  { reason: CONTEXT_REASON },
+);
+export const validateStageBody = compileSchema(StageBody, { rootField: '' });
+export const validateRampBody = compileSchema(RampBody, { rootField: '' });
+export const validateRampActionBody = compileSchema(RampActionBody, { rootField: '' });
+export const validateRollbackBody = compileSchema(RollbackBody, { rootField: '' });
 
 const Reason = Type.Object({ reason: Type.Optional(Type.String()) }, { additionalProperties: true, description: 'any other field is ignored' });
 /** The admin API answers with objects whose parts are described in docs/gateway.md. */
@@ -100,7 +159,6 @@ const route404 = { '404': problem('no such route (route_not_found)') };
 const ctx404 = { '404': problem('no such carvable context (context_not_found)') };
 const bad = { '400': problem('invalid body or query (validation_failed with per-field errors, unknown_route, bad_cursor)') };
 const ok = (description: string, schema = Json(description)) => ({ '200': { description, schema } });
-const CONTEXT_BODY = 'validated by the console handlers (docs/console.md)';
 
 export const adminOperations: ApiOperation[] = [
   { method: 'get', path: '/healthz', operationId: 'adminHealth', summary: 'Liveness of the admin server', tags, secured: false, responses: ok('alive', Type.Object({ status: Type.String(), service: Type.String() })) },
@@ -164,7 +222,7 @@ export const adminOperations: ApiOperation[] = [
     operationId: 'moveStage',
     summary: 'Move a context to a stage',
     tags,
-    body: Type.Object({ stage: Type.String(), percent: Type.Optional(Type.Number()), reason: Type.String(), ackGuardTrip: Type.Optional(Type.Boolean()) }, { description: CONTEXT_BODY }),
+    body: StageBody,
     responses: { ...ok('the move'), ...bad, ...ctx404, ...common },
   },
   {
@@ -173,7 +231,7 @@ export const adminOperations: ApiOperation[] = [
     operationId: 'startRamp',
     summary: 'Start a canary ramp',
     tags,
-    body: Type.Object({ steps: Type.Union([Type.String(), Type.Array(Type.Number())]), every: Type.String(), reason: Type.String(), ackGuardTrip: Type.Optional(Type.Boolean()) }, { description: CONTEXT_BODY }),
+    body: RampBody,
     responses: { ...ok('the ramp'), ...bad, ...ctx404, ...common },
   },
   {
@@ -182,7 +240,7 @@ export const adminOperations: ApiOperation[] = [
     operationId: 'controlRamp',
     summary: 'Pause, resume or stop a ramp (action: pause, resume, stop)',
     tags,
-    body: Type.Object({ reason: Type.String() }, { description: CONTEXT_BODY }),
+    body: RampActionBody,
     responses: { ...ok('the ramp'), ...bad, ...ctx404, ...common },
   },
   {
@@ -191,7 +249,7 @@ export const adminOperations: ApiOperation[] = [
     operationId: 'rollbackContext',
     summary: 'Roll a context back to the monolith',
     tags,
-    body: Type.Object({ reason: Type.String(), timeoutSeconds: Type.Optional(Type.Number()) }, { description: CONTEXT_BODY }),
+    body: RollbackBody,
     responses: { ...ok('the rollback'), ...bad, ...ctx404, ...common },
   },
   { method: 'get', path: '/admin/events', operationId: 'events', summary: 'Carving events as they happen (server-sent events)', tags, responses: { '200': { description: 'an event stream', contentType: 'text/event-stream' }, ...common } },

@@ -40,6 +40,7 @@ import type { GatewayConfig } from '../config';
 import { consoleContext, consoleContexts } from '../console/contexts';
 import type { RouteStats } from '../route-table/route-stats';
 import type { RoutingState } from '../route-table/routing-state';
+import { validateRampActionBody, validateRampBody, validateRollbackBody, validateStageBody } from './admin.openapi';
 
 export interface ConsoleDeps {
   readonly config: GatewayConfig;
@@ -153,62 +154,59 @@ export function registerConsoleRoutes(admin: FastifyInstance, deps: ConsoleDeps)
     }
   };
 
+  /** A body's shape by its JSON Schema (the one the OpenAPI document publishes); a body that is no object stops here. */
+  const shaped = <T>(validate: (input: unknown) => { ok: true; value: T } | { ok: false; errors: Array<{ field: string; message: string }> }, body: unknown) => {
+    const r = validate(body ?? {});
+    if (!r.ok && r.errors.some((e) => e.field === '')) throw problems.validation(r.errors.filter((e) => e.field === ''));
+    return r.ok ? { value: r.value, errors: [] as Array<{ field: string; message: string }> } : { value: (body ?? {}) as T, errors: r.errors };
+  };
+
   admin.post<{ Params: { name: string }; Body: unknown }>('/admin/contexts/:name/stage', async (req) => {
     const ctx = contextOr404(req.params.name);
-    const body = objectBody(req.body, '{ stage, percent?, reason, ackGuardTrip? }');
-    const errors: Array<{ field: string; message: string }> = [];
-    const reason = requiredReason(body, errors);
-    const stage = typeof body.stage === 'string' ? parseStageArg(body.stage) : null;
-    if (!stage) errors.push({ field: 'stage', message: 'must be shadow, canary, reads or complete (writes move with cutover; back with rollback)' });
-    if (body.percent !== undefined && (typeof body.percent !== 'number' || !Number.isFinite(body.percent))) errors.push({ field: 'percent', message: 'must be a number from 0 to 100' });
-    if (body.ackGuardTrip !== undefined && typeof body.ackGuardTrip !== 'boolean') errors.push({ field: 'ackGuardTrip', message: 'must be true or false' });
+    const { value: body, errors } = shaped(validateStageBody, req.body);
     if (errors.length) throw problems.validation(errors, `The stage change of ${ctx.name} is not valid.`);
-    return asOperator(req, (carving) =>
-      carving.moveTo(ctx, stage!, { ...(body.percent !== undefined ? { percent: body.percent as number } : {}), reason: reason!, ackGuardTrip: body.ackGuardTrip === true }),
-    );
+    const stage = parseStageArg(body.stage)!;
+    return asOperator(req, (carving) => carving.moveTo(ctx, stage, { ...(body.percent !== undefined ? { percent: body.percent } : {}), reason: body.reason, ackGuardTrip: body.ackGuardTrip === true }));
   });
 
   admin.post<{ Params: { name: string }; Body: unknown }>('/admin/contexts/:name/ramp', async (req) => {
     const ctx = contextOr404(req.params.name);
-    const body = objectBody(req.body, '{ steps, every, reason }');
-    const errors: Array<{ field: string; message: string }> = [];
-    const reason = requiredReason(body, errors);
+    const { value: body, errors } = shaped(validateRampBody, req.body);
+    // Steps and interval as the CLI's --ramp and --every read them (their messages too).
     let steps: number[] = [];
     let everyMs = 0;
-    try {
-      steps = parseRampSteps(Array.isArray(body.steps) ? body.steps.join(',') : String(body.steps ?? ''));
-    } catch (err) {
-      errors.push({ field: 'steps', message: (err as Error).message.replace('--ramp', 'steps') });
+    if (!errors.some((e) => e.field === 'steps')) {
+      try {
+        steps = parseRampSteps(Array.isArray(body.steps) ? body.steps.join(',') : String(body.steps ?? ''));
+      } catch (err) {
+        errors.push({ field: 'steps', message: (err as Error).message.replace('--ramp', 'steps') });
+      }
     }
-    try {
-      everyMs = parseRampInterval(String(body.every ?? ''));
-    } catch (err) {
-      errors.push({ field: 'every', message: (err as Error).message.replace('--every', 'every') });
+    if (!errors.some((e) => e.field === 'every')) {
+      try {
+        everyMs = parseRampInterval(String(body.every ?? ''));
+      } catch (err) {
+        errors.push({ field: 'every', message: (err as Error).message.replace('--every', 'every') });
+      }
     }
     if (errors.length) throw problems.validation(errors, `The ramp of ${ctx.name} is not valid.`);
-    return asOperator(req, (carving) => carving.startRamp(ctx, { steps, everyMs, reason: reason!, ackGuardTrip: body.ackGuardTrip === true }));
+    return asOperator(req, (carving) => carving.startRamp(ctx, { steps, everyMs, reason: body.reason, ackGuardTrip: body.ackGuardTrip === true }));
   });
 
   admin.post<{ Params: { name: string; action: string }; Body: unknown }>('/admin/contexts/:name/ramp/:action', async (req) => {
     const ctx = contextOr404(req.params.name);
     const action = req.params.action;
     if (action !== 'pause' && action !== 'resume' && action !== 'stop') throw problems.validation([{ field: 'action', message: 'must be pause, resume or stop' }]);
-    const body = objectBody(req.body ?? {}, '{ reason }');
-    const errors: Array<{ field: string; message: string }> = [];
-    const reason = requiredReason(body, errors);
+    const { value: body, errors } = shaped(validateRampActionBody, req.body);
     if (errors.length) throw problems.validation(errors, `The ramp ${action} of ${ctx.name} is not valid.`);
-    return asOperator(req, async (carving) => ({ ramp: await carving.ramps[action](ctx.name, { actor: req.operator!.name, reason: reason! }) }));
+    return asOperator(req, async (carving) => ({ ramp: await carving.ramps[action](ctx.name, { actor: req.operator!.name, reason: body.reason }) }));
   });
 
   admin.post<{ Params: { name: string }; Body: unknown }>('/admin/contexts/:name/rollback', async (req) => {
     const ctx = contextOr404(req.params.name);
-    const body = objectBody(req.body, '{ reason, timeoutSeconds? }');
-    const errors: Array<{ field: string; message: string }> = [];
-    const reason = requiredReason(body, errors);
-    const timeout = body.timeoutSeconds ?? 10;
-    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1 || timeout > 600) errors.push({ field: 'timeoutSeconds', message: 'must be a whole number of seconds from 1 to 600' });
+    const { value: body, errors } = shaped(validateRollbackBody, req.body);
     if (errors.length) throw problems.validation(errors, `The rollback of ${ctx.name} is not valid.`);
-    return asOperator(req, (carving) => carving.rollback(ctx, { reason: reason!, drainTimeoutMs: (timeout as number) * 1000 }));
+    return asOperator(req, (carving) => carving.rollback(ctx, { reason: body.reason, drainTimeoutMs: (body.timeoutSeconds ?? 10) * 1000 }));
   });
 
   // ---- live updates --------------------------------------------------------------------------------
@@ -260,17 +258,6 @@ export function registerConsoleRoutes(admin: FastifyInstance, deps: ConsoleDeps)
     clients.clear();
     void stopFeed().then(() => done(), () => done());
   });
-}
-
-function objectBody(body: unknown, shape: string): Record<string, unknown> {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw problems.validation([{ field: '', message: `must be a JSON object ${shape}` }]);
-  return body as Record<string, unknown>;
-}
-
-function requiredReason(body: Record<string, unknown>, errors: Array<{ field: string; message: string }>): string | undefined {
-  if (typeof body.reason === 'string' && body.reason.trim() !== '' && body.reason.length <= 2000) return body.reason.trim();
-  errors.push({ field: 'reason', message: 'is required: say why (at most 2000 characters)' });
-  return undefined;
 }
 
 /** The library's refusals as problems (409, their own code and hint); anything else as it is. */
