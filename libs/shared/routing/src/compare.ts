@@ -127,7 +127,7 @@ function kindOf(v: unknown): Kind {
 
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
-/** The instant of an ISO-8601 date-time in milliseconds (V8 reads up to 9 fraction digits and keeps 3), else NaN. */
+/** The instant of an ISO-8601 date-time in milliseconds (V8 keeps the milliseconds of a longer fraction), else NaN. */
 function parseTimestamp(s: string): number {
   return ISO_DATE_TIME.test(s) ? Date.parse(s) : NaN;
 }
