@@ -8,7 +8,7 @@
  */
 import { createTestDatabase, type TestDatabase, waitFor } from '@carve/shared-testing';
 import { Client, Pool } from 'pg';
-import { applyMove, copyMove, MoveError, moveStatus, readMovePointer, rollbackMove, startMove, switchMove, verifyMove } from '../src';
+import { applyMove, copyMove, MoveError, moveStatus, readMovePointer, rollbackMove, startMove, stopMove, switchMove, verifyMove } from '../src';
 
 const DDL = `
   CREATE SCHEMA app;
@@ -145,6 +145,37 @@ describe('carve move: switch and lossless rollback under writes', () => {
       expect(await readMovePointer(ca, 'app')).toBe('source');
     } finally {
       await ca.end();
+      await a.drop();
+      await b.drop();
+    }
+  });
+
+  it('stops a switched move only with the target named: no capture left on either side, the pointer still on the target, the source still fenced', async () => {
+    const a = await createTestDatabase('carving_switch_stop_from');
+    const b = await createTestDatabase('carving_switch_stop_to');
+    const [ca, cb] = [new Client({ connectionString: a.url }), new Client({ connectionString: b.url })];
+    await ca.connect();
+    await cb.connect();
+    try {
+      await ca.query(DDL);
+      await cb.query(DDL);
+      await ca.query(`INSERT INTO app.accounts (name) VALUES ('one')`);
+      const m = { fromUrl: a.url, toUrl: b.url, schema: 'app', actor: 'move-switch.spec' };
+      await startMove(m);
+      await copyMove(m);
+      await switchMove(m);
+      await expect(stopMove({ fromUrl: a.url, schema: 'app' })).rejects.toMatchObject({ code: 'needs_target' });
+      expect(await stopMove(m)).toBe('finished');
+      const captureTriggers = async (c: Client) =>
+        (await c.query(`SELECT count(*)::int AS n FROM pg_trigger tg JOIN pg_class k ON k.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = k.relnamespace WHERE n.nspname = 'app' AND tg.tgname LIKE 'carve_move_%' AND tg.tgname <> 'carve_move_fence'`)).rows[0].n;
+      expect([await captureTriggers(ca), await captureTriggers(cb)]).toEqual([0, 0]);
+      expect(await readMovePointer(ca, 'app')).toBe('target');
+      await expect(ca.query(`UPDATE app.accounts SET name = 'late'`)).rejects.toMatchObject({ code: 'CV503' });
+      await cb.query(`UPDATE app.accounts SET name = 'on the new primary'`);
+      expect(Number((await cb.query(`SELECT count(*) FROM carve_move.changes`)).rows[0].count)).toBe(0);
+    } finally {
+      await ca.end();
+      await cb.end();
       await a.drop();
       await b.drop();
     }

@@ -235,10 +235,14 @@ export function registerMove(program: Command): void {
     });
   }
 
-  withCommon(move.command('stop').description('remove the capture from the source (the target keeps what it has)'), false).action(async (o: MoveFlags) => {
+  withCommon(move.command('stop').description('end the move: the capture leaves the source; after a switch (the end of the rollback window, needs --to) the reverse capture leaves the target too'), false).action(async (o: MoveFlags) => {
     const t = endpoints(o, false);
-    await guarded(() => stopMove(t), [t.fromUrl]);
-    if (o.json) return printJson({ schema: t.schema, phase: 'stopped' });
-    out(`the capture of ${t.schema} is removed from ${redactUrl(t.fromUrl)}`);
+    const phase = await guarded(() => stopMove({ ...t, ...(o.to ? { toUrl: o.to } : {}) }), o.to ? [t.fromUrl, o.to] : [t.fromUrl]);
+    if (o.json) return printJson({ schema: t.schema, phase });
+    out(
+      phase === 'finished'
+        ? `the move of ${t.schema} is finished: no capture left on either side; the source stays fenced and the pointer names the target`
+        : `the capture of ${t.schema} is removed from ${redactUrl(t.fromUrl)}`,
+    );
   });
 }

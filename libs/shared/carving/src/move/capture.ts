@@ -13,7 +13,7 @@
  */
 import { MOVE_SCHEMA, qi, type Queryable, type TableInfo } from './catalog';
 
-export type MovePhase = 'capturing' | 'copying' | 'copied' | 'switched' | 'rolled_back' | 'stopped';
+export type MovePhase = 'capturing' | 'copying' | 'copied' | 'switched' | 'rolled_back' | 'stopped' | 'finished';
 
 /** The order of the phases: a step that needs a later one than the move is in is refused. */
 export const PHASES: readonly MovePhase[] = ['capturing', 'copying', 'copied'];

@@ -437,25 +437,55 @@ export async function verifyMove(t: MoveTarget): Promise<MoveVerifyResult> {
   });
 }
 
-/** Removes the capture (triggers, and carve_move when no other move uses it). The target keeps its rows. */
-export async function stopMove(t: Pick<MoveTarget, 'fromUrl' | 'schema' | 'actor'>): Promise<void> {
+/**
+ * Ends a move. Before a switch: the capture leaves the source (the target keeps what it has).
+ * After a switch (the end of the rollback window): the reverse capture leaves the target too,
+ * which needs `toUrl`; the move is then `finished`, its pointer still names the target and the
+ * source stays fenced.
+ */
+export async function stopMove(t: Pick<MoveTarget, 'fromUrl' | 'schema' | 'actor'> & { toUrl?: string }): Promise<MovePhase> {
   const src = connectTo(t.fromUrl, 'carve-move-stop');
   await src.connect();
   try {
     const state = await readMoveState(src, t.schema);
     if (!state) throw new MoveError(`no move of ${t.schema} on ${serverOf(t.fromUrl)}`, 'nothing to stop', 'no_move');
     const tables = (await readCatalog(src, t.schema)).tables.map((x) => x.name);
+    const switched = state.phase === 'switched';
+    if (switched) {
+      if (!t.toUrl) {
+        throw new MoveError(`the move of ${t.schema} switched to ${state.target}: stopping it ends the rollback window and removes the reverse capture there`, 'pass --to with the target\'s URL', 'needs_target');
+      }
+      if (serverOf(t.toUrl) !== state.target) throw new MoveError(`the move of ${t.schema} went to ${state.target}, not ${serverOf(t.toUrl)}`, `use --to for ${state.target}`, 'other_target');
+      const dst = connectTo(t.toUrl, 'carve-move-stop');
+      await dst.connect();
+      try {
+        await dst.query('BEGIN');
+        try {
+          await dst.query(dropCaptureTriggersSql(t.schema, tables));
+          await dst.query(`DELETE FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema]);
+          await setPhase(dst, t.schema, 'finished', { actor: t.actor ?? 'carve move', action: 'move.stop' });
+          await dst.query('COMMIT');
+        } catch (err) {
+          await dst.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      } finally {
+        await dst.end().catch(() => undefined);
+      }
+    }
+    const phase: MovePhase = switched ? 'finished' : 'stopped';
     await src.query('BEGIN');
     try {
       await src.query(dropCaptureTriggersSql(t.schema, tables));
       await src.query(`DELETE FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema]);
       await src.query(`DELETE FROM ${MOVE_SCHEMA}.copy_progress WHERE schema = $1`, [t.schema]);
-      await setPhase(src, t.schema, 'stopped', { actor: t.actor ?? 'carve move', action: 'move.stop' });
+      await setPhase(src, t.schema, phase, { actor: t.actor ?? 'carve move', action: 'move.stop' });
       await src.query('COMMIT');
     } catch (err) {
       await src.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+    return phase;
   } finally {
     await src.end().catch(() => undefined);
   }

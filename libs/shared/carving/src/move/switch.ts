@@ -295,10 +295,11 @@ export function rollbackMove(t: MoveTarget, opts: HandoverOptions = {}): Promise
 
 /**
  * Which database the app should write to, read from the source (the database the app was
- * configured with): `target` once the move switched, `source` otherwise (also after a rollback).
+ * configured with): `target` once the move switched (and after it finished), `source` otherwise
+ * (also after a rollback).
  * An app replica that gets 503 write_fenced reads it to follow a switch without a restart.
  */
 export async function readMovePointer(source: Pick<Client, 'query'>, schema: string): Promise<'source' | 'target'> {
   const state = await readMoveState(source, schema);
-  return state?.phase === 'switched' ? 'target' : 'source';
+  return state?.phase === 'switched' || state?.phase === 'finished' ? 'target' : 'source';
 }
