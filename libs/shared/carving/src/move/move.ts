@@ -26,7 +26,7 @@ import { CarvingError } from '../carving';
 import { literal, parseCopyTextLine } from '../sql';
 import { captureTriggersSql, CAPTURE_SQL_V1, dropCaptureTriggersSql, keyExpr, type MovePhase, type MoveState, readMoveState, recordAudit, setPhase } from './capture';
 import { MOVE_SCHEMA, parentsFirst, parentsPresent, qi, readCatalog, type TableInfo, upsertSql } from './catalog';
-import { blockersOf, connectTo, sameShape, serverOf, strayRows } from './plan';
+import { blockersOf, connectTo, SAME_TEXT_SQL, sameShape, serverOf, strayRows, tableDigest, tablesOfOtherShape } from './plan';
 
 export interface MoveTarget {
   readonly fromUrl: string;
@@ -347,8 +347,7 @@ export async function applyMove(
     const total = { changes: 0, upserted: 0, deleted: 0, waiting: 0 };
     try {
       const tables = (await readCatalog(src, t.schema)).tables;
-      const there = new Map((await readCatalog(dst, t.schema)).tables.map((x) => [x.name, x]));
-      const differs = tables.filter((x) => !there.has(x.name) || !sameShape(x, there.get(x.name)!)).map((x) => x.name);
+      const differs = tablesOfOtherShape(tables, (await readCatalog(dst, t.schema)).tables);
       if (differs.length) {
         throw new MoveError(`${t.schema} is not the same shape on both sides: ${differs.join(', ')}`, 'run the same migrations on the target as on the source, then apply again', 'shape_differs');
       }
@@ -418,17 +417,11 @@ export async function verifyMove(t: MoveTarget): Promise<MoveVerifyResult> {
   return withBoth(t, 'verify', async (src, dst) => {
     await expectPhase(src, t, ['copied'], `copy first: \`carve move backfill --schema ${t.schema}\``);
     // The same text for the same value on both servers, whatever their settings.
-    for (const c of [src, dst]) await c.query(`SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1`);
+    for (const c of [src, dst]) await c.query(SAME_TEXT_SQL);
     const tables = parentsFirst((await readCatalog(src, t.schema)).tables);
-    const digest = async (c: Client, tb: TableInfo) =>
-      (
-        await c.query(
-          `SELECT count(*)::bigint AS n, coalesce(md5(string_agg(md5(to_jsonb(t)::text), '' ORDER BY ${tb.primaryKey!.map((k) => `t.${qi(k)}`).join(', ')})), '') AS d FROM ${qi(t.schema)}.${qi(tb.name)} t`,
-        )
-      ).rows[0];
     const out: Array<{ name: string; sourceRows: number; targetRows: number; equal: boolean }> = [];
     for (const tb of tables) {
-      const [a, b] = [await digest(src, tb), await digest(dst, tb)];
+      const [a, b] = [await tableDigest(src, t.schema, tb), await tableDigest(dst, t.schema, tb)];
       out.push({ name: tb.name, sourceRows: Number(a.n), targetRows: Number(b.n), equal: a.d === b.d && a.n === b.n });
     }
     const backlog = Number((await src.query(`SELECT count(*)::bigint AS n FROM ${MOVE_SCHEMA}.changes WHERE sch = $1`, [t.schema])).rows[0].n);

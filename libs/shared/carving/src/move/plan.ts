@@ -44,6 +44,21 @@ export function connectTo(url: string, name: string): Client {
   return c;
 }
 
+/** Session settings under which a value reads as the same text on both servers, whatever theirs. */
+export const SAME_TEXT_SQL = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1`;
+
+/** Row count and an md5 of every row (as JSON, in key order) of one table: what verify compares. */
+export async function tableDigest(c: Pick<Client, 'query'>, schema: string, tb: TableInfo): Promise<{ n: string; d: string }> {
+  const order = tb.primaryKey!.map((k) => `t.${qi(k)}`).join(', ');
+  return (await c.query(`SELECT count(*)::bigint AS n, coalesce(md5(string_agg(md5(to_jsonb(t)::text), '' ORDER BY ${order})), '') AS d FROM ${qi(schema)}.${qi(tb.name)} t`)).rows[0];
+}
+
+/** The names of `tables` that `other` lacks or holds in another shape. */
+export function tablesOfOtherShape(tables: readonly TableInfo[], other: readonly TableInfo[]): string[] {
+  const there = new Map(other.map((x) => [x.name, x]));
+  return tables.filter((x) => !there.has(x.name) || !sameShape(x, there.get(x.name)!)).map((x) => x.name);
+}
+
 export const sameShape = (a: TableInfo, b: TableInfo): boolean =>
   a.columns.length === b.columns.length && a.columns.every((c, i) => c.name === b.columns[i].name && c.type === b.columns[i].type);
 

@@ -20,7 +20,7 @@
 import type { Client } from 'pg';
 import { CAPTURE_SQL_V1, captureTriggersSql, dropCaptureTriggersSql, keyExpr, readMoveState, recordAudit, setPhase } from './capture';
 import { MOVE_SCHEMA, parentsFirst, qi, readCatalog, type TableInfo } from './catalog';
-import { connectTo, sameShape, serverOf } from './plan';
+import { connectTo, SAME_TEXT_SQL, serverOf, tableDigest, tablesOfOtherShape } from './plan';
 import { applyPass, MoveError, type MoveTarget } from './move';
 
 /**
@@ -106,15 +106,13 @@ async function copySequences(from: Client, to: Client, schema: string): Promise<
   return out;
 }
 
-const sameText = `SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1`;
-
 /**
  * The rows the drain wrote, compared on both sides (their digests by key): the check inside the
  * fence. It costs what the drain did, not what the tables hold; with the target verified before
  * the switch and every change since captured and drained, the tables are then equal.
  */
 async function driftedRows(a: Client, b: Client, schema: string, tables: readonly TableInfo[], touched: ReadonlyMap<string, ReadonlySet<string>>): Promise<string[]> {
-  for (const c of [a, b]) await c.query(sameText);
+  for (const c of [a, b]) await c.query(SAME_TEXT_SQL);
   const out: string[] = [];
   for (const tb of tables) {
     const keys = [...(touched.get(tb.name) ?? [])].map((k) => JSON.parse(k) as Record<string, unknown>);
@@ -132,12 +130,10 @@ async function driftedRows(a: Client, b: Client, schema: string, tables: readonl
 
 /** Row digests of every table on both sides; the names of those that differ. */
 async function drifted(a: Client, b: Client, schema: string, tables: readonly TableInfo[]): Promise<string[]> {
-  for (const c of [a, b]) await c.query(sameText);
-  const digest = async (c: Client, tb: TableInfo) =>
-    (await c.query(`SELECT count(*)::bigint AS n, coalesce(md5(string_agg(md5(to_jsonb(t)::text), '' ORDER BY ${tb.primaryKey!.map((k) => `t.${qi(k)}`).join(', ')})), '') AS d FROM ${qi(schema)}.${qi(tb.name)} t`)).rows[0];
+  for (const c of [a, b]) await c.query(SAME_TEXT_SQL);
   const out: string[] = [];
   for (const tb of tables) {
-    const [x, y] = [await digest(a, tb), await digest(b, tb)];
+    const [x, y] = [await tableDigest(a, schema, tb), await tableDigest(b, schema, tb)];
     if (x.n !== y.n || x.d !== y.d) out.push(tb.name);
   }
   return out;
@@ -199,8 +195,7 @@ async function handover(
       const tables = parentsFirst((await readCatalog(old, t.schema)).tables);
       // A migration run on one side only since the move started: the rows would not carry over
       // whole (a column the other side lacks is dropped by the apply). Refused before the fence.
-      const there = new Map((await readCatalog(neu, t.schema)).tables.map((x) => [x.name, x]));
-      const differs = tables.filter((x) => !there.has(x.name) || !sameShape(x, there.get(x.name)!)).map((x) => x.name);
+      const differs = tablesOfOtherShape(tables, (await readCatalog(neu, t.schema)).tables);
       if (differs.length) {
         throw new MoveError(`${t.schema} is not the same shape on both sides: ${differs.join(', ')}`, 'run the same migrations on both sides (the release phase migrates only the app\'s database), then `carve move apply` and switch again', 'shape_differs');
       }
