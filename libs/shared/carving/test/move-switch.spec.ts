@@ -34,16 +34,20 @@ function replica(n: number, source: Pool, target: Pool, acked: Acked): { stop: (
         try {
           const c = await db.connect();
           try {
+            // Each replica updates and deletes only rows no other replica touches (accounts by id
+            // modulo 4, entries by amount modulo 10): two acknowledgements of one row from two
+            // connections may reach the test in either order, so "the last acknowledged value"
+            // is only defined per writer.
             if (i % 3 === 0) {
               const balance = n * 1_000_000 + i;
-              const id = 1 + ((i * 7 + n) % 20);
+              const id = 1 + 4 * ((i * 7) % 5) + ((n - 1) % 4);
               await c.query('UPDATE app.accounts SET balance = $2 WHERE id = $1', [id, balance]);
               acked.balances.set(id, balance);
             } else if (i % 3 === 1) {
-              const r = await c.query('INSERT INTO app.entries (account_id, amount) VALUES ($1, $2) RETURNING id', [1 + (i % 20), i]);
+              const r = await c.query('INSERT INTO app.entries (account_id, amount) VALUES ($1, $2) RETURNING id', [1 + (i % 20), i * 10 + n]);
               acked.entries.set(Number(r.rows[0].id), true);
             } else {
-              const r = await c.query('DELETE FROM app.entries WHERE id = (SELECT min(id) FROM app.entries WHERE amount % 2 = 0) RETURNING id');
+              const r = await c.query('DELETE FROM app.entries WHERE id = (SELECT min(id) FROM app.entries WHERE amount % 10 = $1 AND (amount / 10) % 2 = 0) RETURNING id', [n]);
               if (r.rows[0]) acked.entries.set(Number(r.rows[0].id), false);
             }
           } finally {
