@@ -8,7 +8,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import {
   type ApiOperation,
-  COMMON_PROBLEMS,
+  CREATED,
   compileSchema,
   Email,
   Enum,
@@ -20,7 +20,8 @@ import {
   PartialObj,
   openApiDocument,
   platformOperations,
-  problem,
+  resourceProblems,
+  TagFilter,
   Tags,
   Text,
   Uuid,
@@ -83,7 +84,7 @@ export const NOTE_LIST = {
   filters: {
     state: Enum(NOTE_STATES),
     source: Enum(NOTE_SOURCES),
-    tag: Type.String({ minLength: 1, maxLength: 40, 'x-trim': true, 'x-lowercase': true, 'x-no-nul': true }),
+    tag: TagFilter(),
     customerEmail: Email(),
     featureId: Uuid(),
   },
@@ -143,14 +144,10 @@ export const NoteLink = Type.Object(
 const NOTES = '/api/v1/workspaces/{workspaceId}/notes';
 const LINKS = `${NOTES}/{noteId}/features`;
 const tags = ['notes'];
-const bad = problem('invalid body or query (validation_failed with per-field errors, malformed_json, cursor)');
-const notFound = problem('no such workspace, note or link (not_found)');
-const conflict = problem('not the source of truth for this workspace (not_source_of_truth), or a conflict of the operation');
-const fenced = problem('writes are fenced during a handover (write_fenced)');
-const tooLarge = problem('body larger than the limit (payload_too_large)');
-const writes = { '400': bad, '404': notFound, '409': conflict, '413': tooLarge, '415': problem('not JSON (unsupported_media_type)'), '503': fenced, ...COMMON_PROBLEMS };
-const reads = { '400': bad, '404': notFound, ...COMMON_PROBLEMS };
-const location = { location: 'the new resource' };
+const { reads, writes } = resourceProblems({
+  notFound: 'no such workspace, note or link (not_found)',
+  conflict: 'not the source of truth for this workspace (not_source_of_truth), or a conflict of the operation',
+});
 
 export const notesOperations: ApiOperation[] = [
   { method: 'get', path: NOTES, operationId: 'listNotes', summary: 'A page of notes', tags, query: listQuery(NOTE_LIST), responses: { '200': { description: 'a page', schema: Page(Note) }, ...reads } },
@@ -161,7 +158,7 @@ export const notesOperations: ApiOperation[] = [
     summary: 'Create a note with its customer and feature links',
     tags,
     body: NoteCreateBody,
-    responses: { '201': { description: 'created', schema: NoteWithLinks, headers: location }, ...writes },
+    responses: { '201': { description: 'created', schema: NoteWithLinks, headers: CREATED }, ...writes },
   },
   { method: 'get', path: `${NOTES}/{id}`, operationId: 'getNote', summary: 'A note with its links', tags, responses: { '200': { description: 'the note', schema: NoteWithLinks }, ...reads } },
   { method: 'patch', path: `${NOTES}/{id}`, operationId: 'updateNote', summary: 'Change a note', tags, body: NotePatchBody, responses: { '200': { description: 'the note', schema: NoteWithLinks }, ...writes } },
@@ -174,7 +171,7 @@ export const notesOperations: ApiOperation[] = [
     summary: 'Link a feature to the note',
     tags,
     body: NoteLinkCreateBody,
-    responses: { '201': { description: 'linked', schema: NoteLink, headers: location }, ...writes },
+    responses: { '201': { description: 'linked', schema: NoteLink, headers: CREATED }, ...writes },
   },
   { method: 'get', path: `${LINKS}/{featureId}`, operationId: 'getNoteLink', summary: 'One link', tags, responses: { '200': { description: 'the link', schema: NoteLink }, ...reads } },
   { method: 'patch', path: `${LINKS}/{featureId}`, operationId: 'updateNoteLink', summary: "Change a link's importance", tags, body: NoteLinkPatchBody, responses: { '200': { description: 'the link', schema: NoteLink }, ...writes } },

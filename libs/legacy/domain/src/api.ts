@@ -7,7 +7,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import {
   type ApiOperation,
-  COMMON_PROBLEMS,
+  CREATED,
   compileSchema,
   Email,
   Enum,
@@ -17,7 +17,8 @@ import {
   Obj,
   Page,
   PartialObj,
-  problem,
+  resourceProblems,
+  TagFilter,
   Tags,
   Text,
   Uuid,
@@ -70,8 +71,6 @@ export type WorkspacePatch = Static<typeof WorkspacePatchBody>;
 
 // ---- list queries
 
-const Tag = () => Type.String({ minLength: 1, maxLength: 40, 'x-trim': true, 'x-lowercase': true, 'x-no-nul': true });
-
 export const MEMBER_LIST = {
   sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', name: 'text', email: 'text' },
   defaultSort: 'name',
@@ -81,7 +80,7 @@ export const MEMBER_LIST = {
 export const FEATURE_LIST = {
   sorts: { createdAt: 'timestamp', updatedAt: 'timestamp', title: 'text', priority: 'int' },
   defaultSort: '-createdAt',
-  filters: { status: Enum(FEATURE_STATUSES), tag: Tag(), ownerId: Uuid() },
+  filters: { status: Enum(FEATURE_STATUSES), tag: TagFilter(), ownerId: Uuid() },
 } as const;
 
 export const COMMENT_LIST = { sorts: { createdAt: 'timestamp' }, defaultSort: 'createdAt', filters: {} } as const;
@@ -118,26 +117,17 @@ export const Comment = Type.Object({ id: Id(), featureId: Id(), authorId: Type.U
 // ---- operations
 
 const WS = '/api/v1/workspaces/{workspaceId}';
-const bad = problem('invalid body or query (validation_failed with per-field errors, malformed_json, cursor)');
-const notFound = problem('no such workspace or resource (not_found)');
-const writes = {
-  '400': bad,
-  '404': notFound,
-  '409': problem('a conflict (for example email_taken, not_source_of_truth)'),
-  '413': problem('body larger than the limit (payload_too_large)'),
-  '415': problem('not JSON (unsupported_media_type)'),
-  '503': problem('writes are fenced during a handover (write_fenced)'),
-  ...COMMON_PROBLEMS,
-};
-const reads = { '400': bad, '404': notFound, ...COMMON_PROBLEMS };
-const location = { location: 'the new resource' };
+const { reads, writes } = resourceProblems({
+  notFound: 'no such workspace or resource (not_found)',
+  conflict: 'a conflict (for example email_taken, not_source_of_truth)',
+});
 
 function crud(o: { path: string; item: string; tag: string; name: string; plural: string; schema: any; create: any; patch: any; list: any }): ApiOperation[] {
   const one = `${o.path}/{${o.item}}`;
   const tags = [o.tag];
   return [
     { method: 'get', path: o.path, operationId: `list${o.plural}`, summary: `A page of ${o.plural.toLowerCase()}`, tags, query: listQuery(o.list), responses: { '200': { description: 'a page', schema: Page(o.schema) }, ...reads } },
-    { method: 'post', path: o.path, operationId: `create${o.name}`, summary: `Create a ${o.name.toLowerCase()}`, tags, body: o.create, responses: { '201': { description: 'created', schema: o.schema, headers: location }, ...writes } },
+    { method: 'post', path: o.path, operationId: `create${o.name}`, summary: `Create a ${o.name.toLowerCase()}`, tags, body: o.create, responses: { '201': { description: 'created', schema: o.schema, headers: CREATED }, ...writes } },
     { method: 'get', path: one, operationId: `get${o.name}`, summary: `One ${o.name.toLowerCase()}`, tags, responses: { '200': { description: o.name, schema: o.schema }, ...reads } },
     { method: 'patch', path: one, operationId: `update${o.name}`, summary: `Change a ${o.name.toLowerCase()}`, tags, body: o.patch, responses: { '200': { description: o.name, schema: o.schema }, ...writes } },
     { method: 'delete', path: one, operationId: `delete${o.name}`, summary: `Delete a ${o.name.toLowerCase()}`, tags, responses: { '204': { description: 'deleted' }, ...writes } },

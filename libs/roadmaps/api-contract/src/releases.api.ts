@@ -9,7 +9,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import {
   type ApiOperation,
   CalendarDate,
-  COMMON_PROBLEMS,
+  CREATED,
   compileSchema,
   Enum,
   List,
@@ -19,7 +19,7 @@ import {
   Page,
   PartialObj,
   platformOperations,
-  problem,
+  resourceProblems,
   Text,
   Uuid,
   WithDefault,
@@ -107,20 +107,10 @@ export const PlannedFeature = Type.Object(
 const RELEASES = '/api/v1/workspaces/{workspaceId}/releases';
 const PLANNED = `${RELEASES}/{releaseId}/features`;
 const tags = ['releases'];
-const bad = problem('invalid body or query (validation_failed with per-field errors, malformed_json, cursor)');
-const notFound = problem('no such workspace, release or planned feature (not_found)');
-const conflict = problem('not the source of truth for this workspace (not_source_of_truth), or a conflict of the operation (already_planned)');
-const writes = {
-  '400': bad,
-  '404': notFound,
-  '409': conflict,
-  '413': problem('body larger than the limit (payload_too_large)'),
-  '415': problem('not JSON (unsupported_media_type)'),
-  '503': problem('writes are fenced during a handover (write_fenced)'),
-  ...COMMON_PROBLEMS,
-};
-const reads = { '400': bad, '404': notFound, ...COMMON_PROBLEMS };
-const location = { location: 'the new resource' };
+const { reads, writes } = resourceProblems({
+  notFound: 'no such workspace, release or planned feature (not_found)',
+  conflict: 'not the source of truth for this workspace (not_source_of_truth), or a conflict of the operation (already_planned)',
+});
 
 export const releasesOperations: ApiOperation[] = [
   { method: 'get', path: RELEASES, operationId: 'listReleases', summary: 'A page of releases', tags, query: listQuery(RELEASE_LIST), responses: { '200': { description: 'a page', schema: Page(Release) }, ...reads } },
@@ -131,7 +121,7 @@ export const releasesOperations: ApiOperation[] = [
     summary: 'Create a release with its plan',
     tags,
     body: ReleaseCreateBody,
-    responses: { '201': { description: 'created', schema: ReleaseWithPlan, headers: location }, ...writes },
+    responses: { '201': { description: 'created', schema: ReleaseWithPlan, headers: CREATED }, ...writes },
   },
   { method: 'get', path: `${RELEASES}/{id}`, operationId: 'getRelease', summary: 'A release with its plan', tags, responses: { '200': { description: 'the release', schema: ReleaseWithPlan }, ...reads } },
   { method: 'patch', path: `${RELEASES}/{id}`, operationId: 'updateRelease', summary: 'Change a release', tags, body: ReleasePatchBody, responses: { '200': { description: 'the release', schema: ReleaseWithPlan }, ...writes } },
@@ -152,7 +142,7 @@ export const releasesOperations: ApiOperation[] = [
     summary: 'Plan a feature in the release',
     tags,
     body: PlannedFeatureBody,
-    responses: { '201': { description: 'planned', schema: PlannedFeature, headers: location }, ...writes },
+    responses: { '201': { description: 'planned', schema: PlannedFeature, headers: CREATED }, ...writes },
   },
   { method: 'get', path: `${PLANNED}/{featureId}`, operationId: 'getPlannedFeature', summary: 'One planned feature', tags, responses: { '200': { description: 'the planned feature', schema: PlannedFeature }, ...reads } },
   { method: 'delete', path: `${PLANNED}/{featureId}`, operationId: 'unplanFeature', summary: 'Take a feature out of the release', tags, responses: { '204': { description: 'unplanned' }, ...writes } },

@@ -84,6 +84,30 @@ export const COMMON_PROBLEMS: Record<string, ApiResponse> = {
   default: problem('any other failure, as problem+json with a stable code'),
 };
 
+/**
+ * The problems of a workspace resource's operations: `reads` (400, 404 and the common ones) and
+ * `writes` (also 409, 413, 415 and 503 write_fenced); `notFound` and `conflict` say what this
+ * API's 404 and 409 name. `CREATED` is the header of a 201.
+ */
+export function resourceProblems(o: { notFound: string; conflict: string }): { reads: Record<string, ApiResponse>; writes: Record<string, ApiResponse> } {
+  const bad = problem('invalid body or query (validation_failed with per-field errors, malformed_json, cursor)');
+  const notFound = problem(o.notFound);
+  return {
+    reads: { '400': bad, '404': notFound, ...COMMON_PROBLEMS },
+    writes: {
+      '400': bad,
+      '404': notFound,
+      '409': problem(o.conflict),
+      '413': problem('body larger than the limit (payload_too_large)'),
+      '415': problem('not JSON (unsupported_media_type)'),
+      '503': problem('writes are fenced during a handover (write_fenced)'),
+      ...COMMON_PROBLEMS,
+    },
+  };
+}
+
+export const CREATED = { location: 'the new resource' };
+
 const strip = (schema: unknown): unknown => JSON.parse(JSON.stringify(schema));
 
 export function openApiDocument(info: ApiInfo, operations: ApiOperation[]): OpenApiDocument {

@@ -149,6 +149,9 @@ export function List<T extends TSchema>(item: T, opts: { max: number; uniqueBy?:
   });
 }
 
+/** One tag as a list filter (`?tag=`): trimmed, lower-cased, 1..40 characters. */
+export const TagFilter = () => Type.String({ minLength: 1, maxLength: 40, 'x-trim': true, 'x-lowercase': true, 'x-no-nul': true });
+
 /** Tags: trimmed, lower-cased, 1..40 characters, at most 20, duplicates dropped. */
 export const Tags = () =>
   List(
