@@ -26,8 +26,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // Before the logger: with tracing on, its lines carry the trace ids.
-  startTracing('gateway');
+  // Before the logger: with tracing on, its lines carry the trace ids. The proxy passes its
+  // spans' contexts explicitly, so the active context follows synchronous calls only (no async
+  // hooks on every request: @carve/shared-http SynchronousContextManager).
+  startTracing('gateway', process.env, { contextPropagation: 'synchronous' });
   const log = createLogger('gateway', { level: config.logLevel });
   let gateway;
   try {

@@ -22,7 +22,7 @@
  * library). Log lines written inside a span carry its `trace_id` and `span_id`.
  */
 import { randomFillSync } from 'node:crypto';
-import { type Context, context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import { type Context, context, type ContextManager, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -166,10 +166,67 @@ export function rootSampling(): RootSampling | undefined {
 }
 
 /**
+ * A context manager whose `with` makes a context active for the synchronous run of its function
+ * only (a stack): nothing follows an `await`, a timer or a callback. It registers no async hook.
+ *
+ * For a process that passes its contexts explicitly on its hot path (the gateway's proxy): on
+ * Node 20 the default manager's AsyncLocalStorage turns on async hooks for the whole process the
+ * first time anything runs inside a context (the span exporter's first batch does), and every
+ * socket, timer and promise of every request then pays them, sampled or not. With this one, a
+ * log line written after an `await` inside a span (on the gateway's admin API, say) carries no
+ * trace id; the proxy's access log takes its trace id from the request's span directly.
+ */
+export class SynchronousContextManager implements ContextManager {
+  private current: Context = ROOT_CONTEXT;
+
+  active(): Context {
+    return this.current;
+  }
+
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(ctx: Context, fn: F, thisArg?: ThisParameterType<F>, ...args: A): ReturnType<F> {
+    const before = this.current;
+    this.current = ctx;
+    try {
+      return fn.call(thisArg, ...args);
+    } finally {
+      this.current = before;
+    }
+  }
+
+  bind<T>(ctx: Context, target: T): T {
+    if (typeof target !== 'function') return target;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the bound function runs `with` on this manager
+    const manager = this;
+    const fn = target as unknown as (...args: unknown[]) => unknown;
+    return function (this: unknown, ...args: unknown[]) {
+      return manager.with(ctx, () => fn.apply(this, args));
+    } as unknown as T;
+  }
+
+  enable(): this {
+    return this;
+  }
+
+  disable(): this {
+    this.current = ROOT_CONTEXT;
+    return this;
+  }
+}
+
+export interface TracingOptions {
+  /**
+   * How the active context follows the code: `async` (default) through awaits, timers and
+   * callbacks (AsyncLocalStorage), `synchronous` only through synchronous calls
+   * (`SynchronousContextManager`, for a process that passes contexts explicitly).
+   */
+  readonly contextPropagation?: 'async' | 'synchronous';
+}
+
+/**
  * Starts tracing for this process when the environment asks for it (once; later calls return
  * the first result). `serviceName` is the default `service.name`.
  */
-export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env): Tracing {
+export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = process.env, options: TracingOptions = {}): Tracing {
   if (current.enabled || !tracingConfigured(env)) return current;
   const resource = defaultResource()
     .merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }))
@@ -183,7 +240,7 @@ export function startTracing(serviceName: string, env: NodeJS.ProcessEnv = proce
     idGenerator: ids,
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: endpoint }))],
   });
-  provider.register();
+  provider.register(options.contextPropagation === 'synchronous' ? { contextManager: new SynchronousContextManager() } : {});
   root = { sampler, ids };
   current = {
     enabled: true,
