@@ -22,7 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { migrateControlPlane } from '@carve/shared-control-plane';
-import { MARK_SYNC_APPLY_SQL } from '@carve/shared-persistence';
+import { MARK_SYNC_APPLY_SQL, quoteIdent } from '@carve/shared-persistence';
 import { Client, Pool } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { BackfillSource, CarvableContext } from './context';
@@ -130,6 +130,8 @@ export interface BackfillReport {
   readonly rowsPerSecond: number;
   /** Every source of the context has been copied to its end (in this run or before). */
   readonly complete: boolean;
+  /** The tables of the context's schema (all of them) analysed after the run; none when it wrote nothing. */
+  readonly analyzed: readonly string[];
 }
 
 export interface Checkpoint {
@@ -277,6 +279,13 @@ function connect(url: string, name: string): Client {
   return c;
 }
 
+/** ANALYZE of every table of `schema` (the statistics after a bulk load); the tables' names. */
+async function analyzeSchema(db: Client, schema: string): Promise<string[]> {
+  const tables = (await db.query(`SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename`, [schema])).rows.map((r) => r.tablename as string);
+  if (tables.length > 0) await db.query(`ANALYZE ${tables.map((t) => `${quoteIdent(schema)}.${quoteIdent(t)}`).join(', ')}`);
+  return tables;
+}
+
 export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport> {
   const ctx = opts.context;
   const runId = randomUUID();
@@ -333,6 +342,10 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       if (opts.signal?.aborted) break;
       reports.push(await backfillSource(s));
     }
+    // A bulk load leaves the planner's statistics behind until autovacuum's ANALYZE comes round
+    // (minutes on a busy server): the service's first queries would plan for empty tables.
+    const written = reports.reduce((a, r) => a + r.rowsWritten, 0);
+    const analyzed = written > 0 && !opts.signal?.aborted ? await analyzeSchema(target, ctx.schema) : [];
     const all = await readCheckpoints(target, ctx.name);
     // A scoped run is complete when it went through every source it had to; the context's by its checkpoints.
     const complete = scope ? !opts.signal?.aborted && reports.length === sources.length : ctx.backfill.every((s) => all.some((c) => c.source === s.name && c.finishedAt !== null));
@@ -343,7 +356,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       runId,
       sources: reports,
       rows,
-      rowsWritten: reports.reduce((a, r) => a + r.rowsWritten, 0),
+      rowsWritten: written,
+      analyzed,
       ms,
       rowsPerSecond: ms > 0 ? Math.round((rows * 1000) / ms) : 0,
       complete,

@@ -40,8 +40,14 @@ describe('backfill (real Postgres)', () => {
     expect(seen.at(-1)).toMatchObject({ source: 'widgets', rowsDone: 2500, total: 2500, done: true, etaMs: 0 });
     expect(seen.some((p) => !p.done && p.rowsDone === 1000 && Number.isFinite(p.etaMs))).toBe(true);
 
+    // The planner's statistics are there at once (no waiting for autovacuum), taken after the last row.
+    expect(report.analyzed).toContain('widgets');
+    const stats = (await c.query(`SELECT reltuples::int AS n FROM pg_class WHERE oid = 'svc.widgets'::regclass`)).rows[0];
+    expect(stats.n).toBe(2500);
+
     const again = await runBackfill({ context: widgets, sourceUrl: db.url, targetUrl: db.url });
     expect(again.sources[0]).toMatchObject({ skipped: true, rows: 0 });
+    expect(again.analyzed).toEqual([]);
     const restarted = await runBackfill({ context: widgets, sourceUrl: db.url, targetUrl: db.url, restart: true, batchSize: 700 });
     expect(restarted).toMatchObject({ rows: 2500, rowsWritten: 0, complete: true });
     expect((await c.query('SELECT count(*)::int AS n FROM svc.widgets')).rows[0].n).toBe(2500);
