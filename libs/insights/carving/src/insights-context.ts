@@ -17,12 +17,10 @@
  */
 import { FeatureCreated, NoteCreated, NoteFeatureLinkCreated, WorkspaceCreated } from '@carve/legacy-events';
 import { INSIGHTS_TOPICS } from '@carve/insights-events';
-import { defineCarvableContext, stagingColumn, tombstoneGuards, versionGuardedUpsert } from '@carve/shared-carving';
+import { defineCarvableContext, featureTitlesBackfill, featureTitlesVerify, monolithSync, monolithWorkspaces, resourceRoutes, sameNamedColumns, stagingColumn, tombstoneGuards, workspacesBackfill } from '@carve/shared-carving';
 
 /** The service's consumer group of the monolith's events (insights-service: CARVE_SYNC_GROUP, default). */
 export const INSIGHTS_FORWARD_SYNC_GROUP = 'insights-service';
-/** The monolith's reverse-sync consumer group (apps/legacy-monolith, REVERSE_SYNC_GROUP). */
-export const LEGACY_REVERSE_SYNC_GROUP = 'legacy-reverse-sync';
 
 const col = stagingColumn;
 const { workspaceAlive: wsAlive, notBuried, deleteBuried } = tombstoneGuards('insights');
@@ -62,94 +60,23 @@ export const insightsCarving = defineCarvableContext({
   description: 'customer notes, their customers and their links to features (apps/insights-service)',
   schema: 'insights',
   service: 'insights',
-  routes: [
-    { id: 'notes-read', kind: 'read' },
-    { id: 'notes-write', kind: 'write' },
-  ],
-  forwardSync: {
+  routes: resourceRoutes('notes'),
+  ...monolithSync({
+    schema: 'insights',
     group: INSIGHTS_FORWARD_SYNC_GROUP,
-    inboxSchema: 'insights',
-    outboxSchema: 'legacy',
-    topics: [WorkspaceCreated.topic, FeatureCreated.topic, NoteCreated.topic, NoteFeatureLinkCreated.topic],
-  },
-  reverseSync: {
-    group: LEGACY_REVERSE_SYNC_GROUP,
-    inboxSchema: 'legacy',
-    outboxSchema: 'insights',
-    topics: [...INSIGHTS_TOPICS],
-  },
+    monolithTopics: [WorkspaceCreated.topic, FeatureCreated.topic, NoteCreated.topic, NoteFeatureLinkCreated.topic],
+    ownTopics: INSIGHTS_TOPICS,
+  }),
   backfill: [
-    {
-      name: 'workspaces',
-      description: 'legacy.workspaces → insights.workspaces',
-      from: 'legacy.workspaces w',
-      tenant: 'w.id',
-      key: ['id'],
-      columns: [
-        col('id', 'uuid', 'w.id'),
-        col('name', 'text', 'w.name'),
-        col('slug', 'text', 'w.slug'),
-        col('version', 'integer', 'w.version'),
-        col('created_at', 'timestamptz', 'w.created_at'),
-        col('updated_at', 'timestamptz', 'w.updated_at'),
-      ],
-      merge: (st) => [
-        {
-          counts: true,
-          sql: versionGuardedUpsert(st, {
-            into: 'insights.workspaces',
-            columns: { id: 's.id', name: 's.name', slug: 's.slug', aggregate_version: 's.version', created_at: 's.created_at', updated_at: 's.updated_at' },
-            conflict: ['id'],
-            update: ['name', 'slug', 'created_at', 'updated_at'],
-            where: [wsAlive('s.id')],
-          }),
-        },
-      ],
-    },
-    {
-      name: 'features',
-      description: 'legacy.features → insights.feature_titles (title and status)',
-      from: 'legacy.features f',
-      key: ['id'],
-      columns: [
-        col('id', 'uuid', 'f.id'),
-        col('workspace_id', 'uuid', 'f.workspace_id'),
-        col('title', 'text', 'f.title'),
-        col('status', 'text', 'f.status'),
-        col('version', 'integer', 'f.version'),
-      ],
-      merge: (st) => [
-        {
-          counts: true,
-          sql: versionGuardedUpsert(st, {
-            into: 'insights.feature_titles',
-            columns: { feature_id: 's.id', workspace_id: 's.workspace_id', title: 's.title', status: 's.status', aggregate_version: 's.version' },
-            conflict: ['feature_id'],
-            update: ['title', 'status'],
-            where: [wsAlive('s.workspace_id'), notBuried('feature', 's.id::text', 's.version')],
-          }),
-        },
-      ],
-    },
+    workspacesBackfill('insights', { name: 'text', slug: 'text', created_at: 'timestamptz', updated_at: 'timestamptz' }),
+    featureTitlesBackfill('insights'),
     {
       name: 'notes',
       description: 'legacy.notes → insights.customers (deduplicated by workspace + lower(email)) + insights.notes',
       from: 'legacy.notes n',
       key: ['id'],
       columns: [
-        col('id', 'uuid', 'n.id'),
-        col('workspace_id', 'uuid', 'n.workspace_id'),
-        col('title', 'text', 'n.title'),
-        col('content', 'text', 'n.content'),
-        col('source', 'text', 'n.source'),
-        col('customer_email', 'text', 'n.customer_email'),
-        col('customer_name', 'text', 'n.customer_name'),
-        col('customer_company', 'text', 'n.customer_company'),
-        col('tags', 'text[]', 'n.tags'),
-        col('state', 'text', 'n.state'),
-        col('version', 'integer', 'n.version'),
-        col('created_at', 'timestamptz', 'n.created_at'),
-        col('updated_at', 'timestamptz', 'n.updated_at'),
+        ...sameNamedColumns('n', { id: 'uuid', workspace_id: 'uuid', title: 'text', content: 'text', source: 'text', customer_email: 'text', customer_name: 'text', customer_company: 'text', tags: 'text[]', state: 'text', version: 'integer', created_at: 'timestamptz', updated_at: 'timestamptz' }),
       ],
       merge: (st) => [
         // notes.customer_id comes from the customer row joined just below, in this transaction:
@@ -198,10 +125,7 @@ export const insightsCarving = defineCarvableContext({
       from: 'legacy.note_features nf',
       key: ['note_id', 'feature_id'],
       columns: [
-        col('note_id', 'uuid', 'nf.note_id'),
-        col('feature_id', 'uuid', 'nf.feature_id'),
-        col('workspace_id', 'uuid', 'nf.workspace_id'),
-        col('importance', 'text', 'nf.importance'),
+        ...sameNamedColumns('nf', { note_id: 'uuid', feature_id: 'uuid', workspace_id: 'uuid', importance: 'text' }),
         // the note's version, looked up per row (a join would merge-scan the notes from the start on every page)
         col('version', 'integer', '(SELECT x.version FROM legacy.notes x WHERE x.id = nf.note_id)'),
         col('created_at', 'timestamptz', 'nf.created_at'),
@@ -234,12 +158,7 @@ export const insightsCarving = defineCarvableContext({
       monolith: 'SELECT w.id AS workspace_id, w.id, w.name, w.slug FROM legacy.workspaces w',
       service: 'SELECT w.id AS workspace_id, w.id, w.name, w.slug FROM insights.workspaces w',
     },
-    {
-      name: 'features',
-      description: 'the feature titles the service keeps: id, title, status',
-      monolith: 'SELECT f.workspace_id, f.id, f.title, f.status FROM legacy.features f',
-      service: 'SELECT f.workspace_id, f.feature_id AS id, f.title, f.status FROM insights.feature_titles f',
-    },
+    featureTitlesVerify('insights'),
     {
       name: 'notes',
       description: 'id, workspace, title, content, source, lower(customer email), customer name and company, sorted tags, state, links (feature, importance)',
@@ -247,8 +166,5 @@ export const insightsCarving = defineCarvableContext({
       service: SERVICE_CANONICAL_NOTES,
     },
   ],
-  workspaces: {
-    monolith: 'SELECT id AS workspace_id FROM legacy.workspaces',
-    service: 'SELECT id AS workspace_id FROM insights.workspaces UNION SELECT DISTINCT workspace_id FROM insights.notes',
-  },
+  workspaces: monolithWorkspaces('insights', 'notes'),
 });

@@ -16,12 +16,10 @@
  */
 import { FeatureCreated, ReleaseCreated, WorkspaceCreated } from '@carve/legacy-events';
 import { ROADMAPS_TOPICS } from '@carve/roadmaps-events';
-import { defineCarvableContext, isoSql as iso, stagingColumn, tombstoneGuards, versionGuardedUpsert } from '@carve/shared-carving';
+import { defineCarvableContext, featureTitlesBackfill, featureTitlesVerify, isoSql as iso, monolithSync, monolithWorkspaces, resourceRoutes, sameNamedColumns, stagingColumn, tombstoneGuards, versionGuardedUpsert, workspacesBackfill } from '@carve/shared-carving';
 
 /** The service's consumer group of the monolith's events (roadmaps-service: CARVE_SYNC_GROUP, default). */
 export const ROADMAPS_FORWARD_SYNC_GROUP = 'roadmaps-service';
-/** The monolith's reverse-sync consumer group (apps/legacy-monolith, REVERSE_SYNC_GROUP). */
-export const LEGACY_REVERSE_SYNC_GROUP = 'legacy-reverse-sync';
 
 const col = stagingColumn;
 const { workspaceAlive: wsAlive, notBuried, deleteBuried } = tombstoneGuards('roadmaps');
@@ -45,78 +43,23 @@ export const roadmapsCarving = defineCarvableContext({
   description: 'releases, their timeframes and the features planned in them (apps/roadmaps-service)',
   schema: 'roadmaps',
   service: 'roadmaps',
-  routes: [
-    { id: 'releases-read', kind: 'read' },
-    { id: 'releases-write', kind: 'write' },
-  ],
-  forwardSync: {
+  routes: resourceRoutes('releases'),
+  ...monolithSync({
+    schema: 'roadmaps',
     group: ROADMAPS_FORWARD_SYNC_GROUP,
-    inboxSchema: 'roadmaps',
-    outboxSchema: 'legacy',
-    topics: [WorkspaceCreated.topic, FeatureCreated.topic, ReleaseCreated.topic],
-  },
-  reverseSync: {
-    group: LEGACY_REVERSE_SYNC_GROUP,
-    inboxSchema: 'legacy',
-    outboxSchema: 'roadmaps',
-    topics: [...ROADMAPS_TOPICS],
-  },
+    monolithTopics: [WorkspaceCreated.topic, FeatureCreated.topic, ReleaseCreated.topic],
+    ownTopics: ROADMAPS_TOPICS,
+  }),
   backfill: [
-    {
-      name: 'workspaces',
-      description: 'legacy.workspaces → roadmaps.workspaces',
-      from: 'legacy.workspaces w',
-      tenant: 'w.id',
-      key: ['id'],
-      columns: [col('id', 'uuid', 'w.id'), col('version', 'integer', 'w.version')],
-      merge: (st) => [
-        {
-          counts: true,
-          sql: versionGuardedUpsert(st, {
-            into: 'roadmaps.workspaces',
-            columns: { id: 's.id', aggregate_version: 's.version' },
-            conflict: ['id'],
-            update: [],
-            where: [wsAlive('s.id')],
-          }),
-        },
-      ],
-    },
-    {
-      name: 'features',
-      description: 'legacy.features → roadmaps.feature_titles (title and status)',
-      from: 'legacy.features f',
-      key: ['id'],
-      columns: [col('id', 'uuid', 'f.id'), col('workspace_id', 'uuid', 'f.workspace_id'), col('title', 'text', 'f.title'), col('status', 'text', 'f.status'), col('version', 'integer', 'f.version')],
-      merge: (st) => [
-        {
-          counts: true,
-          sql: versionGuardedUpsert(st, {
-            into: 'roadmaps.feature_titles',
-            columns: { feature_id: 's.id', workspace_id: 's.workspace_id', title: 's.title', status: 's.status', aggregate_version: 's.version' },
-            conflict: ['feature_id'],
-            update: ['title', 'status'],
-            where: [wsAlive('s.workspace_id'), notBuried('feature', 's.id::text', 's.version')],
-          }),
-        },
-      ],
-    },
+    workspacesBackfill('roadmaps'),
+    featureTitlesBackfill('roadmaps'),
     {
       name: 'releases',
       description: 'legacy.releases with their plans (legacy.release_features, read in the same snapshot) → roadmaps.releases + roadmaps.release_features',
       from: 'legacy.releases r',
       key: ['id'],
       columns: [
-        col('id', 'uuid', 'r.id'),
-        col('workspace_id', 'uuid', 'r.workspace_id'),
-        col('name', 'text', 'r.name'),
-        col('description', 'text', 'r.description'),
-        col('starts_on', 'date', 'r.starts_on'),
-        col('ends_on', 'date', 'r.ends_on'),
-        col('state', 'text', 'r.state'),
-        col('version', 'integer', 'r.version'),
-        col('created_at', 'timestamptz', 'r.created_at'),
-        col('updated_at', 'timestamptz', 'r.updated_at'),
+        ...sameNamedColumns('r', { id: 'uuid', workspace_id: 'uuid', name: 'text', description: 'text', starts_on: 'date', ends_on: 'date', state: 'text', version: 'integer', created_at: 'timestamptz', updated_at: 'timestamptz' }),
         col('plan_ids', 'uuid[]', `ARRAY(SELECT rf.feature_id FROM legacy.release_features rf WHERE rf.release_id = r.id ORDER BY rf.created_at, rf.feature_id)`),
         col('plan_at', 'timestamptz[]', `ARRAY(SELECT rf.created_at FROM legacy.release_features rf WHERE rf.release_id = r.id ORDER BY rf.created_at, rf.feature_id)`),
       ],
@@ -154,15 +97,7 @@ export const roadmapsCarving = defineCarvableContext({
       monolith: MONOLITH_CANONICAL_RELEASES,
       service: SERVICE_CANONICAL_RELEASES,
     },
-    {
-      name: 'features',
-      description: 'the feature titles and statuses the service keeps',
-      monolith: 'SELECT f.workspace_id, f.id, f.title, f.status FROM legacy.features f',
-      service: 'SELECT f.workspace_id, f.feature_id AS id, f.title, f.status FROM roadmaps.feature_titles f',
-    },
+    featureTitlesVerify('roadmaps'),
   ],
-  workspaces: {
-    monolith: 'SELECT id AS workspace_id FROM legacy.workspaces',
-    service: 'SELECT id AS workspace_id FROM roadmaps.workspaces UNION SELECT DISTINCT workspace_id FROM roadmaps.releases',
-  },
+  workspaces: monolithWorkspaces('roadmaps', 'releases'),
 });

@@ -11,6 +11,11 @@ export function stagingColumn(name: string, type: string, expr: string): Staging
   return { name, type, expr };
 }
 
+/** Staging columns read from the source's columns of the same name (`<alias>.<name>`), with their types, in order. */
+export function sameNamedColumns(alias: string, types: Readonly<Record<string, string>>): StagingColumn[] {
+  return Object.entries(types).map(([name, type]) => stagingColumn(name, type, `${alias}.${name}`));
+}
+
 export interface TombstoneGuards {
   /** No workspace tombstone for the workspace id `ws` (a deleted workspace takes everything of it along). */
   workspaceAlive(ws: string): string;

@@ -3,6 +3,7 @@
  * generic over a `CarvableContext` descriptor (see README.md and docs/runbooks/carving-a-context.md).
  */
 export * from './context';
+export * from './from-monolith';
 export * from './stages';
 export * from './stage-store';
 export * from './ramps';
