@@ -32,6 +32,9 @@ export const PLATFORMS = ['local', 'heroku', 'kubernetes'] as const;
 /** The route table `carve gateway` and `carve dev` use when CARVE_ROUTES_FILE is unset. */
 export const DEV_ROUTES_FILE = path.join(__dirname, '..', 'routes', 'dev.yaml');
 
+/** The most workers CARVE_GATEWAY_WORKERS may ask for (one per core is the useful most). */
+export const MAX_WORKERS = 64;
+
 export const gatewayEnvSchema = {
   PLATFORM: env.oneOf(PLATFORMS, { default: 'local' }),
   PORT: env.port({ default: 8080 }),
@@ -81,6 +84,7 @@ export const gatewayEnvSchema = {
   CARVE_GATEWAY_ID: env.string({ optional: true }),
   CARVE_CONSOLE_DIR: env.string({ optional: true }),
   CARVE_CARVING_DATABASE_URL: env.url({ protocols: ['postgres', 'postgresql'], optional: true }),
+  CARVE_GATEWAY_WORKERS: env.int({ min: 1, max: MAX_WORKERS, default: 1 }),
   LOG_LEVEL: env.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, { default: 'info' }),
 };
 
@@ -165,6 +169,18 @@ export interface GatewayConfig {
    */
   readonly console: { readonly dir: string; readonly carvingDatabaseUrl?: string };
   readonly logLevel: string;
+  /**
+   * Processes serving the proxy port (CARVE_GATEWAY_WORKERS, default 1: this process alone).
+   * Above 1, main.ts is a primary that forks this many workers (workers.ts); each runs
+   * `startGateway` with the same configuration, and the per-tenant rate limits in process
+   * (no rate store) are divided by it (limits/tenant-limiter.ts).
+   */
+  readonly workers: number;
+  /**
+   * What the admin API's GET /metrics serves instead of this process's registry: a worker's
+   * asks the primary for the metrics of every worker, summed (workers.ts).
+   */
+  readonly metricsText?: () => Promise<string>;
   /** A logger to use instead of a new one (tests). */
   readonly logger?: Logger;
 }
@@ -204,6 +220,8 @@ export function withDefaults(input: GatewayConfigInput): GatewayConfig {
     // Unique per replica (on kubernetes the host name is the pod's): the control plane keeps what each one serves under it.
     gatewayId: input.gatewayId ?? `${os.hostname()}-${process.pid}`,
     logLevel: input.logLevel ?? 'info',
+    workers: input.workers ?? 1,
+    ...(input.metricsText ? { metricsText: input.metricsText } : {}),
     console: { dir: path.resolve(input.console?.dir ?? DEFAULT_CONSOLE_DIR), ...(input.console?.carvingDatabaseUrl ? { carvingDatabaseUrl: input.console.carvingDatabaseUrl } : {}) },
     ...(input.logger ? { logger: input.logger } : {}),
   });
@@ -221,6 +239,9 @@ export function gatewayConfigFromEnv(source: NodeJS.ProcessEnv = process.env): G
   if (deployed && !e.CARVE_ADMIN_TOKEN) throw new ConfigError('CARVE_ADMIN_TOKEN', `is required with PLATFORM=${e.PLATFORM}`);
   if (e.CARVE_ADMIN_PORT !== 0 && e.CARVE_ADMIN_PORT === e.PORT) {
     throw new ConfigError('CARVE_ADMIN_PORT', `must differ from PORT (${e.PORT}): the admin API has its own port`);
+  }
+  if (e.CARVE_GATEWAY_WORKERS > 1 && !e.DATABASE_URL) {
+    throw new ConfigError('DATABASE_URL', `is required with CARVE_GATEWAY_WORKERS=${e.CARVE_GATEWAY_WORKERS} (the workers share one control plane; the embedded Postgres serves a single process)`);
   }
   return withDefaults({
     platform: e.PLATFORM,
@@ -279,6 +300,7 @@ export function gatewayConfigFromEnv(source: NodeJS.ProcessEnv = process.env): G
     servedByHeader: e.CARVE_SERVED_BY_HEADER,
     gatewayId: e.CARVE_GATEWAY_ID,
     logLevel: e.LOG_LEVEL,
+    workers: e.CARVE_GATEWAY_WORKERS,
     console: { dir: e.CARVE_CONSOLE_DIR ?? DEFAULT_CONSOLE_DIR, ...(e.CARVE_CARVING_DATABASE_URL ? { carvingDatabaseUrl: e.CARVE_CARVING_DATABASE_URL } : {}) },
   });
 }

@@ -146,7 +146,10 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
     installCarvingMetrics(app.platform.metrics, controlPlane.pool, log);
     const upstreams = new Upstreams(config.upstreamTimeoutMs, config.upstreamConnections, Math.min(64, config.shadow.maxInFlight), config.upstreamQueue);
     cleanups.push(() => upstreams.close());
-    const limiter = new TenantLimiter(config.tenantLimits, config.rateStore ? new RedisBuckets(config.rateStore, log) : new LocalBuckets());
+    // Workers with buckets of their own share the rates (limits/tenant-limiter.ts); Redis holds one bucket for all.
+    const limiter = config.rateStore
+      ? new TenantLimiter(config.tenantLimits, new RedisBuckets(config.rateStore, log))
+      : new TenantLimiter(config.tenantLimits, new LocalBuckets(), config.workers);
     cleanups.push(() => limiter.close());
     const breakers = new Breakers(config.breaker, metrics, log);
     const stats = new RouteStats();
@@ -240,6 +243,7 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
       shadow,
       recorder,
       metrics: app.platform.metrics,
+      ...(config.metricsText ? { metricsText: config.metricsText } : {}),
       startedAt,
       log,
       databaseUrl,

@@ -11,6 +11,10 @@
  *
  * The tenant is the token's workspace; a request without a token (outside /api/, public
  * paths) is counted by its client address.
+ *
+ * With N workers (CARVE_GATEWAY_WORKERS) and no shared rate store, each worker's buckets hold
+ * 1/N of every rate and burst (`rateShare` N; a bucket holds at least one token), so the
+ * process as a whole allows the configured rate. The concurrency limits stay per worker.
  */
 import { ProblemError } from '@carve/shared-http';
 import type { Route } from '@carve/shared-routing';
@@ -41,10 +45,17 @@ const GLOBAL = '*';
 export class TenantLimiter {
   private readonly inFlight = new Map<string, number>();
 
+  /**
+   * @param rateShare what every rate and burst is divided by: the number of workers sharing this
+   *   process's limits through buckets of their own (1 with a shared store, or one worker).
+   */
   constructor(
     private readonly limits: TenantLimits,
     readonly store: RateStore,
-  ) {}
+    private readonly rateShare = 1,
+  ) {
+    if (!(Number.isInteger(rateShare) && rateShare >= 1)) throw new Error(`rateShare must be a positive integer, got ${rateShare}`);
+  }
 
   /** The key of a request's tenant. */
   static tenantKey(workspaceId: string | undefined, clientIp: string | undefined): string {
@@ -89,10 +100,11 @@ export class TenantLimiter {
     const rRate = route?.limits?.ratePerSecond ?? 0;
     if (gRate <= 0 && rRate <= 0) return 0;
     const store = this.store;
-    const burstOf = (rate: number, burst: number | undefined) => burst ?? Math.max(1, Math.ceil(rate));
-    const routeTake = () => (rRate > 0 ? store.take(`${route!.id}|${tenant}`, rRate, burstOf(rRate, route!.limits!.burst)) : 0);
+    const n = this.rateShare;
+    const burstOf = (rate: number, burst: number | undefined) => Math.max(1, (burst ?? Math.max(1, Math.ceil(rate))) / n);
+    const routeTake = () => (rRate > 0 ? store.take(`${route!.id}|${tenant}`, rRate / n, burstOf(rRate, route!.limits!.burst)) : 0);
     if (gRate <= 0) return routeTake();
-    const first = store.take(GLOBAL + tenant, gRate, burstOf(gRate, this.limits.burst));
+    const first = store.take(GLOBAL + tenant, gRate / n, burstOf(gRate, this.limits.burst));
     if (typeof first === 'number') return first > 0 ? first : routeTake();
     return first.then((w) => (w > 0 ? w : routeTake()));
   }

@@ -68,6 +68,8 @@ export interface AdminDeps {
   readonly recorder: MismatchRecorder;
   /** The gateway's metrics registry, served at GET /metrics. */
   readonly metrics?: Registry;
+  /** Served at GET /metrics instead of `metrics` (a worker: every worker's metrics, through the primary). */
+  readonly metricsText?: () => Promise<string>;
   readonly startedAt: Date;
   readonly log: Logger;
   /** The control plane's database URL (the embedded one's when DATABASE_URL is unset): the console's carving connection by default. */
@@ -167,9 +169,10 @@ export async function buildAdminServer(deps: AdminDeps): Promise<FastifyInstance
 
   const registry = deps.metrics;
   if (registry) {
+    const text = deps.metricsText ?? (() => registry.metrics());
     admin.get('/metrics', async (_req, reply) => {
       reply.type(registry.contentType);
-      return registry.metrics();
+      return text();
     });
   }
 

@@ -1,6 +1,7 @@
 /**
  * Where each carve stands, on the gateway's /metrics, read from the control plane when the
- * registry is scraped (every replica reports the same truth; dashboards take the max):
+ * registry is scraped (every replica reports the same truth; dashboards take the max, and so
+ * does the sum of a gateway's workers, aggregator `max`):
  *
  * - `carve_carving_stage{context, stage}`: 1 for the context's stage, 0 for the others;
  * - `carve_carving_workspaces{context, stage}`: workspaces at a stage of their own;
@@ -32,13 +33,13 @@ export function installCarvingMetrics(registry: Registry, pool: Pool, log: Logge
   const collect = async () => {
     await refresh();
   };
-  const stage = new Gauge({ name: 'carve_carving_stage', help: "Each context's stage: 1 for the stage it is at, 0 for the others", labelNames: ['context', 'stage'] as const, registers, collect });
-  const workspaces = new Gauge({ name: 'carve_carving_workspaces', help: 'Workspaces at a stage of their own (per-tenant carving), by context and stage', labelNames: ['context', 'stage'] as const, registers, collect });
-  const open = new Gauge({ name: 'carve_carving_handover_open', help: 'Handovers not yet done or undone (1 each), by context, scope (* or a workspace) and phase', labelNames: ['context', 'scope', 'phase'] as const, registers, collect });
-  const fenceOpen = new Gauge({ name: 'carve_carving_handover_fence_open_seconds', help: 'How long an open handover has held the write fence (0 before it fenced)', labelNames: ['context', 'scope'] as const, registers, collect });
-  const lastFence = new Gauge({ name: 'carve_carving_handover_last_fence_seconds', help: "The write fence window of the context's last finished handover", labelNames: ['context'] as const, registers, collect });
-  const drifted = new Gauge({ name: 'carve_carving_verify_drifted', help: "Workspaces the context's last verify found drifted (0: none)", labelNames: ['context'] as const, registers, collect });
-  const verifiedAt = new Gauge({ name: 'carve_carving_verify_last_run_timestamp_seconds', help: "When the context's last verify finished (Unix seconds)", labelNames: ['context'] as const, registers, collect });
+  const stage = new Gauge({ name: 'carve_carving_stage', help: "Each context's stage: 1 for the stage it is at, 0 for the others", labelNames: ['context', 'stage'] as const, registers, collect, aggregator: 'max' });
+  const workspaces = new Gauge({ name: 'carve_carving_workspaces', help: 'Workspaces at a stage of their own (per-tenant carving), by context and stage', labelNames: ['context', 'stage'] as const, registers, collect, aggregator: 'max' });
+  const open = new Gauge({ name: 'carve_carving_handover_open', help: 'Handovers not yet done or undone (1 each), by context, scope (* or a workspace) and phase', labelNames: ['context', 'scope', 'phase'] as const, registers, collect, aggregator: 'max' });
+  const fenceOpen = new Gauge({ name: 'carve_carving_handover_fence_open_seconds', help: 'How long an open handover has held the write fence (0 before it fenced)', labelNames: ['context', 'scope'] as const, registers, collect, aggregator: 'max' });
+  const lastFence = new Gauge({ name: 'carve_carving_handover_last_fence_seconds', help: "The write fence window of the context's last finished handover", labelNames: ['context'] as const, registers, collect, aggregator: 'max' });
+  const drifted = new Gauge({ name: 'carve_carving_verify_drifted', help: "Workspaces the context's last verify found drifted (0: none)", labelNames: ['context'] as const, registers, collect, aggregator: 'max' });
+  const verifiedAt = new Gauge({ name: 'carve_carving_verify_last_run_timestamp_seconds', help: "When the context's last verify finished (Unix seconds)", labelNames: ['context'] as const, registers, collect, aggregator: 'max' });
 
   async function load(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;

@@ -2,6 +2,10 @@
  * The gateway's Prometheus metrics, on the platform registry (`app.platform.metrics`, served at
  * /metrics). Label children for (route, target) are created once and cached, and update their
  * series in place (prom-fast.ts): the hot path never hashes label sets.
+ *
+ * With workers (CARVE_GATEWAY_WORKERS), /metrics is the sum over the workers, except the gauges
+ * of a state (route mode and percent, breaker state), which take their highest value: a breaker
+ * shows open while any worker's is.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { ROUTE_MODES, type RouteTable } from '@carve/shared-routing';
@@ -69,6 +73,7 @@ export class GatewayMetrics {
       name: 'carve_gateway_breaker_state',
       help: 'Circuit breaker per upstream: 0 closed, 1 half-open, 2 open',
       labelNames: ['upstream'] as const,
+      aggregator: 'max',
       registers,
     });
     this.breakerTransitions = new Counter({
@@ -93,12 +98,14 @@ export class GatewayMetrics {
       name: 'carve_gateway_route_mode',
       help: 'Current mode of each route (1 for the mode in force, 0 for the others)',
       labelNames: ['route', 'mode'] as const,
+      aggregator: 'max',
       registers,
     });
     this.percent = new Gauge({
       name: 'carve_gateway_route_percent',
       help: 'Share of sticky keys on the service for each route (canary percent; 100 in service mode)',
       labelNames: ['route'] as const,
+      aggregator: 'max',
       registers,
     });
     this.guardTrips = new Counter({
