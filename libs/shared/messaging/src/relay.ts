@@ -7,6 +7,16 @@ import { contextOf, endSpans, messageSpan, type MessageSpan } from './tracing';
 import type { OutboundMessage, Transport } from './transport';
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF, errorMessage, type MessagingLogger, silentLogger, sleep, Waker } from './util';
 
+/**
+ * The payload of the NOTIFY that tells Postgres-transport consumers a batch is in the log: its
+ * topics, comma-separated, so that a consumer wakes only for a topic it reads; empty (every
+ * consumer of the schema looks) when they would not fit in a notification.
+ */
+export function logNotice(batch: ReadonlyArray<Pick<OutboxRow, 'topic'>>): string {
+  const topics = [...new Set(batch.map((r) => r.topic))].join(',');
+  return Buffer.byteLength(topics) < 4000 ? topics : '';
+}
+
 export interface OutboxRow {
   id: string;
   seq: string;
@@ -199,6 +209,7 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
       );
       // A traced row's headers take the context of its `send` span, in the same statement.
       const traced = spans?.map((sp) => (sp ? JSON.stringify(sp.headers) : null));
+      const notice = logNotice(batch);
       await c.query(
         `WITH upd AS (
            UPDATE ${schema}.outbox o SET published_at = clock_timestamp(), log_pos = v.pos${traced ? `,
@@ -206,8 +217,8 @@ export async function startRelay(opts: RelayOptions): Promise<RelayHandle> {
              FROM unnest($1::uuid[], $2::bigint[]${traced ? ', $3::jsonb[]' : ''}) AS v(id, pos${traced ? ', trace' : ''})
             WHERE o.id = v.id AND o.published_at IS NULL
             RETURNING 1)
-         SELECT pg_notify('${outboxLogChannel(schema)}', ''), (SELECT count(*) FROM upd) AS n`,
-        traced ? [batch.map((r) => r.id), pos[0].p, traced] : [batch.map((r) => r.id), pos[0].p],
+         SELECT pg_notify('${outboxLogChannel(schema)}', $${traced ? 4 : 3}), (SELECT count(*) FROM upd) AS n`,
+        traced ? [batch.map((r) => r.id), pos[0].p, traced, notice] : [batch.map((r) => r.id), pos[0].p, notice],
       );
     } else {
       unmarked = batch.map((r) => r.id);

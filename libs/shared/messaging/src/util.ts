@@ -38,19 +38,20 @@ export class Waker {
     return woken;
   }
 
-  wait(ms: number): Promise<void> {
+  /** Resolves when woken (true; at once if woken since the last wait) or after `ms` (false). */
+  wait(ms: number): Promise<boolean> {
     if (this.pending) {
       this.pending = false;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.resolve = undefined;
-        resolve();
+        resolve(false);
       }, ms);
       this.resolve = () => {
         clearTimeout(timer);
-        resolve();
+        resolve(true);
       };
     });
   }

@@ -190,6 +190,7 @@ export class PostgresTransport implements Transport {
     const group = opts.group;
     const topics: TopicState[] = opts.topics.map((topic) => ({ topic, schema: this.schemaOf(topic), locked: false, position: null }));
     const schemas = [...new Set(topics.map((t) => t.schema))];
+    const topicNames = new Set(opts.topics);
     const waker = new Waker();
     let running = true;
     let onReady!: () => void;
@@ -284,7 +285,25 @@ export class PostgresTransport implements Transport {
         broken = err;
         waker.wake();
       });
-      c.on('notification', () => waker.wake());
+      // The relay's NOTIFY names the topics of its batch (relay.ts `logNotice`): a batch of
+      // topics this group does not read wakes nothing, and a wake reads only the topics named.
+      // Every topic is read after (re)connecting, on a notice without names, and when the poll
+      // interval passes without one (a missed notification).
+      let readAll = true;
+      const named = new Set<string>();
+      c.on('notification', (n) => {
+        if (!n.payload) readAll = true;
+        else {
+          let ours = false;
+          for (const topic of n.payload.split(',')) {
+            if (!topicNames.has(topic)) continue;
+            named.add(topic);
+            ours = true;
+          }
+          if (!ours) return;
+        }
+        waker.wake();
+      });
       await c.connect();
       try {
         for (const s of schemas) await c.query(`LISTEN "${outboxLogChannel(s)}"`);
@@ -300,12 +319,24 @@ export class PostgresTransport implements Transport {
               );
               t.locked = rows[0].ok;
             }
-            if (t.locked) await loadPosition(t);
+            if (t.locked) {
+              await loadPosition(t);
+              named.add(t.topic);
+            }
           }
           onReady(); // every topic is ours, or held by another member of the group
+          const all = readAll;
+          readAll = false;
           let more = false;
-          for (const t of topics) if (t.locked && running) more = (await pump(t)) || more;
-          if (!more && running) await waker.wait(pollIntervalMs);
+          for (const t of topics) {
+            if (!t.locked || !running || !(all || named.has(t.topic))) continue;
+            named.delete(t.topic);
+            if (await pump(t)) {
+              more = true;
+              named.add(t.topic); // a full batch: read on
+            }
+          }
+          if (!more && running && !(await waker.wait(pollIntervalMs))) readAll = true;
         }
       } finally {
         for (const t of topics) {
