@@ -13,6 +13,9 @@ KAFKA_BROKERS: {{ . | quote }}
 CARVE_ADMIN_PORT: {{ .Values.admin.port | quote }}
 CARVE_ADMIN_HOST: {{ .Values.admin.host | quote }}
 {{- end }}
+{{- if hasKey .Values "workers" }}
+CARVE_GATEWAY_WORKERS: {{ .Values.workers | quote }}
+{{- end }}
 {{- if include "carve-service.hasRoutes" . }}
 CARVE_ROUTES_FILE: {{ include "carve-service.routesFile" . | quote }}
 {{- end }}

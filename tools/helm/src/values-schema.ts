@@ -32,6 +32,7 @@ export const RESERVED_ENV = [
   'CARVE_ADMIN_PORT',
   'CARVE_ADMIN_HOST',
   'CARVE_ROUTES_FILE',
+  'CARVE_GATEWAY_WORKERS',
   'OTEL_EXPORTER_OTLP_ENDPOINT',
   'OTEL_TRACES_SAMPLER',
   'OTEL_TRACES_SAMPLER_ARG',
@@ -291,6 +292,7 @@ export function valuesSchema(c: DeployableChart): Schema {
       port: int('CARVE_ADMIN_PORT', 1024, 65535),
       host: str('CARVE_ADMIN_HOST: address the admin port binds to', { pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|::|::1)$' }),
     });
+    properties.workers = int('CARVE_GATEWAY_WORKERS: processes serving the proxy port in each pod, at most one per core of its CPU limit (docs/gateway.md, "Workers")', 1, 64);
     properties.routes = obj('Route table (ConfigMap from routes/<environment>.yaml)', {
       mountPath: str('Directory the route table is mounted in; CARVE_ROUTES_FILE is <mountPath>/routes.yaml', { pattern: '^/[A-Za-z0-9._/-]+$', not: { pattern: '^/tmp(/|$)' } }),
     });

@@ -290,6 +290,7 @@ describe('the gateway chart', () => {
     expect(envCm.data.CARVE_ADMIN_PORT).toBe('9090');
     // Set explicitly (the gateway binds the admin port to 127.0.0.1 otherwise): the NetworkPolicy admits only adminFrom and Prometheus.
     expect(envCm.data.CARVE_ADMIN_HOST).toBe('0.0.0.0');
+    expect(envCm.data.CARVE_GATEWAY_WORKERS).toBe(String(chartValues('gateway', env).workers));
     const c = appContainer(manifests);
     expect(c.volumeMounts).toContainEqual({ name: 'routes', mountPath: '/etc/carve/routes', readOnly: true });
     expect(deploymentOf(manifests).spec.template.spec.volumes).toContainEqual({ name: 'routes', configMap: { name: 'gateway-routes' } });
@@ -298,6 +299,15 @@ describe('the gateway chart', () => {
       { name: 'admin', containerPort: 9090, protocol: 'TCP' },
     ]);
     expect(c.env).toContainEqual({ name: 'CARVE_ADMIN_TOKEN', valueFrom: { secretKeyRef: { name: 'gateway', key: 'admin-token', optional: false } } });
+  });
+
+  it('sets CARVE_GATEWAY_WORKERS from `workers` (one process per pod unless raised)', () => {
+    const envOf = (manifests: ReturnType<typeof rendered>) => all(manifests, 'ConfigMap').find((c) => c.metadata.name === 'gateway-env')!.data;
+    expect(chartValues('gateway', 'staging').workers).toBe(1);
+    expect(envOf(rendered('gateway', 'staging')).CARVE_GATEWAY_WORKERS).toBe('1');
+    expect(envOf(rendered('gateway', 'staging', { set: { workers: 2 } })).CARVE_GATEWAY_WORKERS).toBe('2');
+    // The other deployables have no workers.
+    expect(all(rendered('insights-service', 'staging'), 'ConfigMap').some((c) => 'CARVE_GATEWAY_WORKERS' in (c.data ?? {}))).toBe(false);
   });
 
   it.each(['staging', 'production', 'review'])('%s: has an ALB Ingress with the ACM certificate', (env) => {

@@ -52,6 +52,8 @@ describe('values.schema.json rejects bad values with a clear message', () => {
   it('the gateway needs its admin token from the Secret, and a host and certificate when the Ingress is on', () => {
     // null removes a key from the merged values.
     expect(templateError('gateway', { 'secretEnv.CARVE_ADMIN_TOKEN': null })).toContain("at '/secretEnv': missing property 'CARVE_ADMIN_TOKEN'");
+    expect(templateError('gateway', { workers: 0 })).toContain("at '/workers': minimum: got 0, want 1");
+    expect(templateError('gateway', { 'config.extraEnv': { CARVE_GATEWAY_WORKERS: '4' } })).toContain("invalid propertyName 'CARVE_GATEWAY_WORKERS'");
     expect(templateError('gateway', { 'ingress.certificateArn': '' })).toContain("at '/ingress/certificateArn': minLength: got 0, want 1");
   });
 
