@@ -27,6 +27,11 @@
  *                 in batches of 64 (so that in the sliced layout the exports fall in its own
  *                 slices) to a receiver in the orchestrator process; the spans and traces it
  *                 received are in the report
+ *   gateway-2w    the same as gateway with CARVE_GATEWAY_WORKERS=2: a primary and two workers
+ *                 on one port; its CPU is the primary's and the workers' (their PIDs from
+ *                 the primary's children in /proc). Pinned to CPU 0 like the others in the
+ *                 open-loop layouts (its CPU per request beside gateway's); its throughput
+ *                 beside gateway's is what the max layout measures
  *   shadow        the Carve gateway with the route under load in shadow mode (sample 1.0):
  *                 every request is also sent to the "service" and compared
  * The monolith upstream ("upstream") and the service ("service", started when a gateway target
@@ -65,11 +70,21 @@
  *                 shadow (the gateway's own variants). Use a lower --rate (it is per target); CPU per request
  *                 rises at low rates (less work per event-loop turn), so compare CPU figures
  *                 only within one layout and rate.
+ *   max           the most each target answers: closed loop, one target at a time (started
+ *                 and stopped per round, like sequential), --connections (64) connections each
+ *                 sending its next request when the last one is answered, for warmup +
+ *                 duration. The gateway targets are NOT pinned (they may use both CPUs, beside
+ *                 the load generator on CPU 1 and the upstreams on CPU 0), so that
+ *                 gateway-2w can use a second core; the report gives req/s and
+ *                 gateway-2w / gateway. --rate is not used. The load generator and the
+ *                 upstreams share the 2 cores with the gateway: on this machine they bound
+ *                 the figure, not the gateway alone.
  *
  * Usage:
  *   npm run bench:gateway -w @carve/bench -- [--rate 2000] [--duration 10] [--warmup 3]
- *       [--rounds 3] [--layout sliced|sequential|interleaved] [--slice-ms 500] [--drain-ms 5]
- *       [--targets direct,nginx,http-proxy,node-floor,gateway,gateway-log,gateway-traced,shadow] [--json] [--cpu-prof DIR]
+ *       [--rounds 3] [--layout sliced|sequential|interleaved|max] [--slice-ms 500] [--drain-ms 5]
+ *       [--connections 64 (max)]
+ *       [--targets direct,nginx,http-proxy,node-floor,gateway,gateway-2w,gateway-log,gateway-traced,shadow] [--json] [--cpu-prof DIR]
  *       [--gateway-node-flags="--flag --flag"] [--gateway-stdout FILE]
  * --rate is per target (sliced: the rate while a slice of that target runs). --duration and
  * --warmup are per target in every layout. With --rounds N every group (sliced: the whole
@@ -125,7 +140,7 @@ interface Backend {
   readonly url: string;
 }
 
-const LAYOUTS = ['sliced', 'sequential', 'interleaved'] as const;
+const LAYOUTS = ['sliced', 'sequential', 'interleaved', 'max'] as const;
 type Layout = (typeof LAYOUTS)[number];
 const layout = (args.layout ?? 'sliced') as Layout;
 const sliceMs = () => Number(args['slice-ms'] ?? 500);
@@ -170,6 +185,7 @@ async function measure(
       '--tokens',
       tokensFile,
       ...(sliced ? ['--slice-ms', String(sliceMs()), '--drain-ms', String(args['drain-ms'] ?? 5), '--seed', String(round + 1)] : []),
+      ...(layout === 'max' ? ['--closed', String(args.connections ?? 64)] : []),
     ],
     {},
     'pipe',
@@ -242,9 +258,9 @@ async function measure(
 /** The groups to run, in order: targets measured in one run of the load generator share a group. */
 function groupsOf(targets: Target[]): Array<{ name: string; targets: Target[] }> {
   if (layout === 'sliced') return [{ name: 'sliced', targets }];
-  if (layout === 'sequential') return targets.map((t) => ({ name: t, targets: [t] }));
+  if (layout === 'sequential' || layout === 'max') return targets.map((t) => ({ name: t, targets: [t] }));
   const peers = targets.filter((t) => ['direct', 'nginx', 'http-proxy', 'node-floor', 'gateway'].includes(t));
-  const variants = targets.filter((t) => ['gateway', 'gateway-log', 'gateway-traced', 'shadow'].includes(t));
+  const variants = targets.filter((t) => ['gateway', 'gateway-2w', 'gateway-log', 'gateway-traced', 'shadow'].includes(t));
   const out: Array<{ name: string; targets: Target[] }> = [];
   if (peers.length) out.push({ name: 'peers', targets: peers });
   if (variants.some((t) => t !== 'gateway')) out.push({ name: 'gateway variants', targets: variants });
@@ -287,7 +303,7 @@ async function main(): Promise<void> {
     const upstream = await startBackend('upstream');
     const backends = [upstream];
     // The service side of the gateway targets' route under load: a process of its own.
-    if (targets.some((t) => t === 'gateway' || t === 'gateway-log' || t === 'gateway-traced' || t === 'shadow')) backends.push(await startBackend('service'));
+    if (targets.some((t) => t.startsWith('gateway') || t === 'shadow')) backends.push(await startBackend('service'));
     const serviceUrl = backends[1]?.url ?? upstream.url;
     const upPort = Number(new URL(upstream.url).port);
     const canaryFile = routesFile(dir, upstream.url, serviceUrl, 'canary');
@@ -321,7 +337,13 @@ async function main(): Promise<void> {
         const g = await startGatewayProc(target, canaryFile, dbUrl!, false, otel);
         return { target, url: g.url, proc: g.proc };
       }
-      const g = await startGatewayProc(target, target === 'shadow' ? shadowFile : canaryFile, dbUrl!, target === 'gateway-log');
+      // The max layout leaves the gateways unpinned: a second worker needs a second core.
+      const cpu = layout === 'max' ? 'all' : 0;
+      if (target === 'gateway-2w') {
+        const g = await startGatewayProc(target, canaryFile, dbUrl!, false, { CARVE_GATEWAY_WORKERS: '2' }, cpu);
+        return { target, url: g.url, proc: g.proc };
+      }
+      const g = await startGatewayProc(target, target === 'shadow' ? shadowFile : canaryFile, dbUrl!, target === 'gateway-log', {}, cpu);
       return { target, url: g.url, proc: g.proc };
     };
     const launchAll = async (ts: Target[]): Promise<Running[]> => {
@@ -348,13 +370,16 @@ async function main(): Promise<void> {
       log(
         layout === 'sliced'
           ? `round ${round + 1}/${rounds}, sliced (${sliceMs()} ms): ${running.map((r) => r.target).join(', ')} one at a time at ${rate} req/s (${warmup} s warm-up, ${duration} s measured each, about ${Math.round(running.length * (Number(warmup) + Number(duration)))} s)`
-          : `round ${round + 1}/${rounds}, ${group}: ${running.map((r) => r.target).join(', ')} at ${rate} req/s each (${warmup} s warm-up, ${duration} s measured)`,
+          : layout === 'max'
+            ? `round ${round + 1}/${rounds}, ${group}: closed loop, ${args.connections ?? 64} connections (${warmup} s warm-up, ${duration} s measured)`
+            : `round ${round + 1}/${rounds}, ${group}: ${running.map((r) => r.target).join(', ')} at ${rate} req/s each (${warmup} s warm-up, ${duration} s measured)`,
       );
       const { results, backendUsPerReq } = await measure(group, running, backends, tokensFile, round);
       for (const [name, us] of Object.entries(backendUsPerReq)) if (Number.isFinite(us)) backendCosts[name].push(us);
       for (const r of results) {
         raw.push(r);
-        log(`  ${r.target}: p50 ${fmt(r.summary.p50)} ms, p99 ${fmt(r.summary.p99)} ms, ${r.target === 'direct' ? '-' : fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${r.errors} errors`);
+        const perSec = layout === 'max' ? `${Math.round(r.summary.count / Number(duration))} req/s, ` : '';
+        log(`  ${r.target}: ${perSec}p50 ${fmt(r.summary.p50)} ms, p99 ${fmt(r.summary.p99)} ms, ${r.target === 'direct' ? '-' : fmt(r.cpuUsPerReq, 1)} µs CPU/req, ${r.errors} errors`);
       }
       log(`  ${Object.entries(backendUsPerReq).map(([name, us]) => `${name} ${fmt(us, 1)} µs CPU/req`).join(', ')}`);
     };
@@ -429,6 +454,10 @@ function medianResult(rs: Result[]): Result {
 }
 
 function report(results: Result[], backendCosts: Record<string, number[]>, exported?: { spans: number; traces: number }): void {
+  if (layout === 'max') {
+    reportMax(results);
+    return;
+  }
   const find = (group: string, t: Target) => results.find((r) => r.group === group && r.target === t);
   const peersGroup = (t: Target) => (layout === 'sequential' ? t : layout === 'sliced' ? 'sliced' : 'peers');
   const variantsGroup = (t: Target) => (layout === 'sequential' ? t : layout === 'sliced' ? 'sliced' : 'gateway variants');
@@ -488,6 +517,25 @@ function report(results: Result[], backendCosts: Record<string, number[]>, expor
   if (floor && gw) refs.push(`| gateway CPU / node-floor CPU | ${ratio(gw.cpuUsPerReq, floor.cpuUsPerReq)} |`);
   if (floor && gw) refs.push(`| gateway added p99 / node-floor added p99 | ${ratio(added99(gw), added99(floor))} |`);
   if (refs.length) lines.push('| reference: the node-floor target | measured |', '| --- | ---: |', ...refs, '');
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+}
+
+/** The max layout: each target's throughput (median over the rounds), and gateway-2w over gateway. */
+function reportMax(results: Result[]): void {
+  const duration = Number(args.duration ?? 10);
+  const perSec = (r: Result) => r.summary.count / duration;
+  const lines = [
+    `max layout: closed loop, ${args.connections ?? 64} connections, one target at a time, ${duration} s measured after ${args.warmup ?? 3} s warm-up, ${args.rounds ?? 1} round(s) (medians); gateways not pinned, load generator on CPU 1, upstreams on CPU 0; node ${process.version}; ${os.cpus()[0]?.model ?? '?'} x${cpus}; 1-min load average ${loadAtStart} at the start, ${loadAverage()} at the end`,
+    '',
+    '| target | req/s | CPU µs/req | p50 ms | p99 ms | requests | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...results.map((r) => `| ${r.target} | ${Math.round(perSec(r))} | ${r.target === 'direct' ? '-' : fmt(r.cpuUsPerReq, 1)} | ${fmt(r.summary.p50)} | ${fmt(r.summary.p99)} | ${r.completed} | ${r.errors} |`),
+    '',
+  ];
+  const one = results.find((r) => r.target === 'gateway');
+  const two = results.find((r) => r.target === 'gateway-2w');
+  if (one && two) lines.push(`gateway-2w / gateway throughput: ${(perSec(two) / perSec(one)).toFixed(2)}x`, '');
   process.stdout.write(`${lines.join('\n')}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }

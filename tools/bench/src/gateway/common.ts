@@ -4,7 +4,7 @@ import { parseArgs } from '../stats';
 export const args = parseArgs(process.argv.slice(2));
 export const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-export const ALL_TARGETS = ['direct', 'nginx', 'http-proxy', 'node-floor', 'gateway', 'gateway-log', 'gateway-traced', 'shadow'] as const;
+export const ALL_TARGETS = ['direct', 'nginx', 'http-proxy', 'node-floor', 'gateway', 'gateway-2w', 'gateway-log', 'gateway-traced', 'shadow'] as const;
 export type Target = (typeof ALL_TARGETS)[number];
 
 export const TENANTS = 100;

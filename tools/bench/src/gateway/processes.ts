@@ -67,8 +67,22 @@ export function childrenOf(pid: number): number[] {
 
 export const hasTaskset = spawnSync('taskset', ['--version']).status === 0;
 export const cpus = os.cpus().length;
-export const pin = (cpu: number, cmd: string, argv: string[]): [string, string[]] =>
-  hasTaskset && cpus >= 2 ? ['taskset', ['-c', String(cpu), cmd, ...argv]] : [cmd, argv];
+/** Pins to one CPU; `all`: not pinned (every CPU). */
+export const pin = (cpu: number | 'all', cmd: string, argv: string[]): [string, string[]] =>
+  hasTaskset && cpus >= 2 && cpu !== 'all' ? ['taskset', ['-c', String(cpu), cmd, ...argv]] : [cmd, argv];
+
+/** The PIDs of a process's children (the workers of a gateway primary), from /proc. */
+export function childPids(pid: number): number[] {
+  try {
+    return fs
+      .readdirSync(`/proc/${pid}/task`)
+      .flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/))
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
 
 export const registerTs = path.join(repoRoot(), 'tools', 'scripts', 'register-ts.js');
 
@@ -81,7 +95,7 @@ export const gatewayNodeFlags = (): string[] => (args['gateway-node-flags'] ? St
 
 export function start(
   name: string,
-  cpu: number,
+  cpu: number | 'all',
   cmd: string,
   argv: string[],
   env: NodeJS.ProcessEnv = {},
@@ -249,13 +263,20 @@ export function routesFile(dir: string, upstreamUrl: string, serviceUrl: string,
 }
 
 /** The Carve gateway as a target; `env` adds to its environment (the traced variant's OTEL_*). */
-export async function startGatewayProc(name: string, file: string, databaseUrl: string, accessLog: boolean, env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc; url: string }> {
+export async function startGatewayProc(
+  name: string,
+  file: string,
+  databaseUrl: string,
+  accessLog: boolean,
+  env: NodeJS.ProcessEnv = {},
+  cpu: number | 'all' = 0,
+): Promise<{ proc: Proc; url: string }> {
   const p = await port();
   const adminPort = await port();
   const entry = path.join(repoRoot(), 'apps', 'gateway', 'src', 'main.ts');
   const child = start(
     name,
-    0,
+    cpu,
     process.execPath,
     [...gatewayNodeFlags(), ...profileFlags(name), '-r', registerTs, entry],
     {
@@ -281,5 +302,6 @@ export async function startGatewayProc(name: string, file: string, databaseUrl: 
   );
   const url = `http://127.0.0.1:${p}`;
   await waitHttp(`${url}/readyz`);
-  return { url, proc: { name, child, pids: () => [child.pid!], stop: () => stopChild(child) } };
+  // With CARVE_GATEWAY_WORKERS the primary's workers serve: their CPU counts with the primary's.
+  return { url, proc: { name, child, pids: () => [child.pid!, ...childPids(child.pid!)], stop: () => stopChild(child) } };
 }

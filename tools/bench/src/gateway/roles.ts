@@ -121,7 +121,7 @@ export async function runLoad(): Promise<void> {
   const { Pool } = await import('undici');
   const targets = args.urls.split(',').map((pair) => {
     const [name, url] = pair.split('=');
-    return { name, pool: new Pool(new URL(url).origin, { connections: 64, pipelining: 1, keepAliveTimeout: 60_000 }), latencies: [] as number[], errors: 0, statusErrors: 0, due: 0, seq: 0 };
+    return { name, pool: new Pool(new URL(url).origin, { connections: Math.max(64, Number(args.closed ?? 0)), pipelining: 1, keepAliveTimeout: 60_000 }), latencies: [] as number[], errors: 0, statusErrors: 0, due: 0, seq: 0 };
   });
   type LoadTarget = (typeof targets)[number];
   const k = targets.length;
@@ -226,6 +226,29 @@ export async function runLoad(): Promise<void> {
     }
     acks.close();
     process.stdin.destroy();
+  } else if (args.closed) {
+    // Closed loop (the max layout): --closed connections per target, each sending its next
+    // request as soon as the last one is answered; latency from the send.
+    const connections = Number(args.closed);
+    const t0 = process.hrtime.bigint();
+    const measureFrom = t0 + BigInt(warmupMs) * 1_000_000n;
+    const stopAt = measureFrom + BigInt(durationMs) * 1_000_000n;
+    let started = false;
+    await Promise.all(
+      targets.flatMap((t) =>
+        Array.from({ length: connections }, async () => {
+          for (;;) {
+            const now = process.hrtime.bigint();
+            if (now >= stopAt) return;
+            if (!started && now >= measureFrom) {
+              started = true;
+              say('MEASURE-START');
+            }
+            await fire(t, now, now >= measureFrom);
+          }
+        }),
+      ),
+    );
   } else {
     const rate = Number(args.rate) * k;
     const intervalNs = BigInt(Math.round(1e9 / rate));
