@@ -70,12 +70,14 @@
  *                 shadow (the gateway's own variants). Use a lower --rate (it is per target); CPU per request
  *                 rises at low rates (less work per event-loop turn), so compare CPU figures
  *                 only within one layout and rate.
- *   max           the most each target answers: closed loop, one target at a time (started
- *                 and stopped per round, like sequential), --connections (64) connections each
- *                 sending its next request when the last one is answered, for warmup +
- *                 duration. The gateway targets are NOT pinned (they may use both CPUs, beside
- *                 the load generator on CPU 1 and the upstreams on CPU 0), so that
- *                 gateway-2w can use a second core; the report gives req/s and
+ *   max           the most each target answers: the slices of the sliced layout (every target
+ *                 up for the whole run, one loaded at a time, order shuffled per cycle, CPU per
+ *                 slice), but closed loop: --connections (64) connections each sending its next
+ *                 request when the last one is answered, for the whole slice (--slice-ms; use
+ *                 1000 or more, so a slice is more than its ramp). req/s is a target's requests
+ *                 over its measured slices. The gateway targets are NOT pinned (they may use
+ *                 both CPUs, beside the load generator on CPU 1 and the upstreams on CPU 0),
+ *                 so that gateway-2w can use a second core; the report gives req/s and
  *                 gateway-2w / gateway. --rate is not used. The load generator and the
  *                 upstreams share the 2 cores with the gateway: on this machine they bound
  *                 the figure, not the gateway alone.
@@ -163,7 +165,7 @@ async function measure(
   tokensFile: string,
   round: number,
 ): Promise<{ results: Result[]; backendUsPerReq: Record<string, number> }> {
-  const sliced = layout === 'sliced';
+  const sliced = layout === 'sliced' || layout === 'max';
   const load = start(
     'load',
     1,
@@ -257,8 +259,8 @@ async function measure(
 
 /** The groups to run, in order: targets measured in one run of the load generator share a group. */
 function groupsOf(targets: Target[]): Array<{ name: string; targets: Target[] }> {
-  if (layout === 'sliced') return [{ name: 'sliced', targets }];
-  if (layout === 'sequential' || layout === 'max') return targets.map((t) => ({ name: t, targets: [t] }));
+  if (layout === 'sliced' || layout === 'max') return [{ name: 'sliced', targets }];
+  if (layout === 'sequential') return targets.map((t) => ({ name: t, targets: [t] }));
   const peers = targets.filter((t) => ['direct', 'nginx', 'http-proxy', 'node-floor', 'gateway'].includes(t));
   const variants = targets.filter((t) => ['gateway', 'gateway-2w', 'gateway-log', 'gateway-traced', 'shadow'].includes(t));
   const out: Array<{ name: string; targets: Target[] }> = [];
@@ -273,7 +275,7 @@ let loadAtStart = '';
 async function main(): Promise<void> {
   loadAtStart = loadAverage();
   if (!LAYOUTS.includes(layout)) throw new Error(`--layout is ${LAYOUTS.join(', ')} or nothing (sliced), not ${args.layout}`);
-  if (layout === 'sliced' && !(sliceMs() > 0)) throw new Error(`--slice-ms is a number of ms above 0, not ${args['slice-ms']}`);
+  if ((layout === 'sliced' || layout === 'max') && !(sliceMs() > 0)) throw new Error(`--slice-ms is a number of ms above 0, not ${args['slice-ms']}`);
   const targets = (args.targets ?? ALL_TARGETS.join(',')).split(',') as Target[];
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}; choose from ${ALL_TARGETS.join(', ')}`);
   if (!hasTaskset || cpus < 2) log(`warning: ${hasTaskset ? `${cpus} CPU` : 'no taskset'}: processes are not pinned; figures are noisier`);
@@ -371,7 +373,7 @@ async function main(): Promise<void> {
         layout === 'sliced'
           ? `round ${round + 1}/${rounds}, sliced (${sliceMs()} ms): ${running.map((r) => r.target).join(', ')} one at a time at ${rate} req/s (${warmup} s warm-up, ${duration} s measured each, about ${Math.round(running.length * (Number(warmup) + Number(duration)))} s)`
           : layout === 'max'
-            ? `round ${round + 1}/${rounds}, ${group}: closed loop, ${args.connections ?? 64} connections (${warmup} s warm-up, ${duration} s measured)`
+            ? `round ${round + 1}/${rounds}, closed loop in slices (${sliceMs()} ms): ${running.map((r) => r.target).join(', ')} one at a time, ${args.connections ?? 64} connections (${warmup} s warm-up, ${duration} s measured each)`
             : `round ${round + 1}/${rounds}, ${group}: ${running.map((r) => r.target).join(', ')} at ${rate} req/s each (${warmup} s warm-up, ${duration} s measured)`,
       );
       const { results, backendUsPerReq } = await measure(group, running, backends, tokensFile, round);
@@ -385,7 +387,7 @@ async function main(): Promise<void> {
     };
 
     const rounds = Math.max(1, Number(args.rounds ?? 1));
-    if (layout === 'sliced') {
+    if (layout === 'sliced' || layout === 'max') {
       // Every target up for the whole run; each round is one run of the load generator (its own
       // warm-up slices, its own shuffled order).
       const running = await launchAll(targets);
@@ -526,7 +528,7 @@ function reportMax(results: Result[]): void {
   const duration = Number(args.duration ?? 10);
   const perSec = (r: Result) => r.summary.count / duration;
   const lines = [
-    `max layout: closed loop, ${args.connections ?? 64} connections, one target at a time, ${duration} s measured after ${args.warmup ?? 3} s warm-up, ${args.rounds ?? 1} round(s) (medians); gateways not pinned, load generator on CPU 1, upstreams on CPU 0; node ${process.version}; ${os.cpus()[0]?.model ?? '?'} x${cpus}; 1-min load average ${loadAtStart} at the start, ${loadAverage()} at the end`,
+    `max layout: closed loop, ${args.connections ?? 64} connections, one target at a time in ${sliceMs()} ms slices (order shuffled per cycle), ${duration} s measured per target after ${args.warmup ?? 3} s warm-up, ${args.rounds ?? 1} round(s) (medians); gateways not pinned, load generator on CPU 1, upstreams on CPU 0; node ${process.version}; ${os.cpus()[0]?.model ?? '?'} x${cpus}; 1-min load average ${loadAtStart} at the start, ${loadAverage()} at the end`,
     '',
     '| target | req/s | CPU µs/req | p50 ms | p99 ms | requests | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -202,7 +202,15 @@ export async function runLoad(): Promise<void> {
         const pending: Array<Promise<void>> = [];
         const sliceStart = process.hrtime.bigint();
         let j = 0;
-        await new Promise<void>((resolve) => {
+        if (args.closed) {
+          // Closed loop (the max layout): each connection sends its next request when the last one is answered, until the slice ends.
+          const sliceEnd = sliceStart + BigInt(sliceMs) * 1_000_000n;
+          const loop = async (): Promise<void> => {
+            for (let now = process.hrtime.bigint(); now < sliceEnd; now = process.hrtime.bigint()) await fire(t, now, measured);
+          };
+          pending.push(...Array.from({ length: Number(args.closed) }, loop));
+          await sleep(sliceMs);
+        } else await new Promise<void>((resolve) => {
           const tick = () => {
             const now = process.hrtime.bigint();
             while (j < perSlice && sliceStart + BigInt(j) * intervalNs <= now) {
@@ -226,29 +234,6 @@ export async function runLoad(): Promise<void> {
     }
     acks.close();
     process.stdin.destroy();
-  } else if (args.closed) {
-    // Closed loop (the max layout): --closed connections per target, each sending its next
-    // request as soon as the last one is answered; latency from the send.
-    const connections = Number(args.closed);
-    const t0 = process.hrtime.bigint();
-    const measureFrom = t0 + BigInt(warmupMs) * 1_000_000n;
-    const stopAt = measureFrom + BigInt(durationMs) * 1_000_000n;
-    let started = false;
-    await Promise.all(
-      targets.flatMap((t) =>
-        Array.from({ length: connections }, async () => {
-          for (;;) {
-            const now = process.hrtime.bigint();
-            if (now >= stopAt) return;
-            if (!started && now >= measureFrom) {
-              started = true;
-              say('MEASURE-START');
-            }
-            await fire(t, now, now >= measureFrom);
-          }
-        }),
-      ),
-    );
   } else {
     const rate = Number(args.rate) * k;
     const intervalNs = BigInt(Math.round(1e9 / rate));
