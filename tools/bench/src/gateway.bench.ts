@@ -538,6 +538,10 @@ function reportMax(results: Result[]): void {
   const one = results.find((r) => r.target === 'gateway');
   const two = results.find((r) => r.target === 'gateway-2w');
   if (one && two) lines.push(`gateway-2w / gateway throughput: ${(perSec(two) / perSec(one)).toFixed(2)}x`, '');
+  // direct: the load generator and the upstream alone, the most any proxy could be driven to here.
+  const direct = results.find((r) => r.target === 'direct');
+  if (direct) for (const r of results.filter((x) => x.target !== 'direct')) lines.push(`${r.target} / direct throughput: ${(perSec(r) / perSec(direct)).toFixed(2)}x`);
+  if (direct) lines.push('');
   process.stdout.write(`${lines.join('\n')}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
 }
