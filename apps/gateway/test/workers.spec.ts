@@ -395,9 +395,12 @@ describe('gateway workers (CARVE_GATEWAY_WORKERS=2)', () => {
     const [[slot, victim], [, survivor]] = [...before.entries()];
     process.kill(victim, 'SIGKILL');
     await waitFor('the killed worker gone', () => !alive(victim));
-    // Meanwhile: every request is answered.
+    // Meanwhile: every request is answered, and a scrape has the survivor's metrics.
     const answers = await burst(40, (i) => `${url}/api/v1/workspaces/ws-1/notes/k-${i}`, auth());
     expect(answers.map((a) => a.status)).toEqual(Array(40).fill(200));
+    const scrape = await adminCall('GET', '/metrics');
+    expect(scrape.status).toBe(200);
+    expect(series(scrape.text, 'carve_gateway_route_mode', 'route="notes-read",mode="monolith"')).toBe(1);
     const replaced = await waitFor('a new worker in the slot', () => {
       const pid = workerPids().get(slot);
       return pid !== undefined && pid !== victim ? pid : undefined;
