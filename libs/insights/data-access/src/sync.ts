@@ -25,6 +25,7 @@
 import { INSIGHTS_ORIGIN } from '@carve/insights-events';
 import type { FeatureStateV1, NoteFeatureLinkStateV1, NoteStateV1, WorkspaceStateV1 } from '@carve/legacy-events';
 import { type Envelope, queryRows, type SqlExecutor, type SyncConflict, wroteVersionHere } from '@carve/shared-messaging';
+import { tombstones } from '@carve/shared-persistence';
 import { INSIGHTS_SCHEMA as S } from './schema';
 
 export type ApplyResult = 'applied' | 'stale' | 'ignored';
@@ -37,29 +38,8 @@ async function one<R>(ex: SqlExecutor, sql: string, params: unknown[]): Promise<
   return (await queryRows<R>(ex, sql, params))[0];
 }
 
-/** True if any of these aggregates is deleted at `version` or later (a workspace: at any version). */
-async function buried(ex: SqlExecutor, workspaceId: string, checks: Array<[TombstoneType, string]>, version: number): Promise<boolean> {
-  const types = checks.map((c) => c[0]);
-  const ids = checks.map((c) => c[1]);
-  const row = await one<{ dead: boolean }>(
-    ex,
-    `SELECT EXISTS (
-       SELECT 1 FROM ${S}.tombstones t
-        WHERE (t.aggregate_type = 'workspace' AND t.aggregate_id = $1)
-           OR ((t.aggregate_type, t.aggregate_id) IN (SELECT * FROM unnest($2::text[], $3::text[])) AND t.aggregate_version >= $4)
-     ) AS dead`,
-    [workspaceId, types, ids, version],
-  );
-  return row?.dead === true;
-}
-
-async function bury(ex: SqlExecutor, type: TombstoneType, id: string, workspaceId: string, version: number): Promise<void> {
-  await ex.query(
-    `INSERT INTO ${S}.tombstones (aggregate_type, aggregate_id, workspace_id, aggregate_version) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET aggregate_version = GREATEST(tombstones.aggregate_version, EXCLUDED.aggregate_version), deleted_at = now()`,
-    [type, id, workspaceId, version],
-  );
-}
+/** The schema's tombstones (@carve/shared-persistence): a workspace's buries everything of it, an aggregate's the versions up to its own. */
+const { buried, bury } = tombstones<TombstoneType>(S);
 
 // ---- workspaces -------------------------------------------------------------------------------
 

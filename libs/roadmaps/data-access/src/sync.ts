@@ -24,6 +24,7 @@
 import type { FeatureStateV1, ReleaseStateV1 } from '@carve/legacy-events';
 import { ROADMAPS_ORIGIN } from '@carve/roadmaps-events';
 import { type Envelope, queryRows, type SqlExecutor, type SyncConflict, wroteVersionHere } from '@carve/shared-messaging';
+import { tombstones } from '@carve/shared-persistence';
 import { ROADMAPS_SCHEMA as S } from './schema';
 
 export type ApplyResult = 'applied' | 'stale' | 'ignored';
@@ -34,32 +35,13 @@ async function one<R>(ex: SqlExecutor, sql: string, params: unknown[]): Promise<
   return (await queryRows<R>(ex, sql, params))[0];
 }
 
-/** True if the workspace is deleted (at any version) or the aggregate at `version` or later. */
-async function buried(ex: SqlExecutor, workspaceId: string, type: TombstoneType, id: string, version: number): Promise<boolean> {
-  const row = await one<{ dead: boolean }>(
-    ex,
-    `SELECT EXISTS (
-       SELECT 1 FROM ${S}.tombstones t
-        WHERE (t.aggregate_type = 'workspace' AND t.aggregate_id = $1)
-           OR (t.aggregate_type = $2 AND t.aggregate_id = $3 AND t.aggregate_version >= $4)
-     ) AS dead`,
-    [workspaceId, type, id, version],
-  );
-  return row?.dead === true;
-}
-
-export async function bury(ex: SqlExecutor, type: TombstoneType, id: string, workspaceId: string, version: number): Promise<void> {
-  await ex.query(
-    `INSERT INTO ${S}.tombstones (aggregate_type, aggregate_id, workspace_id, aggregate_version) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET aggregate_version = GREATEST(tombstones.aggregate_version, EXCLUDED.aggregate_version), deleted_at = now()`,
-    [type, id, workspaceId, version],
-  );
-}
+/** The schema's tombstones (@carve/shared-persistence): a workspace's buries everything of it, an aggregate's the versions up to its own. */
+const { buried, bury } = tombstones<TombstoneType>(S);
 
 // ---- workspaces ------------------------------------------------------------------------------------
 
 export async function applyWorkspaceState(ex: SqlExecutor, w: { id: string }, version: number): Promise<ApplyResult> {
-  if (await buried(ex, w.id, 'workspace', w.id, version)) return 'stale';
+  if (await buried(ex, w.id, [['workspace', w.id]], version)) return 'stale';
   const rows = await queryRows(
     ex,
     `INSERT INTO ${S}.workspaces AS t (id, aggregate_version) VALUES ($1, $2)
@@ -81,7 +63,7 @@ export async function applyWorkspaceDeleted(ex: SqlExecutor, d: { id: string }, 
 // ---- features (read model: title and status) ------------------------------------------------------
 
 export async function applyFeatureState(ex: SqlExecutor, f: Pick<FeatureStateV1, 'id' | 'workspaceId' | 'title' | 'status'>, version: number): Promise<ApplyResult> {
-  if (await buried(ex, f.workspaceId, 'feature', f.id, version)) return 'stale';
+  if (await buried(ex, f.workspaceId, [['feature', f.id]], version)) return 'stale';
   const rows = await queryRows(
     ex,
     `INSERT INTO ${S}.feature_titles AS t (feature_id, workspace_id, title, status, aggregate_version) VALUES ($1, $2, $3, $4, $5)
@@ -108,7 +90,7 @@ export async function applyFeatureDeleted(ex: SqlExecutor, d: { id: string; work
 
 /** A release's whole state (its plan included) at `version`. */
 export async function applyReleaseState(ex: SqlExecutor, r: ReleaseStateV1, version: number): Promise<ApplyResult> {
-  if (await buried(ex, r.workspaceId, 'release', r.id, version)) return 'stale';
+  if (await buried(ex, r.workspaceId, [['release', r.id]], version)) return 'stale';
   const current = await one<{ v: number }>(ex, `SELECT aggregate_version AS v FROM ${S}.releases WHERE id = $1 FOR UPDATE`, [r.id]);
   if (current && current.v > version) return 'stale';
   await ex.query(

@@ -9,3 +9,4 @@ export { repoRoot } from './repo-root';
 export * from './sql';
 export * from './write-fence';
 export * from './keyset';
+export * from './tombstones';
