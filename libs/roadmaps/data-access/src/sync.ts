@@ -24,10 +24,10 @@
 import type { FeatureStateV1, ReleaseStateV1 } from '@carve/legacy-events';
 import { ROADMAPS_ORIGIN } from '@carve/roadmaps-events';
 import { type Envelope, queryRows, type SqlExecutor, type SyncConflict, wroteVersionHere } from '@carve/shared-messaging';
-import { tombstones } from '@carve/shared-persistence';
+import { type ApplyResult, featureTitles, tombstones } from '@carve/shared-persistence';
 import { ROADMAPS_SCHEMA as S } from './schema';
 
-export type ApplyResult = 'applied' | 'stale' | 'ignored';
+export type { ApplyResult } from '@carve/shared-persistence';
 
 type TombstoneType = 'workspace' | 'feature' | 'release';
 
@@ -37,6 +37,8 @@ async function one<R>(ex: SqlExecutor, sql: string, params: unknown[]): Promise<
 
 /** The schema's tombstones (@carve/shared-persistence): a workspace's buries everything of it, an aggregate's the versions up to its own. */
 const { buried, bury } = tombstones<TombstoneType>(S);
+/** The read model of the monolith's features (@carve/shared-persistence): title and status. */
+const titles = featureTitles(S);
 
 // ---- workspaces ------------------------------------------------------------------------------------
 
@@ -62,29 +64,14 @@ export async function applyWorkspaceDeleted(ex: SqlExecutor, d: { id: string }, 
 
 // ---- features (read model: title and status) ------------------------------------------------------
 
-export async function applyFeatureState(ex: SqlExecutor, f: Pick<FeatureStateV1, 'id' | 'workspaceId' | 'title' | 'status'>, version: number): Promise<ApplyResult> {
-  if (await buried(ex, f.workspaceId, [['feature', f.id]], version)) return 'stale';
-  const rows = await queryRows(
-    ex,
-    `INSERT INTO ${S}.feature_titles AS t (feature_id, workspace_id, title, status, aggregate_version) VALUES ($1, $2, $3, $4, $5)
-     ON CONFLICT (feature_id) DO UPDATE SET title = EXCLUDED.title, status = EXCLUDED.status, aggregate_version = EXCLUDED.aggregate_version
-     WHERE t.aggregate_version <= EXCLUDED.aggregate_version
-     RETURNING 1`,
-    [f.id, f.workspaceId, f.title, f.status, version],
-  );
-  return rows.length ? 'applied' : 'stale';
-}
+export const applyFeatureState = (ex: SqlExecutor, f: Pick<FeatureStateV1, 'id' | 'workspaceId' | 'title' | 'status'>, version: number): Promise<ApplyResult> => titles.applyState(ex, f, version);
 
 /**
  * The feature leaves the read model. Plans are not touched here: the monolith removes a deleted
  * feature from every plan in the same transaction and emits release.updated for each release,
  * which carries the new plan (and a newer version).
  */
-export async function applyFeatureDeleted(ex: SqlExecutor, d: { id: string; workspaceId: string }, version: number): Promise<ApplyResult> {
-  await ex.query(`DELETE FROM ${S}.feature_titles WHERE feature_id = $1 AND aggregate_version <= $2`, [d.id, version]);
-  await bury(ex, 'feature', d.id, d.workspaceId, version);
-  return 'applied';
-}
+export const applyFeatureDeleted = (ex: SqlExecutor, d: { id: string; workspaceId: string }, version: number): Promise<ApplyResult> => titles.applyDeleted(ex, d, version);
 
 // ---- releases and their plans ----------------------------------------------------------------------
 

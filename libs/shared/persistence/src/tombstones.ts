@@ -1,5 +1,6 @@
 /**
- * A carved service's tombstones (`<schema>.tombstones`: aggregate type, id, workspace, version).
+ * A carved service's tombstones (`<schema>.tombstones`: aggregate type, id, workspace, version),
+ * and the read model of the monolith's features kept beside its own aggregates (`featureTitles`).
  * Forward sync records one for every deletion it applies, so that an older state (a late event,
  * a backfilled row read before the delete) never brings the row back, and a workspace's
  * tombstone stops everything of that workspace. `ex` is any executor of the caller's
@@ -19,7 +20,7 @@ export interface Tombstones<T extends string = string> {
 }
 
 /** The first row of a result, whatever shape the executor returns (pg's `{ rows }`, TypeORM's array). */
-const firstRow = (result: unknown): Record<string, unknown> | undefined =>
+export const firstRow = (result: unknown): Record<string, unknown> | undefined =>
   (Array.isArray(result) ? result : (result as { rows?: Array<Record<string, unknown>> } | undefined)?.rows)?.[0];
 
 export function tombstones<T extends string = string>(schema: string): Tombstones<T> {
@@ -44,6 +45,50 @@ export function tombstones<T extends string = string>(schema: string): Tombstone
          ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET aggregate_version = GREATEST(tombstones.aggregate_version, EXCLUDED.aggregate_version), deleted_at = now()`,
         [type, id, workspaceId, version],
       );
+    },
+  };
+}
+
+/** What applying one event of the monolith did: written, skipped as older than what is held (or buried), or not this side's. */
+export type ApplyResult = 'applied' | 'stale' | 'ignored';
+
+/** A feature as the read model keeps it: its title and status. */
+export interface FeatureTitle {
+  id: string;
+  workspaceId: string;
+  title: string;
+  status: string;
+}
+
+/**
+ * The read model of the monolith's features a carved context keeps beside its own aggregates
+ * (`<schema>.feature_titles`: feature_id, workspace_id, title, status, aggregate_version),
+ * applied version-guarded from the features' events, a deletion leaving its tombstone.
+ */
+export function featureTitles(schema: string): {
+  applyState(ex: TombstoneExecutor, f: FeatureTitle, version: number): Promise<ApplyResult>;
+  applyDeleted(ex: TombstoneExecutor, d: { id: string; workspaceId: string }, version: number): Promise<ApplyResult>;
+} {
+  const s = assertIdentifier(schema, 'schema');
+  const { buried, bury } = tombstones<'feature'>(s);
+  return {
+    async applyState(ex, f, version) {
+      if (await buried(ex, f.workspaceId, [['feature', f.id]], version)) return 'stale';
+      const written = firstRow(
+        await ex.query(
+          `INSERT INTO ${s}.feature_titles AS t (feature_id, workspace_id, title, status, aggregate_version) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (feature_id) DO UPDATE SET title = EXCLUDED.title, status = EXCLUDED.status, aggregate_version = EXCLUDED.aggregate_version
+           WHERE t.aggregate_version <= EXCLUDED.aggregate_version
+           RETURNING 1 AS written`,
+          [f.id, f.workspaceId, f.title, f.status, version],
+        ),
+      );
+      return written ? 'applied' : 'stale';
+    },
+    async applyDeleted(ex, d, version) {
+      await ex.query(`DELETE FROM ${s}.feature_titles WHERE feature_id = $1 AND aggregate_version <= $2`, [d.id, version]);
+      await bury(ex, 'feature', d.id, d.workspaceId, version);
+      return 'applied';
     },
   };
 }
