@@ -20,10 +20,19 @@ describe('gateway routing', () => {
 
   const table = (percent = 30) => `
 upstreams:
-  monolith: { url: ${monolith.url}, timeoutMs: 500 }
-  insights: { url: ${service.url}, timeoutMs: 2000 }
+  monolith: { url: ${monolith.url}, timeoutMs: 5000 }
+  insights: { url: ${service.url}, timeoutMs: 5000 }
+  # The monolith again, with the short timeout the 504 test waits out (the other routes' answers
+  # may take seconds on a busy machine: one process serves the client, the gateway and both
+  # upstreams).
+  hasty: { url: ${monolith.url}, timeoutMs: 500 }
 default: monolith
 routes:
+  - id: slow
+    match: { methods: [GET], path: /api/v1/workspaces/:workspaceId/slow }
+    target: hasty
+    mode: service
+    fallback: false
   - id: notes-read
     match: { methods: [GET, HEAD], path: /api/v1/workspaces/:workspaceId/notes/* }
     target: insights
@@ -237,10 +246,10 @@ routes:
   });
 
   it('answers 504 upstream_timeout when the upstream does not answer in time', async () => {
-    // The monolith's timeoutMs is 500; undici's header timer ticks every ~0.5 s.
+    // The route's upstream `hasty` has timeoutMs 500; undici's header timer ticks every ~0.5 s.
     monolith.reset(() => ({ delayMs: 3000, body: { late: true } }));
     try {
-      const r = await http(`${gw.url}/slow`);
+      const r = await http(`${gw.url}/api/v1/workspaces/ws-1/slow`, { headers: { authorization: `Bearer ${token('ws-1')}` } });
       expect([r.status, r.json.code]).toEqual([504, 'upstream_timeout']);
       expect(r.ms).toBeGreaterThanOrEqual(450);
       expect(r.ms).toBeLessThan(2000);
@@ -268,6 +277,6 @@ routes:
     expect(r.text).toMatch(/carve_gateway_request_duration_seconds_bucket\{le="0.005",carve_service="gateway",route="notes-read",target="insights"\} \d+/);
     expect(r.text).toMatch(/carve_gateway_route_percent\{route="notes-read",carve_service="gateway"\} 30/);
     expect(r.text).toMatch(/carve_gateway_route_mode\{route="notes-read",mode="canary",carve_service="gateway"\} 1/);
-    expect(r.text).toMatch(/carve_gateway_upstream_errors_total\{route="_default",target="monolith",kind="timeout",carve_service="gateway"\} 1/);
+    expect(r.text).toMatch(/carve_gateway_upstream_errors_total\{route="slow",target="hasty",kind="timeout",carve_service="gateway"\} 1/);
   });
 });

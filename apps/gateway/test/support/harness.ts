@@ -195,18 +195,28 @@ export function admin(gw: RunningGateway, method: string, pathname: string, body
   });
 }
 
-/** Runs `fn` over `items` with at most `concurrency` in flight; results in order. */
+/**
+ * Runs `fn` over `items` with at most `concurrency` in flight; results in order. After the first
+ * failure nothing new starts, and it is thrown once the calls in flight have ended, so that no
+ * request of a failed test is still on its way while the next test runs.
+ */
 export async function pool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
+  let failed: { err: unknown } | undefined;
   const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    for (;;) {
+    while (!failed) {
       const i = next++;
       if (i >= items.length) return;
-      out[i] = await fn(items[i], i);
+      try {
+        out[i] = await fn(items[i], i);
+      } catch (err) {
+        failed ??= { err };
+      }
     }
   });
   await Promise.all(workers);
+  if (failed) throw failed.err;
   return out;
 }
 
