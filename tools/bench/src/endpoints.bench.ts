@@ -33,15 +33,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { migrateInsights } from '@carve/insights-data-access';
 import { insightsCarving } from '@carve/insights-carving';
-import { Carving } from '@carve/shared-carving';
-import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
-import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createDatabase, startEmbeddedPostgres } from '@carve/shared-persistence';
-import { type CarvedStack, freePorts, REGISTER_TS, ROOT, runNode, startCarvedStack } from '@carve/shared-testing';
-import { Client } from 'pg';
+import { type CarvedStack, freePorts } from '@carve/shared-testing';
 import { childrenOf, cpuNs } from './gateway/processes';
+import { type InsightsStack, seededNotes, seedInsights, startInsightsStack } from './insights-stack';
 import { parseArgs, summarize } from './stats';
 
 const args = parseArgs(process.argv.slice(2));
@@ -65,12 +61,6 @@ function cpuOf(stack: CarvedStack, postmaster: number): Record<ProcName, number>
 
 const minus = (a: Record<ProcName, number>, b: Record<ProcName, number>) =>
   Object.fromEntries(PROC_NAMES.map((n) => [n, a[n] - b[n]])) as Record<ProcName, number>;
-
-interface Note {
-  ws: string;
-  id: string;
-  token: string;
-}
 
 /** Sends `count` requests at `rate`/s, open loop; resolves when all are answered. Non-2xx answers are counted. */
 async function openLoop(rate: number, durationMs: number, send: (i: number) => Promise<Response>): Promise<{ sent: number; failed: string[] }> {
@@ -120,37 +110,19 @@ async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'carve-bench-endpoints-'));
   fs.chmodSync(dataDir, 0o777);
   const pg = await startEmbeddedPostgres({ dataDir: path.join(dataDir, 'pg'), port: await freePorts(1), log: { info: log, warn: log } });
-  let stack: CarvedStack | undefined;
-  let carving: Carving | undefined;
+  let running: InsightsStack | undefined;
   try {
     const url = await createDatabase(pg.url, 'bench_endpoints');
     log(`seeding ${notesN.toLocaleString('en-US')} notes over ${workspacesN} workspaces`);
-    const seed = await runNode(['-r', REGISTER_TS, path.join(ROOT, 'apps/legacy-monolith/src/seed/main.ts'), '--workspaces', String(workspacesN), '--notes', String(notesN), '--seed', '7'], { DATABASE_URL: url });
-    if (seed.code !== 0) throw new Error(`seed failed: ${seed.stderr}`);
-    await migrateInsights(url);
-    const env = { DATABASE_URL: url, CARVE_TRANSPORT: 'postgres', LOG_LEVEL: 'warn', PLATFORM: 'local', CARVE_JWT_SECRET: DEV_JWT_SECRET, CARVE_ACCESS_LOG: 'false' };
-    stack = await startCarvedStack({
-      name: 'bench-endpoints',
-      env,
-      service: { name: 'insights-service', entry: 'apps/insights-service/src/main.ts', upstream: 'insights' },
-      adminToken: DEV_ADMIN_TOKEN,
-      // CPU per request is the figure, not behaviour under overload: no request is refused for
-      // waiting on a busy machine (the per-tenant limit, the upstream queue's 1 s).
-      gatewayEnv: { CARVE_TENANT_CONCURRENCY: '100000', CARVE_UPSTREAM_QUEUE_TIMEOUT_MS: '30000' },
-    });
-    const s = stack;
-    const cv = await Carving.connect({ url, actor: 'bench', transport: 'postgres', gateway: { url: s.adminUrl, token: DEV_ADMIN_TOKEN } });
-    carving = cv;
+    await seedInsights(url, notesN, workspacesN);
+    // CPU per request is the figure, not behaviour under overload: no request is refused for
+    // waiting on a busy machine (the per-tenant limit, the upstream queue's 1 s).
+    running = await startInsightsStack('bench-endpoints', url, { CARVE_TENANT_CONCURRENCY: '100000', CARVE_UPSTREAM_QUEUE_TIMEOUT_MS: '30000' });
+    const s = running.stack;
+    const cv = running.carving;
     log('backfilling insights');
     await cv.backfill(insightsCarving, { reason: 'bench' });
-
-    const c = new Client({ connectionString: url });
-    await c.connect();
-    const notes: Note[] = (
-      await c.query(`SELECT n.workspace_id AS ws, n.id, (SELECT m.id FROM legacy.members m WHERE m.workspace_id = n.workspace_id AND m.role = 'admin' LIMIT 1) AS member
-                       FROM legacy.notes n ORDER BY md5(n.id::text) LIMIT 500`)
-    ).rows.map((r) => ({ ws: r.ws, id: r.id, token: signToken({ sub: r.member ?? '00000000-0000-4000-8000-000000000001', tid: r.ws, role: 'admin' }, DEV_JWT_SECRET) }));
-    await c.end();
+    const notes = await seededNotes(url, 500, 'md5(n.id::text)');
 
     const caughtUp = async (deadlineMs: number) => {
       for (const deadline = Date.now() + deadlineMs; ; ) {
@@ -310,8 +282,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`writes after / before: ${ratio(total(result.writes.after), total(result.writes.before))} (all processes); gateway -> service / monolith alone, GET one note: ${ratio(result.reads.one.gateway.cpuUsPerRequest, result.reads.one.monolith.cpuUsPerRequest)}`);
   } finally {
-    await carving?.close();
-    await stack?.stop();
+    await running?.stop();
     await pg.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }

@@ -20,15 +20,9 @@
  *    acknowledgement, retries included, for the writes due inside a handover.
  */
 import os from 'node:os';
-import path from 'node:path';
-import { migrateInsights } from '@carve/insights-data-access';
 import { insightsCarving } from '@carve/insights-carving';
-import { Carving } from '@carve/shared-carving';
-import { DEV_ADMIN_TOKEN } from '@carve/shared-control-plane';
-import { DEV_JWT_SECRET, signToken } from '@carve/shared-http';
 import { createDatabase, dropDatabase, resolveDatabase } from '@carve/shared-persistence';
-import { type CarvedStack, REGISTER_TS, ROOT, runNode, startCarvedStack } from '@carve/shared-testing';
-import { Client } from 'pg';
+import { type InsightsStack, seededNotes, seedInsights, startInsightsStack } from './insights-stack';
 import { parseArgs, summarize } from './stats';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -108,36 +102,18 @@ async function main(): Promise<void> {
   const server = process.env.DATABASE_URL ? { url: process.env.DATABASE_URL, stop: async () => undefined } : await resolveDatabase();
   const name = `bench_handover_${Date.now().toString(36)}`;
   const url = await createDatabase(server.url, name);
-  let stack: CarvedStack | undefined;
-  let carving: Carving | undefined;
+  let running: InsightsStack | undefined;
   try {
     log(`seeding ${notesN} notes over ${workspacesN} workspaces`);
-    const seed = await runNode(['-r', REGISTER_TS, path.join(ROOT, 'apps/legacy-monolith/src/seed/main.ts'), '--workspaces', String(workspacesN), '--notes', String(notesN), '--seed', '7'], { DATABASE_URL: url });
-    if (seed.code !== 0) throw new Error(`seed failed: ${seed.stderr}`);
-    await migrateInsights(url);
-
-    const env = { DATABASE_URL: url, CARVE_TRANSPORT: 'postgres', LOG_LEVEL: 'warn', PLATFORM: 'local', CARVE_JWT_SECRET: DEV_JWT_SECRET, CARVE_ACCESS_LOG: 'false' };
+    await seedInsights(url, notesN, workspacesN);
     // The open-loop writer keeps every write due inside a fence in flight (retrying): more than the
     // gateway's default 64 per tenant at 200/s. The bench measures the fence, not that limit.
-    stack = await startCarvedStack({
-      name: 'bench-handover',
-      env,
-      service: { name: 'insights-service', entry: 'apps/insights-service/src/main.ts', upstream: 'insights' },
-      adminToken: DEV_ADMIN_TOKEN,
-      gatewayEnv: { CARVE_TENANT_CONCURRENCY: '100000' },
-    });
-    const { gatewayUrl, adminUrl } = stack;
-
-    const cv = await Carving.connect({ url, actor: 'bench', transport: 'postgres', gateway: { url: adminUrl, token: DEV_ADMIN_TOKEN } });
-    carving = cv;
+    running = await startInsightsStack('bench-handover', url, { CARVE_TENANT_CONCURRENCY: '100000' });
+    const { gatewayUrl } = running.stack;
+    const { carving } = running;
+    const cv = carving;
     await carving.backfill(insightsCarving, { reason: 'bench' });
-    const c = new Client({ connectionString: url });
-    await c.connect();
-    const notes = (
-      await c.query(`SELECT n.workspace_id AS ws, n.id, (SELECT m.id FROM legacy.members m WHERE m.workspace_id = n.workspace_id AND m.role = 'admin' LIMIT 1) AS member
-                       FROM legacy.notes n ORDER BY n.id LIMIT 200`)
-    ).rows.map((r) => ({ ws: r.ws as string, id: r.id as string, token: signToken({ sub: r.member ?? '00000000-0000-4000-8000-000000000001', tid: r.ws, role: 'admin' }, DEV_JWT_SECRET) }));
-    await c.end();
+    const notes = await seededNotes(url, 200);
 
     const rows: string[] = [];
     const remarks: string[] = [];
@@ -220,8 +196,7 @@ async function main(): Promise<void> {
       console.log(`at ${rate}/s, ${n} rollback(s) undone: the reverse sync did not catch up within the fence time; each succeeded when tried again with the writer paused (its window is in the rows above)`);
     }
   } finally {
-    await carving?.close();
-    await stack?.stop();
+    await running?.stop();
     await dropDatabase(server.url, name).catch(() => undefined);
     await server.stop();
   }
