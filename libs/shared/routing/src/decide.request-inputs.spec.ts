@@ -35,4 +35,10 @@ describe('decide: what it reads from the request', () => {
     expect(decide(route(), { method: 'GET', tenantId: outside })).toMatchObject({ primary: 'monolith', upstream: 'monolith', fallback: false });
     expect(decide(route({ fallback: false }), { method: 'GET', tenantId: inside })).toMatchObject({ primary: 'service', fallback: false });
   });
+
+  it('leaves an operator request that forces no side to the route, with or without headers', () => {
+    const r = route({ mode: 'service', percent: undefined });
+    expect(decide(r, { method: 'GET', operator: true })).toMatchObject({ primary: 'service', reason: 'mode-service' });
+    expect(decide(r, { method: 'GET', operator: true, force: null, headers: { 'x-other': 'monolith' } })).toMatchObject({ primary: 'service', reason: 'mode-service' });
+  });
 });

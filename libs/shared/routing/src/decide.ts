@@ -70,6 +70,7 @@ const listCache = new WeakMap<Route, { allow: ReadonlySet<string>; deny: Readonl
 
 function lists(route: Route) {
   let l = listCache.get(route);
+  // Stryker disable next-line ConditionalExpression: a cache: building the sets again gives the same sets
   if (!l) listCache.set(route, (l = { allow: new Set(route.allow), deny: new Set(route.deny) }));
   return l;
 }
@@ -85,6 +86,7 @@ export function stickyKeyOf(route: Route, ctx: DecisionContext): string | undefi
       return ctx.userId || undefined;
     case 'header':
       return firstValue(ctx.headers, route.stickyBy.name) || undefined;
+    // Stryker disable next-line ConditionalExpression,StringLiteral: without this case stickyBy none falls out of the switch, which returns undefined too
     case 'none':
       return undefined;
   }
