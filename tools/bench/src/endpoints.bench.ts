@@ -36,7 +36,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { insightsCarving } from '@carve/insights-carving';
 import { createDatabase, startEmbeddedPostgres } from '@carve/shared-persistence';
 import { type CarvedStack, freePorts } from '@carve/shared-testing';
-import { childrenOf, cpuNs } from './gateway/processes';
+import { childrenOf, CLK_TCK, cpuNs } from './gateway/processes';
 import { type InsightsStack, seededNotes, seedInsights, startInsightsStack } from './insights-stack';
 import { parseArgs, summarize } from './stats';
 
@@ -54,9 +54,18 @@ const PROC_NAMES: readonly ProcName[] = ['monolith', 'service', 'gateway', 'post
 /** CPU time (ns) of each process of the stack; Postgres is its postmaster and every child. */
 function cpuOf(stack: CarvedStack, postmaster: number): Record<ProcName, number> {
   const byName = (n: string) => stack.procs.find((p) => p.name === n)!.pid;
-  let pg = cpuNs(postmaster);
+  // A backend that exits (a pool closing an idle connection) takes its own count with it; its
+  // time then shows in the postmaster's cutime + cstime (the children it reaped), in ticks.
+  let pg = cpuNs(postmaster) + (reapedChildrenTicks(postmaster) * 1e9) / CLK_TCK;
   for (const pid of childrenOf(postmaster)) pg += cpuNs(pid);
   return { monolith: cpuNs(byName('legacy-monolith')), service: cpuNs(byName('insights-service')), gateway: cpuNs(byName('gateway')), postgres: pg };
+}
+
+/** cutime + cstime of a process: the CPU of its children that exited and that it waited for, in ticks. */
+function reapedChildrenTicks(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[13]) + Number(fields[14]);
 }
 
 const minus = (a: Record<ProcName, number>, b: Record<ProcName, number>) =>
