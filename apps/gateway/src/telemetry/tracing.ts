@@ -184,18 +184,27 @@ export function traceExchange(parent: RequestTrace, method: string, upstream: st
         parent.ctx,
       )
     : null;
+  if (span !== null && parent instanceof ServerTrace && parent.fresh) {
+    // Recorded, and no context came with the request (none among `headers`, no baggage): what
+    // the W3C propagator would write is the client span's own context.
+    const sc = span.spanContext();
+    const out = headers.slice();
+    out.push('traceparent', traceparentOf(sc));
+    if (sc.traceState) out.push('tracestate', sc.traceState.serialize());
+    return { headers: out, end: (status) => endExchange(span, status) };
+  }
   const carrier: Record<string, string> = {};
   propagation.inject(span === null ? parent.ctx : trace.setSpan(parent.ctx, span), carrier);
   const out: string[] = [];
   for (let i = 0; i < headers.length; i += 2) if (!TRACE_HEADERS.has(headers[i])) out.push(headers[i], headers[i + 1]);
   for (const name in carrier) out.push(name, carrier[name]);
   if (span === null) return { headers: out, end: NOT_RECORDED.end };
-  return {
-    headers: out,
-    end(status) {
-      if (status > 0) span.setAttribute('http.response.status_code', status);
-      if (status === 0 || status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, ...(status === 0 ? { message: 'no answer from the upstream' } : {}) });
-      span.end();
-    },
-  };
+  return { headers: out, end: (status) => endExchange(span, status) };
+}
+
+/** Ends a client span with the upstream's status (0: it failed before answering). */
+function endExchange(span: Span, status: number): void {
+  if (status > 0) span.setAttribute('http.response.status_code', status);
+  if (status === 0 || status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, ...(status === 0 ? { message: 'no answer from the upstream' } : {}) });
+  span.end();
 }
