@@ -1,24 +1,12 @@
-import { applyOverrides, findRoute, formatRouteTableErrors, parseRouteTable, validateOverride, validateWorkspaceOverride, type RouteTable } from './index';
+import { applyOverrides, findRoute, validateOverride, validateWorkspaceOverride } from './index';
+import { notesAndCustomersTable } from './table.fixtures';
 
 // The rules of route and per-workspace overrides that overrides.spec.ts and
 // workspace-overrides.spec.ts leave open: the ends of the percent range, what each refused
 // per-workspace override is told, several workspaces on one route, and the order in which the
 // table lists the overrides in force.
 
-const FILE = `upstreams:
-  monolith: { url: http://127.0.0.1:3000 }
-  insights: { url: http://127.0.0.1:3101 }
-default: monolith
-routes:
-  - { id: notes, match: { methods: [GET], path: '/api/notes/*' }, target: insights, mode: canary, percent: 30 }
-  - { id: customers, match: { methods: [GET], path: '/api/customers/*' }, target: insights, mode: shadow }
-`;
-
-function load(): RouteTable {
-  const r = parseRouteTable(FILE);
-  if (!r.ok) throw new Error(formatRouteTableErrors(r.errors));
-  return r.table;
-}
+const load = notesAndCustomersTable;
 
 const W1 = 'aaaaaaaa-0000-4000-8000-000000000001';
 const W2 = 'aaaaaaaa-0000-4000-8000-000000000002';

@@ -1,19 +1,7 @@
-import { applyOverrides, decide, findRoute, formatRouteTableErrors, matchRoute, parseRouteTable, validateOverride, type RouteTable } from './index';
+import { applyOverrides, decide, findRoute, matchRoute, validateOverride } from './index';
+import { notesAndCustomersTable } from './table.fixtures';
 
-const FILE = `upstreams:
-  monolith: { url: http://127.0.0.1:3000 }
-  insights: { url: http://127.0.0.1:3101 }
-default: monolith
-routes:
-  - { id: notes, match: { methods: [GET], path: '/api/notes/*' }, target: insights, mode: canary, percent: 30 }
-  - { id: customers, match: { methods: [GET], path: '/api/customers/*' }, target: insights, mode: shadow }
-`;
-
-function load(): RouteTable {
-  const r = parseRouteTable(FILE);
-  if (!r.ok) throw new Error(formatRouteTableErrors(r.errors));
-  return r.table;
-}
+const load = notesAndCustomersTable;
 
 describe('applyOverrides', () => {
   it('lets the control plane beat the file, in a new frozen table', () => {

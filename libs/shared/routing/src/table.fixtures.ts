@@ -1,4 +1,4 @@
-import { formatRouteTableErrors, validateRouteTable, type Route, type RouteTable } from './route-table';
+import { formatRouteTableErrors, parseRouteTable, validateRouteTable, type Route, type RouteTable } from './route-table';
 import type { RouteDoc } from './route-table.schema';
 
 /**
@@ -27,4 +27,21 @@ export function canaryRoute(doc: Partial<RouteDoc> = {}): Route {
   });
   if (!result.ok) throw new Error(formatRouteTableErrors(result.errors));
   return result.table.routes[0];
+}
+
+/**
+ * For tests of overrides: a YAML table with `notes` (a 30 % canary to `insights`) and `customers`
+ * (shadow), parsed from text as the gateway reads its file.
+ */
+export function notesAndCustomersTable(): RouteTable {
+  const r = parseRouteTable(`upstreams:
+  monolith: { url: http://127.0.0.1:3000 }
+  insights: { url: http://127.0.0.1:3101 }
+default: monolith
+routes:
+  - { id: notes, match: { methods: [GET], path: '/api/notes/*' }, target: insights, mode: canary, percent: 30 }
+  - { id: customers, match: { methods: [GET], path: '/api/customers/*' }, target: insights, mode: shadow }
+`);
+  if (!r.ok) throw new Error(formatRouteTableErrors(r.errors));
+  return r.table;
 }
