@@ -21,7 +21,7 @@
  *   state): one scrape sees the whole gateway, whichever worker took it.
  */
 import cluster, { type Worker } from 'node:cluster';
-import type { Logger } from '@carve/shared-http';
+import { type Logger, PARENT_PID_ENV, watchParent } from '@carve/shared-http';
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 
 export const RESTART_MIN_MS = 100;
@@ -192,18 +192,13 @@ export function runPrimary(opts: PrimaryOptions): void {
   process.on('SIGINT', onSignal);
 
   // A supervisor (`carve dev`) that disappears stops the gateway, as for a single process.
-  const parentPid = Number(process.env['CARVE_PARENT_PID']) || undefined;
+  const parentPid = Number(process.env[PARENT_PID_ENV]) || undefined;
   if (parentPid) {
-    setInterval(() => {
+    watchParent(parentPid, () => {
       if (stopping) return;
-      try {
-        process.kill(parentPid, 0);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') return;
-        log.info({ parentPid }, 'gateway primary: the supervising process is gone');
-        beginShutdown();
-      }
-    }, 1000).unref();
+      log.info({ parentPid }, 'gateway primary: the supervising process is gone');
+      beginShutdown();
+    });
   }
 
   log.info({ workers: opts.workers, pid: process.pid }, `gateway primary (pid ${process.pid}): starting ${opts.workers} workers`);

@@ -30,6 +30,18 @@ function processGone(pid: number): boolean {
 }
 
 /**
+ * Calls `onGone` once the process `parentPid` no longer exists, checking every `everyMs`; the
+ * timer does not keep the process alive. Returns the stop of the watch.
+ */
+export function watchParent(parentPid: number, onGone: () => void, everyMs = 1000): () => void {
+  const timer = setInterval(() => {
+    if (processGone(parentPid)) onGone();
+  }, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
  * SIGTERM/SIGINT: mark draining (readiness fails), close servers and consumers (in-flight
  * requests finish), export the spans still buffered (tracing.ts), then exit 0; a second signal or the deadline exits at once. The same when
  * the supervising process (`parentPid`) disappears.
@@ -69,16 +81,19 @@ export function installGracefulShutdown(close: () => Promise<void>, logger: Pick
   };
   for (const s of signals) process.on(s, handler);
   const parentPid = opts.parentPid ?? (Number(process.env[PARENT_PID_ENV]) || undefined);
-  const watchdog = parentPid
-    ? setInterval(() => {
-        if (closing || !processGone(parentPid)) return;
-        logger.info({ parentPid }, 'the supervising process is gone');
-        handler('SIGTERM');
-      }, opts.parentCheckMs ?? 1000)
+  const unwatch = parentPid
+    ? watchParent(
+        parentPid,
+        () => {
+          if (closing) return;
+          logger.info({ parentPid }, 'the supervising process is gone');
+          handler('SIGTERM');
+        },
+        opts.parentCheckMs ?? 1000,
+      )
     : undefined;
-  watchdog?.unref();
   return () => {
     for (const s of signals) process.off(s, handler);
-    if (watchdog) clearInterval(watchdog);
+    unwatch?.();
   };
 }
