@@ -70,10 +70,11 @@ export interface KafkaTransportOptions {
   commitIntervalMs?: number;
   /**
    * Messages a partition's lane may hold, besides the chunk its handler is working on, before
-   * kafkajs's fetch loop waits for it (src/kafka/partition-lanes.ts); default 0: one fetch ahead
-   * of the handler. The benchmark measured no gain from more at 500 events/s on 2 cores (more
-   * fetches of fewer messages each cost CPU), but a deeper lane keeps the other partitions
-   * flowing for longer while one handler is slow (a lock wait, a slow downstream).
+   * the partition is paused (left out of the fetches until its handler takes them; the other
+   * partitions keep flowing; src/kafka/partition-lanes.ts); default 0: one fetch ahead of the
+   * handler. The benchmark measured no gain from more at 500 events/s on 2 cores (more fetches
+   * of fewer messages each cost CPU); a deeper lane lets a partition's messages pile up in
+   * memory while its handler is slow.
    */
   maxQueuedPerPartition?: number;
   /**
@@ -354,10 +355,10 @@ export class KafkaTransport implements Transport {
       autoCommit: false,
       eachBatchAutoResolve: false,
       // Batches only go into their partition's lane here (see partition-lanes.ts): the handler
-      // runs off kafkajs's fetch loop, which fetches again as soon as the lane has taken the
-      // batch (one fetch ahead of the handler; more with maxQueuedPerPartition).
+      // runs off kafkajs's fetch loop, which fetches again at once; a partition whose lane is
+      // full (one fetch ahead of its handler; more with maxQueuedPerPartition) is paused meanwhile.
       partitionsConsumedConcurrently: this.opts.partitionsConsumedConcurrently ?? 3,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale, pause }) => {
         if (stopping) return;
         running = { heartbeat, isRunning };
         await lanes.push({
@@ -367,6 +368,7 @@ export class KafkaTransport implements Transport {
           messages: batch.messages.map((m) => delivered(batch.topic, batch.partition, m)),
           isStale,
           resolve: resolveOffset,
+          pause,
         });
       },
     });

@@ -15,9 +15,12 @@ const msg = (partition: number, offset: number): DeliveredMessage => ({
   headers: {},
   timestamp: 0,
 });
-/** A fetched batch; its resolveOffset records the fetch position in `resolved` (per partition). */
+/**
+ * A fetched batch; its resolveOffset records the fetch position in `resolved` (per partition),
+ * its pause the partition in `paused` until the function it returned is called.
+ */
 const batchOf =
-  (resolved: Map<number, string>) =>
+  (resolved: Map<number, string>, paused: Set<number>) =>
   (partition: number, from: number, to: number, stale = false): IncomingBatch => ({
     topic: 't',
     partition,
@@ -25,6 +28,10 @@ const batchOf =
     messages: Array.from({ length: to - from + 1 }, (_, i) => msg(partition, from + i)),
     isStale: () => stale,
     resolve: (offset) => resolved.set(partition, offset),
+    pause: () => {
+      paused.add(partition);
+      return () => paused.delete(partition);
+    },
   });
 const tick = () => new Promise<void>((r) => setImmediate(r));
 async function until(what: string, probe: () => boolean): Promise<void> {
@@ -40,6 +47,7 @@ function scriptedHost() {
   const seen: string[] = [];
   const applied = new Map<number, string>();
   const resolved = new Map<number, string>();
+  const paused = new Set<number>();
   const seeks: string[] = [];
   const errors: string[] = [];
   const holds = new Map<string, Promise<void>>();
@@ -77,7 +85,8 @@ function scriptedHost() {
     seen,
     applied,
     resolved,
-    batch: batchOf(resolved),
+    paused,
+    batch: batchOf(resolved, paused),
     seeks,
     errors,
     fails,
@@ -135,17 +144,44 @@ describe('partition lanes', () => {
     expect(h.seen).toEqual(['0:0', '0:1', '0:2', '0:3', '0:4', '0:5']);
   });
 
-  it('makes the fetch loop wait while a lane holds more than maxQueued messages', async () => {
+  it('pauses a partition whose lane holds more than maxQueued messages until its handler takes them, and goes on fetching the others', async () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, { ...options, maxQueued: 4 });
+    lanes.revokeExcept(new Set(['t|0', 't|1']));
     const release = h.hold('0:0');
-    let returned = false;
-    const pushed = lanes.push(h.batch(0, 0, 9)).then(() => (returned = true));
-    await new Promise((r) => setTimeout(r, 20));
-    expect(returned).toBe(false);
+    // The handler takes 0-2 (held at 0:0); 3-9 stay queued: 7, more than 4.
+    await lanes.push(h.batch(0, 0, 9));
+    expect([...h.paused]).toEqual([0]);
+    expect(lanes.paused()).toEqual(['t|0']);
+    expect(h.resolved.get(0)).toBe('9'); // the fetch position moved on all the same
+    await lanes.push(h.batch(1, 0, 1));
+    await until('partition 1 handled', () => h.seen.includes('1:1'));
     release();
+    await until('partition 0 resumed', () => h.paused.size === 0);
+    await until('handled', () => h.seen.length === 12);
+    expect(h.seen.filter((id) => id.startsWith('0:'))).toEqual(Array.from({ length: 10 }, (_, i) => `0:${i}`));
+  });
+
+  it('makes the fetch loop wait only while every partition it owns is paused, until any has room', async () => {
+    const h = scriptedHost();
+    const lanes = new PartitionLanes(h.host, { ...options, maxQueued: 4 });
+    lanes.revokeExcept(new Set(['t|0', 't|1']));
+    const release0 = h.hold('0:0');
+    const release1 = h.hold('1:0');
+    await lanes.push(h.batch(0, 0, 9)); // partition 1 can still be fetched: returns
+    let returned = false;
+    const pushed = lanes.push(h.batch(1, 0, 9)).then(() => (returned = true));
+    for (let i = 0; i < 5; i++) await tick();
+    expect(returned).toBe(false);
+    expect(lanes.paused()).toEqual(['t|0', 't|1']);
+    // Partition 1's handler moves on: its lane has room again, the fetch loop goes on.
+    release1();
     await pushed;
-    await until('handled', () => h.seen.length === 10);
+    expect(lanes.paused()).toEqual(['t|0']);
+    release0();
+    await until('handled', () => h.seen.length === 20);
+    expect(lanes.paused()).toEqual([]);
+    expect(h.paused.size).toBe(0);
   });
 
   it('rewinds a partition whose handler rejects: seeks back to the first message not done and ignores stale batches', async () => {

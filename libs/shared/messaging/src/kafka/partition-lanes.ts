@@ -13,8 +13,12 @@
  *
  * - Order: one lane per partition, one handler call at a time per lane, in offset order; a
  *   message at an offset the lane has already queued (a refetch after a rebalance) is dropped.
- * - Back-pressure: `eachBatch` waits while its lane holds more than `maxQueued` messages
- *   besides the chunk its handler is on (the transport's default, 0: one fetch ahead).
+ * - Back-pressure, per partition: a lane holding more than `maxQueued` messages besides the
+ *   chunk its handler is on (the transport's default, 0: one fetch ahead) pauses its partition
+ *   (kafkajs `pause`: the next fetches leave it out) until its handler takes them; the other
+ *   partitions keep being fetched. Only when every partition this member owns is paused does
+ *   `eachBatch` wait, until any lane has room again (kafkajs would otherwise sleep its whole
+ *   `maxWaitTime` before fetching again).
  * - A handler that rejects (or stops short while the member still runs) rewinds its lane: the
  *   queue is dropped, the partition is sought back to the first message not done, and the lane
  *   waits `retryDelayMs(attempt)` before it takes messages again. Batches fetched before the
@@ -60,6 +64,8 @@ export interface IncomingBatch {
   isStale(): boolean;
   /** Moves the partition's fetch position past `offset` (kafkajs `resolveOffset`). */
   resolve(offset: string): void;
+  /** Leaves the partition out of the next fetches; the function returned takes it back (kafkajs `pause`). */
+  pause(): () => void;
 }
 
 interface Lane {
@@ -70,8 +76,8 @@ interface Lane {
   next: bigint | undefined;
   highWatermark: string;
   worker: Promise<void> | undefined;
-  /** Waiters for the queue to shrink below maxQueued. */
-  drained: Array<() => void>;
+  /** Set while the partition is paused (its queue is over maxQueued): resumes its fetching. */
+  resume: (() => void) | undefined;
   /** Dropped (rebalance or stop): take nothing more; no longer in the map. */
   closed: boolean;
   /** Consecutive failed handler calls (for the retry delay). */
@@ -87,6 +93,10 @@ export class PartitionLanes {
   /** Every lane's worker in progress, closed lanes' included (a stop waits for them all). */
   private readonly workers = new Set<Promise<void>>();
   private readonly waiting: Array<() => void> = [];
+  /** `eachBatch` calls waiting because every owned partition is paused; woken when any resumes. */
+  private readonly roomWaiters: Array<() => void> = [];
+  /** The `topic|partition` keys this member owns (from the last rebalance); undefined: those with a lane. */
+  private owned: Set<string> | undefined;
 
   constructor(private readonly host: LaneHost, private readonly opts: LaneOptions) {}
 
@@ -104,13 +114,16 @@ export class PartitionLanes {
     lane.next = BigInt(last) + 1n;
     lane.pending.push(...fresh);
     this.kick(lane);
-    while (lane.pending.length > this.opts.maxQueued && !lane.closed && this.host.isRunning()) {
-      await new Promise<void>((r) => lane.drained.push(r));
+    if (lane.pending.length <= this.opts.maxQueued || lane.closed) return;
+    lane.resume ??= batch.pause();
+    while (this.everyOwnedPaused() && !lane.closed && this.host.isRunning()) {
+      await new Promise<void>((r) => this.roomWaiters.push(r));
     }
   }
 
   /** Drops the lanes of partitions not in `assigned` (`topic|partition` keys) after a rebalance. */
   revokeExcept(assigned: Set<string>): void {
+    this.owned = assigned;
     for (const [key, lane] of this.lanes) {
       if (!assigned.has(key)) this.close(lane);
     }
@@ -127,11 +140,22 @@ export class PartitionLanes {
     return new Map([...this.lanes].map(([k, l]) => [k, l.pending.length]));
   }
 
+  /** The `topic|partition` keys whose fetching is paused because their lane is full. */
+  paused(): string[] {
+    return [...this.lanes].filter(([, l]) => l.resume).map(([k]) => k);
+  }
+
+  private everyOwnedPaused(): boolean {
+    const keys = this.owned ?? this.lanes.keys();
+    for (const key of keys) if (!this.lanes.get(key)?.resume) return false;
+    return true;
+  }
+
   private lane(topic: string, partition: number): Lane {
     const key = `${topic}|${partition}`;
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { topic, partition, pending: [], next: undefined, highWatermark: '0', worker: undefined, drained: [], closed: false, failures: 0, rewinding: false };
+      lane = { topic, partition, pending: [], next: undefined, highWatermark: '0', worker: undefined, resume: undefined, closed: false, failures: 0, rewinding: false };
       this.lanes.set(key, lane);
     }
     return lane;
@@ -150,9 +174,13 @@ export class PartitionLanes {
     this.release(lane);
   }
 
+  /** Resumes the lane's partition once its queue is back within maxQueued (or the lane is gone). */
   private release(lane: Lane): void {
-    if (lane.pending.length > this.opts.maxQueued) return;
-    for (const r of lane.drained.splice(0)) r();
+    if (!lane.resume || lane.pending.length > this.opts.maxQueued) return;
+    const resume = lane.resume;
+    lane.resume = undefined;
+    resume();
+    for (const r of this.roomWaiters.splice(0)) r();
   }
 
   private kick(lane: Lane): void {
@@ -166,13 +194,24 @@ export class PartitionLanes {
     this.workers.add(worker);
   }
 
-  private async slot(): Promise<() => void> {
-    while (this.active >= this.opts.concurrency) await new Promise<void>((r) => this.waiting.push(r));
+  /**
+   * A handler slot if one is free now (the chunk is then taken off the queue before `push`
+   * looks at it); a slot given back goes straight to the longest waiter.
+   */
+  private freeSlot(): (() => void) | undefined {
+    if (this.active >= this.opts.concurrency) return undefined;
     this.active += 1;
-    return () => {
-      this.active -= 1;
-      this.waiting.shift()?.();
-    };
+    return this.giveBack;
+  }
+
+  private readonly giveBack = (): void => {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active -= 1;
+  };
+
+  private slot(): Promise<() => void> {
+    return new Promise((r) => this.waiting.push(() => r(this.giveBack)));
   }
 
   private async work(lane: Lane): Promise<void> {
@@ -181,7 +220,7 @@ export class PartitionLanes {
       isRunning: () => !lane.closed && this.host.isRunning(),
     };
     while (lane.pending.length > 0 && ctx.isRunning()) {
-      const done = await this.slot();
+      const done = this.freeSlot() ?? (await this.slot());
       if (lane.closed || lane.pending.length === 0) {
         done();
         return;
