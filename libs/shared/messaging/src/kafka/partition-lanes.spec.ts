@@ -162,19 +162,19 @@ describe('partition lanes', () => {
     expect(h.seen.filter((id) => id.startsWith('0:'))).toEqual(Array.from({ length: 10 }, (_, i) => `0:${i}`));
   });
 
-  it('makes the fetch loop wait only while every partition it owns is paused, until any has room', async () => {
+  it('holds the fetch loop while a full lane waits for room, unless another partition it owns is idle', async () => {
     const h = scriptedHost();
     const lanes = new PartitionLanes(h.host, { ...options, maxQueued: 4 });
     lanes.revokeExcept(new Set(['t|0', 't|1']));
     const release0 = h.hold('0:0');
     const release1 = h.hold('1:0');
-    await lanes.push(h.batch(0, 0, 9)); // partition 1 can still be fetched: returns
+    await lanes.push(h.batch(0, 0, 9)); // partition 1 has nothing to do yet: fetching it is worth it
     let returned = false;
     const pushed = lanes.push(h.batch(1, 0, 9)).then(() => (returned = true));
     for (let i = 0; i < 5; i++) await tick();
-    expect(returned).toBe(false);
+    expect(returned).toBe(false); // both handlers busy, both lanes full
     expect(lanes.paused()).toEqual(['t|0', 't|1']);
-    // Partition 1's handler moves on: its lane has room again, the fetch loop goes on.
+    // Partition 1's handler takes its next chunk: its lane has room again, the fetch loop goes on.
     release1();
     await pushed;
     expect(lanes.paused()).toEqual(['t|0']);
@@ -182,6 +182,29 @@ describe('partition lanes', () => {
     await until('handled', () => h.seen.length === 20);
     expect(lanes.paused()).toEqual([]);
     expect(h.paused.size).toBe(0);
+  });
+
+  it('lets the fetch loop go on past a stuck partition once another runs out of work', async () => {
+    const h = scriptedHost();
+    const lanes = new PartitionLanes(h.host, { ...options, maxQueued: 0 });
+    lanes.revokeExcept(new Set(['t|0', 't|1']));
+    const release0 = h.hold('0:0'); // a handler stuck on a lock
+    const release1 = h.hold('1:0');
+    await lanes.push(h.batch(1, 0, 0)); // partition 1 busy, nothing queued
+    let returned = false;
+    const pushed = lanes.push(h.batch(0, 0, 5)).then(() => (returned = true));
+    for (let i = 0; i < 5; i++) await tick();
+    expect(returned).toBe(false); // partition 1's handler is busy: another fetch would bring little
+    release1();
+    await pushed; // partition 1 is idle: fetching it is worth it, partition 0 stays paused
+    expect(lanes.paused()).toEqual(['t|0']);
+    await lanes.push(h.batch(1, 1, 2));
+    await until('partition 1 handled', () => h.seen.includes('1:2'));
+    expect(h.seen.filter((id) => id.startsWith('0:'))).toEqual([]);
+    const stopping = lanes.drain();
+    expect(h.paused.size).toBe(0); // a dropped lane takes its pause with it
+    release0();
+    await stopping;
   });
 
   it('rewinds a partition whose handler rejects: seeks back to the first message not done and ignores stale batches', async () => {

@@ -16,9 +16,12 @@
  * - Back-pressure, per partition: a lane holding more than `maxQueued` messages besides the
  *   chunk its handler is on (the transport's default, 0: one fetch ahead) pauses its partition
  *   (kafkajs `pause`: the next fetches leave it out) until its handler takes them; the other
- *   partitions keep being fetched. Only when every partition this member owns is paused does
- *   `eachBatch` wait, until any lane has room again (kafkajs would otherwise sleep its whole
- *   `maxWaitTime` before fetching again).
+ *   partitions keep being fetched. The batch's `eachBatch` call still waits, as it would in
+ *   kafkajs's own loop, until the lane has room again, unless some partition this member owns
+ *   is idle (no lane yet, or neither paused nor handling): only an idle partition makes another
+ *   fetch worth its cost at once; fetching while every handler is busy only brings smaller
+ *   batches more often, which costs the CPU the handlers need (measured), and with every
+ *   partition paused kafkajs would sleep its whole `maxWaitTime`.
  * - A handler that rejects (or stops short while the member still runs) rewinds its lane: the
  *   queue is dropped, the partition is sought back to the first message not done, and the lane
  *   waits `retryDelayMs(attempt)` before it takes messages again. Batches fetched before the
@@ -93,8 +96,8 @@ export class PartitionLanes {
   /** Every lane's worker in progress, closed lanes' included (a stop waits for them all). */
   private readonly workers = new Set<Promise<void>>();
   private readonly waiting: Array<() => void> = [];
-  /** `eachBatch` calls waiting because every owned partition is paused; woken when any resumes. */
-  private readonly roomWaiters: Array<() => void> = [];
+  /** `eachBatch` calls waiting for their lane's room or an idle partition; woken when either may be. */
+  private readonly idleWaiters: Array<() => void> = [];
   /** The `topic|partition` keys this member owns (from the last rebalance); undefined: those with a lane. */
   private owned: Set<string> | undefined;
 
@@ -116,8 +119,8 @@ export class PartitionLanes {
     this.kick(lane);
     if (lane.pending.length <= this.opts.maxQueued || lane.closed) return;
     lane.resume ??= batch.pause();
-    while (this.everyOwnedPaused() && !lane.closed && this.host.isRunning()) {
-      await new Promise<void>((r) => this.roomWaiters.push(r));
+    while (lane.resume && !this.anyOwnedIdle() && !lane.closed && this.host.isRunning()) {
+      await new Promise<void>((r) => this.idleWaiters.push(r));
     }
   }
 
@@ -145,10 +148,18 @@ export class PartitionLanes {
     return [...this.lanes].filter(([, l]) => l.resume).map(([k]) => k);
   }
 
-  private everyOwnedPaused(): boolean {
+  /** Some owned partition has no lane yet, or a lane that is neither paused nor handling. */
+  private anyOwnedIdle(): boolean {
     const keys = this.owned ?? this.lanes.keys();
-    for (const key of keys) if (!this.lanes.get(key)?.resume) return false;
-    return true;
+    for (const key of keys) {
+      const lane = this.lanes.get(key);
+      if (!lane || (!lane.resume && !lane.worker)) return true;
+    }
+    return false;
+  }
+
+  private wakeIdleWaiters(): void {
+    for (const r of this.idleWaiters.splice(0)) r();
   }
 
   private lane(topic: string, partition: number): Lane {
@@ -172,6 +183,7 @@ export class PartitionLanes {
     const key = `${lane.topic}|${lane.partition}`;
     if (this.lanes.get(key) === lane) this.lanes.delete(key);
     this.release(lane);
+    this.wakeIdleWaiters();
   }
 
   /** Resumes the lane's partition once its queue is back within maxQueued (or the lane is gone). */
@@ -180,7 +192,7 @@ export class PartitionLanes {
     const resume = lane.resume;
     lane.resume = undefined;
     resume();
-    for (const r of this.roomWaiters.splice(0)) r();
+    this.wakeIdleWaiters();
   }
 
   private kick(lane: Lane): void {
@@ -189,6 +201,7 @@ export class PartitionLanes {
       this.workers.delete(worker);
       lane.worker = undefined;
       if (lane.pending.length > 0 && !lane.closed && !lane.rewinding && this.host.isRunning()) this.kick(lane);
+      else this.wakeIdleWaiters();
     });
     lane.worker = worker;
     this.workers.add(worker);
