@@ -119,9 +119,12 @@ export class PartitionLanes {
     this.kick(lane);
     if (lane.pending.length <= this.opts.maxQueued || lane.closed) return;
     lane.resume ??= batch.pause();
-    while (lane.resume && !this.anyOwnedIdle() && !lane.closed && this.host.isRunning()) {
-      await new Promise<void>((r) => this.idleWaiters.push(r));
-    }
+    while (this.holdsFetching(lane)) await new Promise<void>((r) => this.idleWaiters.push(r));
+  }
+
+  /** The lane is still paused (no room yet), no owned partition is idle, and the member runs. */
+  private holdsFetching(lane: Lane): boolean {
+    return lane.resume !== undefined && !this.anyOwnedIdle() && !lane.closed && this.host.isRunning();
   }
 
   /** Drops the lanes of partitions not in `assigned` (`topic|partition` keys) after a rebalance. */
