@@ -18,6 +18,7 @@ import { type GatewayConfig, type GatewayConfigInput, withDefaults } from './con
 import { Guard } from './guard/guard';
 import { LocalBuckets, RedisBuckets } from './limits/rate-store';
 import { TenantLimiter } from './limits/tenant-limiter';
+import { AccessLog } from './telemetry/access-log';
 import { lazyChildLoggerFactory } from './telemetry/logging';
 import { GatewayMetrics } from './telemetry/metrics';
 import { installCarvingMetrics } from './telemetry/carving-metrics';
@@ -120,6 +121,9 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
       if ((opts.maxRequestsPerSocket ?? 0) > 0) server.maxRequestsPerSocket = opts.maxRequestsPerSocket!;
       return server;
     };
+    // Closed after the app (cleanups run in reverse): the last requests' lines are written too.
+    const accessLog = config.accessLog ? AccessLog.of(log) : undefined;
+    if (accessLog) cleanups.push(() => accessLog.close());
     const app = Fastify(
       platformServerOptions({
         loggerInstance: log,
@@ -211,6 +215,7 @@ export async function startGateway(input: GatewayConfigInput): Promise<RunningGa
       limiter,
       bodyIdleTimeoutMs: timeouts.bodyIdleMs,
       tracing: tracingEnabled(),
+      accessLog,
     });
     // WebSocket upgrades on routes that take them (proxy/upgrade.ts).
     const upgrades = new UpgradeProxy({

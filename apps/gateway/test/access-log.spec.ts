@@ -1,8 +1,9 @@
 /**
  * The access log: one line per proxied request naming the route, target and side that answered
- * (and the fallback when there was one), with the request id the client got. It is written by a
- * child logger without the gateway logger's redaction, so the test also proves a line carries
- * no request header (a bearer token must never reach the log).
+ * (and the fallback when there was one), with the request id the client got. It is written by
+ * the access log's own writer (src/telemetry/access-log.ts), which takes fixed fields and not
+ * the logger's redaction, so the test also proves a line carries no request header (a bearer
+ * token must never reach the log).
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';

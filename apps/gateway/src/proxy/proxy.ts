@@ -40,6 +40,7 @@ import { parse as parseQuery } from 'node:querystring';
 import { Transform, type Readable } from 'node:stream';
 import { canonicalTarget, DEFAULT_UPSTREAM_BODY_LIMIT, decide, matchRoute, type Route, type RouteTable, type StringBag } from '@carve/shared-routing';
 import { type Identity, type Logger, PROBLEM_CONTENT_TYPE, ProblemError, problems, toProblem } from '@carve/shared-http';
+import type { AccessLog } from '../telemetry/access-log';
 import { type RequestTrace, traceExchange, traceRequest } from '../telemetry/tracing';
 import type { Histogram } from 'prom-client';
 import type { GatewayConfig } from '../config';
@@ -86,6 +87,8 @@ export interface ProxyDeps {
   readonly bodyIdleTimeoutMs?: number;
   /** Record spans (the process started tracing). */
   readonly tracing?: boolean;
+  /** One line per request (telemetry/access-log.ts); none: no access log. */
+  readonly accessLog?: AccessLog;
 }
 
 /** 503 when no connection to the upstream frees up in time (or too many already wait). */
@@ -199,11 +202,6 @@ export class Proxy {
   private readonly shadowCap: number;
   private readonly trustProxy: boolean;
   private readonly servedBy: boolean;
-  /**
-   * The access log: a child of the gateway's logger without its redaction (a line holds no
-   * headers, bodies or secrets: only the fields below), which halves the cost of a line.
-   */
-  private readonly accessLog: Logger | undefined;
   private readonly durations = new Map<string, (seconds: number) => void>();
   private readonly monolithSide: ExchangeOwner<Flight>;
   private readonly serviceSide: ExchangeOwner<Flight>;
@@ -217,7 +215,6 @@ export class Proxy {
     this.shadowCap = config.shadow.maxBodyBytes;
     this.trustProxy = config.trustProxy;
     this.servedBy = config.servedByHeader;
-    this.accessLog = config.accessLog ? deps.log.child({}, { redact: [] }) : undefined;
     this.tracing = deps.tracing ?? false;
 
     /** The monolith's side: relayed as it comes; kept for the comparison when shadowed. */
@@ -630,26 +627,26 @@ export class Proxy {
         l.totalMs += ms;
       }
     }
-    if (this.accessLog) {
-      const info = f.decided ? f : null;
-      this.accessLog.info(
-        {
-          reqId: f.id,
-          method: f.method,
-          url: f.url,
-          status,
-          ms: Math.round(ms * 100) / 100,
-          route: info?.route ?? null,
-          target: info?.target ?? null,
-          side: info?.side ?? null,
-          reason: info?.reason ?? 'rejected',
-          ...(info?.fallback ? { fallback: info.fallback } : {}),
-          ...(info?.shadow ? { shadow: true } : {}),
-          tenant: f.identity?.workspaceId,
-          ...(trace !== null ? trace.logFields : {}),
-        },
-        'request',
-      );
+    const accessLog = this.deps.accessLog;
+    if (accessLog) {
+      const decided = f.decided;
+      const ids = trace !== null ? trace.logFields : null;
+      accessLog.write({
+        reqId: f.id,
+        method: f.method,
+        url: f.url,
+        status,
+        ms: Math.round(ms * 100) / 100,
+        route: decided ? f.route : null,
+        target: decided ? f.target : null,
+        side: decided ? f.side : null,
+        reason: decided ? f.reason : 'rejected',
+        fallback: decided ? f.fallback : null,
+        shadow: decided && f.shadow,
+        tenant: f.identity?.workspaceId,
+        traceId: ids?.trace_id,
+        spanId: ids?.span_id,
+      });
     }
   }
 
