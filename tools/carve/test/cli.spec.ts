@@ -47,7 +47,7 @@ describe('carve CLI', () => {
     expect(run('stage').code).toBe(2);
   });
 
-  it('per-workspace moves and backfill throttles: bad selections are usage errors (exit 2) before anything connects', () => {
+  it('per-workspace moves and the throttles of both backfills: bad selections are usage errors (exit 2) before anything connects', () => {
     const cases = [
       ['stage', 'insights', 'canary', '--percent', '5', '--workspace', 'w1'],
       ['cutover', 'insights', '--writes', '--workspace', 'w1', '--include-overrides'],
@@ -56,6 +56,9 @@ describe('carve CLI', () => {
       ['cohort', 'set', 'internal', ' , '],
       ['backfill', 'insights', '--throttle', 'sometimes'],
       ['backfill', 'insights', '--throttle', 'off', '--max-latency-ms', '50'],
+      ['move', 'backfill', '--schema', 'legacy', '--to', 'postgres://127.0.0.1:1/x', '--throttle', 'sometimes'],
+      ['move', 'backfill', '--schema', 'legacy', '--to', 'postgres://127.0.0.1:1/x', '--throttle', 'off', '--max-replica-lag-ms', '500'],
+      ['move', 'backfill', '--schema', 'legacy', '--to', 'postgres://127.0.0.1:1/x', '--max-rows-per-second', '0'],
     ];
     for (const args of cases) {
       const r = run(...args);

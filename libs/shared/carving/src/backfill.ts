@@ -27,6 +27,7 @@ import { Client, Pool } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { BackfillSource, CarvableContext } from './context';
 import { LoadThrottle, type LoadThrottleOptions, type ThrottleState } from './load-throttle';
+import { RowRate } from './row-rate';
 import { ident, literal, parseCopyTextLine } from './sql';
 import { sleep } from './sleep';
 import { isoOrNull as iso } from '@carve/shared-kernel';
@@ -289,11 +290,9 @@ async function analyzeSchema(db: Client, schema: string): Promise<string[]> {
 export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport> {
   const ctx = opts.context;
   const runId = randomUUID();
-  const maxRate = opts.maxRowsPerSecond && opts.maxRowsPerSecond > 0 ? opts.maxRowsPerSecond : undefined;
-  let batchSize = Math.max(1, Math.floor(opts.batchSize ?? 10_000));
-  // Under a throttle a batch holds at most 50 ms of budget: the database's work comes in small
-  // bursts, which is what keeps the latency of everything else on it flat.
-  if (maxRate) batchSize = Math.max(1, Math.min(batchSize, Math.floor(maxRate / 20)));
+  const ceiling = RowRate.of(opts.maxRowsPerSecond);
+  const wantedBatch = Math.max(1, Math.floor(opts.batchSize ?? 10_000));
+  const batchSize = ceiling ? ceiling.batchSize(wantedBatch) : wantedBatch;
   const wanted = opts.sources ?? ctx.backfill.map((s) => s.name);
   for (const name of wanted) {
     if (!ctx.backfill.some((s) => s.name === name)) throw new Error(`${ctx.name} has no backfill source ${name} (it has ${ctx.backfill.map((s) => s.name).join(', ')})`);
@@ -420,7 +419,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       report(false);
     };
 
-    let allowedAt = performance.now() - 1000 / 20; // the first batch may start at once
+    const bucket = ceiling ? new RowRate(ceiling.perSecond) : undefined;
     const keyOrder = (dir: 'ASC' | 'DESC') => s.key.map((k) => `${k} ${dir}`).join(', ');
     const empty: Promise<Batch> = Promise.resolve({ buf: Buffer.alloc(0), rows: 0, lastKey: null });
     let next: Promise<Batch> = direct ? empty : readBatch(source, s, after, batchSize, scope);
@@ -431,17 +430,8 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillReport
       let last = batch.rows < batchSize;
       // Read ahead while this batch is merged (the key of the next page is known now).
       if (!direct && !last && !opts.signal?.aborted) next = readBatch(source, s, batch.lastKey, batchSize, scope);
-      if (maxRate) {
-        // A token bucket: a batch is written only once the rate allows all of its rows, and at
-        // most 100 ms of unused budget is kept (a stall or a pause is not followed by a burst).
-        const coming = direct ? batchSize : batch.rows;
-        if (coming > 0) {
-          const now = performance.now();
-          allowedAt = Math.max(allowedAt, now - 100) + (coming * 1000) / maxRate;
-          rateWaitMs = Math.max(0, allowedAt - now);
-          await sleep(rateWaitMs, opts.signal);
-        }
-      }
+      // The ceiling: a batch is written only once the rate allows all of its rows.
+      if (bucket) rateWaitMs = await bucket.take(direct ? batchSize : batch.rows, opts.signal);
       // A batch that deadlocks with a concurrent writer (forward sync applying events to the same
       // rows) is rolled back as a whole, checkpoint included, and written again.
       for (let attempt = 1; ; attempt++) {

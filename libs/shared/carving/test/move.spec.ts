@@ -192,6 +192,59 @@ describe('carve move (two real databases)', () => {
     expect(await dump(dst)).toEqual(await dump(src));
   });
 
+  it('a throttled copy: its ceiling makes 50 ms batches; the load throttle pauses it while the target answers slowly, says why, and it ends with every row', async () => {
+    await seed(src, 10, 300); // 3,000 notes
+    // The probe's latency is the knob's delay on each database (a real pg_sleep); it counts its runs.
+    for (const c of [src, dst]) {
+      await c.query('CREATE TABLE public.knob (delay float8 NOT NULL, probes int NOT NULL)');
+      await c.query('INSERT INTO public.knob VALUES (0, 0)');
+    }
+    const targetProbes = async () => (await dst.query('SELECT probes FROM public.knob')).rows[0].probes as number;
+    await startMove(t());
+    const seen: CopyProgress[] = [];
+    let slowed: Promise<unknown> | undefined;
+    const run = copyMove(t(), {
+      maxRowsPerSecond: 2000, // 100 rows a batch
+      throttle: { probeSql: 'UPDATE public.knob SET probes = probes + 1 RETURNING pg_sleep(delay)', maxLatencyMs: 20, intervalMs: 0 },
+      onProgress: (p) => {
+        seen.push(p);
+        if (p.table === 'notes' && p.rowsDone >= 400) slowed ??= dst.query('UPDATE public.knob SET delay = 0.06');
+      },
+    });
+    const failed = run.then(() => false, () => true);
+    const until = async (what: string, cond: () => boolean | Promise<boolean>) => {
+      const deadline = Date.now() + 30_000;
+      while (!(await cond())) {
+        if ((await Promise.race([failed, Promise.resolve(false)])) || Date.now() > deadline) throw new Error(`never: ${what}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    await until('the throttle to pause the copy', () => seen.some((p) => p.throttle?.paused));
+    const paused = seen.find((p) => p.throttle?.paused)!;
+    expect(paused.throttle!.reason).toMatch(/^target latency \d+ ms > \d+ ms$/);
+    // While paused the probes go on and no batch is written.
+    const where = () => ({ table: seen.at(-1)!.table, rowsDone: seen.at(-1)!.rowsDone });
+    const heldAt = where();
+    const probesAt = await targetProbes();
+    await until('five more probes while paused', async () => (await targetProbes()) >= probesAt + 5);
+    expect(where()).toEqual(heldAt);
+    expect(heldAt).toMatchObject({ table: 'notes' });
+    expect(heldAt.rowsDone).toBeLessThan(3000);
+
+    await dst.query('UPDATE public.knob SET delay = 0');
+    const report = await run;
+    expect(report.throttledMs).toBeGreaterThan(0);
+    expect(report.slowedBy).toMatch(/^target latency/);
+    // Batches of 100 (50 ms of 2,000 rows/s).
+    const notes = [...new Set(seen.filter((p) => p.table === 'notes').map((p) => p.rowsDone))];
+    const steps = notes.slice(1).map((n, i) => n - notes[i]);
+    expect(Math.max(...steps)).toBe(100);
+    expect(report.tables.find((x) => x.name === 'notes')!.rows).toBe(3000);
+    await applyMove(t());
+    expect((await verifyMove(t())).ok).toBe(true);
+    expect(await dump(dst)).toEqual(await dump(src));
+  });
+
   it('refuses what it cannot move, with the code and the step to take, and changes nothing', async () => {
     await src.query(`CREATE TABLE ${SCHEMA}.log (at timestamptz, line text)`);
     await dst.query(`CREATE TABLE ${SCHEMA}.log (at timestamptz, line text)`);

@@ -50,6 +50,7 @@ import { formatCount, formatDuration, ProgressBar } from '@carve/shared-progress
 import { resolveDatabase } from '@carve/shared-persistence';
 import { knownContexts, lookupContext } from '../carving/contexts';
 import { CliError, EXIT } from '../cli-error';
+import { type CopyFlags, copyOptionsOf, heldBackNote, slowedNote, whole, withCopyFlags } from '../copy-flags';
 
 interface Common {
   actor?: string;
@@ -76,12 +77,6 @@ function contextOr404(name: string): CarvableContext {
     EXIT.usage,
   );
 }
-
-const whole = (flag: string, min = 1) => (v: string) => {
-  const n = Number(v.replace(/_/g, ''));
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${flag} needs a whole number of at least ${min}, got "${v}"`, undefined, EXIT.usage);
-  return n;
-};
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -331,24 +326,19 @@ export function registerCarving(program: Command): void {
 
   selecting(
     common(
-      program
-        .command('backfill <context>')
-        .description("copy what exists in the monolith into the context's service (or only some workspaces': --workspace, --cohort), in batches, while forward sync runs (resumable, idempotent)")
-        .option('--max-rows-per-second <n>', 'a fixed ceiling on the rate (the load throttle still slows below it)', whole('--max-rows-per-second'))
-        .option('--throttle <mode>', 'auto: slow down while the monolith\'s or the service\'s database answers slowly or its replicas lag; off: never', 'auto')
-        .option('--max-latency-ms <n>', 'with --throttle auto: probe latency above which it slows down (default 20, or 4x the latency measured at the start)', whole('--max-latency-ms'))
-        .option('--max-replica-lag-ms <n>', 'with --throttle auto: replica replay lag above which it slows down (default 1000)', whole('--max-replica-lag-ms'))
-        .option('--batch-size <n>', 'rows per batch (default 10000)', whole('--batch-size'))
+      withCopyFlags(
+        program
+          .command('backfill <context>')
+          .description("copy what exists in the monolith into the context's service (or only some workspaces': --workspace, --cohort), in batches, while forward sync runs (resumable, idempotent)"),
+        "the monolith's or the service's database",
+      )
         .option('--restart', 'forget the checkpoints and copy everything again')
         .option('--source <name>', 'only this source (repeatable)', collect)
         .option('--json', 'print the report and the stage as JSON'),
     ),
-  ).action(async (name: string, opts: Common & Selection & { maxRowsPerSecond?: number; throttle: string; maxLatencyMs?: number; maxReplicaLagMs?: number; batchSize?: number; restart?: boolean; source?: string[]; json?: boolean }) => {
+  ).action(async (name: string, opts: Common & Selection & CopyFlags & { restart?: boolean; source?: string[]; json?: boolean }) => {
     const ctx = contextOr404(name);
-    if (opts.throttle !== 'auto' && opts.throttle !== 'off') throw new CliError(`--throttle is auto or off, not ${opts.throttle}`, 'use --throttle auto (the default) or --throttle off', EXIT.usage);
-    if (opts.throttle === 'off' && (opts.maxLatencyMs !== undefined || opts.maxReplicaLagMs !== undefined)) {
-      throw new CliError('--max-latency-ms and --max-replica-lag-ms set the load throttle, which --throttle off turns off', 'drop one of them', EXIT.usage);
-    }
+    const copy = copyOptionsOf(opts);
     if (perWorkspace(opts)) {
       listedWorkspaces(opts);
       if (opts.restart) throw new CliError('--restart is for the whole context: a backfill of some workspaces always copies them from the start', 'drop --restart', EXIT.usage);
@@ -358,26 +348,22 @@ export function registerCarving(program: Command): void {
       const ws = await selectedWorkspaces(carving, opts);
       const { report, stage } = await carving.backfill(ctx, {
         ...(ws ? { workspaces: ws } : {}),
-        batchSize: opts.batchSize,
-        maxRowsPerSecond: opts.maxRowsPerSecond,
-        ...(opts.throttle === 'auto' ? { throttle: { maxLatencyMs: opts.maxLatencyMs, maxReplicationLagMs: opts.maxReplicaLagMs } } : {}),
+        ...copy,
         restart: opts.restart,
         sources: opts.source,
         onProgress: (p) => {
           const label = `backfill ${p.source}`.padEnd(24);
           let bar = bars.get(p.source);
           if (!bar) bars.set(p.source, (bar = new ProgressBar(label, p.total)));
-          const t = p.throttle;
-          const slowed = t && t.duty < 1 ? ` (${t.paused ? 'paused' : `slowed to ${Math.round(t.duty * 100)}%`}: ${t.reason ?? 'recovering'})` : '';
           if (p.done) bar.finish(p.rowsDone);
-          else bar.update(p.rowsDone, p.total, `${label}${slowed}`);
+          else bar.update(p.rowsDone, p.total, `${label}${slowedNote(p.throttle)}`);
         },
       });
       if (opts.json) return printJson({ context: ctx.name, report, stage });
       for (const s of report.sources) {
         out(s.skipped
           ? `${s.name}: already complete (${formatCount(s.resumedAfterRows)} rows); --restart copies again`
-          : `${s.name}: ${formatCount(s.rows)} rows in ${formatDuration(s.ms)} (${formatCount(s.ms ? (s.rows * 1000) / s.ms : 0)} rows/s), ${formatCount(s.rowsWritten)} written${s.resumedAfterRows ? `, resumed after ${formatCount(s.resumedAfterRows)}` : ''}${s.conflictRetries ? `, ${s.conflictRetries} batch(es) written again after losing a deadlock to forward sync` : ''}${s.throttledMs >= 1000 ? `, held back ${formatDuration(s.throttledMs)} by load (${s.slowedBy ?? 'probe latency'})` : ''}`);
+          : `${s.name}: ${formatCount(s.rows)} rows in ${formatDuration(s.ms)} (${formatCount(s.ms ? (s.rows * 1000) / s.ms : 0)} rows/s), ${formatCount(s.rowsWritten)} written${s.resumedAfterRows ? `, resumed after ${formatCount(s.resumedAfterRows)}` : ''}${s.conflictRetries ? `, ${s.conflictRetries} batch(es) written again after losing a deadlock to forward sync` : ''}${heldBackNote(s.throttledMs, s.slowedBy)}`);
       }
       if (ws) {
         out(`${ctx.name}: backfill of ${ws.length} workspace(s) ${report.complete ? 'complete' : 'incomplete'}; stage ${stage.stage} (unchanged)`);

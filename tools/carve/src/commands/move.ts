@@ -6,7 +6,8 @@
  *
  *   carve move plan     --to URL --schema S [--from URL] [--json]
  *   carve move start    --to URL --schema S [--from URL] [--json]
- *   carve move backfill --to URL --schema S [--from URL] [--batch-size N] [--json]
+ *   carve move backfill --to URL --schema S [--from URL] [--batch-size N] [--max-rows-per-second N]
+ *                       [--throttle auto|off] [--max-latency-ms N] [--max-replica-lag-ms N] [--json]
  *   carve move apply    --to URL --schema S [--from URL] [--follow] [--json]
  *   carve move status   --schema S [--from URL] [--json]
  *   carve move verify   --to URL --schema S [--from URL] [--json]        exit 4 on drift
@@ -22,13 +23,13 @@ import { applyMove, copyMove, moveStatus, MoveError, planMove, rollbackMove, sta
 import { assertIdentifier, redactUrl } from '@carve/shared-persistence';
 import { formatCount, formatDuration, ProgressBar } from '@carve/shared-progress';
 import { CliError, EXIT } from '../cli-error';
+import { type CopyFlags, copyOptionsOf, heldBackNote, slowedNote, withCopyFlags } from '../copy-flags';
 
 interface MoveFlags {
   from?: string;
   to?: string;
   schema: string;
   json?: boolean;
-  batchSize?: number;
   follow?: boolean;
 }
 
@@ -73,12 +74,6 @@ async function guarded<T>(fn: () => Promise<T>, urls: string[]): Promise<T> {
   }
 }
 
-const whole = (flag: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`${flag} needs a whole number of at least 1, got "${v}"`, undefined, EXIT.usage);
-  return n;
-};
-
 export function registerMove(program: Command): void {
   const move = program
     .command('move')
@@ -114,9 +109,9 @@ export function registerMove(program: Command): void {
     out(`next: \`carve move backfill --schema ${t.schema} --to <url>\``);
   });
 
-  withCommon(move.command('backfill').description('copy every table from one snapshot of the source; resumes where a stopped run left off'), true)
-    .option('--batch-size <n>', 'rows per batch (default 10000)', whole('--batch-size'))
-    .action(async (o: MoveFlags) => {
+  withCopyFlags(withCommon(move.command('backfill').description('copy every table from one snapshot of the source, throttled by load; resumes where a stopped run left off'), true), 'the source or the target')
+    .action(async (o: MoveFlags & CopyFlags) => {
+      const copy = copyOptionsOf(o);
       const t = endpoints(o, true);
       const bars = new Map<string, ProgressBar>();
       const abort = new AbortController();
@@ -127,13 +122,14 @@ export function registerMove(program: Command): void {
         const report = await guarded(
           () =>
             copyMove(t, {
-              batchSize: o.batchSize,
+              ...copy,
               signal: abort.signal,
               onProgress: (p) => {
+                const label = `copy ${p.table}`.padEnd(28);
                 let bar = bars.get(p.table);
-                if (!bar) bars.set(p.table, (bar = new ProgressBar(`copy ${p.table}`.padEnd(28), p.total)));
+                if (!bar) bars.set(p.table, (bar = new ProgressBar(label, p.total)));
                 if (p.done) bar.finish(p.rowsDone);
-                else bar.update(p.rowsDone, p.total);
+                else bar.update(p.rowsDone, p.total, `${label}${slowedNote(p.throttle)}`);
               },
             }),
           [t.fromUrl, t.toUrl],
@@ -142,7 +138,7 @@ export function registerMove(program: Command): void {
         const finished = status.state?.phase === 'copied';
         if (o.json) return printJson({ ...report, phase: status.state?.phase, backlog: status.backlog });
         for (const tb of report.tables) out(tb.skipped ? `${tb.name}: copied before` : `${tb.name}: ${formatCount(tb.rows)} rows${tb.waiting ? `, ${formatCount(tb.waiting)} waiting for their parents (the apply writes them)` : ''}`);
-        out(`${formatCount(report.rows)} rows in ${formatDuration(report.ms)}; ${formatCount(status.backlog)} changes captured meanwhile`);
+        out(`${formatCount(report.rows)} rows in ${formatDuration(report.ms)}${heldBackNote(report.throttledMs, report.slowedBy)}; ${formatCount(status.backlog)} changes captured meanwhile`);
         if (!finished) {
           out(`stopped before the end: run \`carve move backfill --schema ${t.schema} --to <url>\` again to resume`);
           process.exitCode = EXIT.failed;

@@ -5,7 +5,9 @@
  *
  *   start    the capture triggers on every table of the schema (capture.ts); phase `capturing`;
  *   backfill copies every table, parents first, in keyset batches read from one snapshot of the
- *            source, into the target's (empty) tables; resumable; phase `copying`, then `copied`;
+ *            source, into the target's (empty) tables; resumable; throttled like the carving
+ *            backfill (a ceiling in rows per second, and the load-adaptive throttle probing both
+ *            servers, load-throttle.ts); phase `copying`, then `copied`;
  *   apply    the captured changes, oldest first: each names a row; its state is read from the
  *            source and written to the target (or deleted there), so the target converges on the
  *            source whatever the grouping; `--follow` keeps doing so;
@@ -23,6 +25,8 @@ import { MARK_SYNC_APPLY_SQL } from '@carve/shared-persistence';
 import type { Client } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { CarvingError } from '../carving';
+import { LoadThrottle, type LoadThrottleOptions, type ThrottleState } from '../load-throttle';
+import { RowRate } from '../row-rate';
 import { literal, parseCopyTextLine } from '../sql';
 import { captureTriggersSql, CAPTURE_SQL_V1, dropCaptureTriggersSql, keyExpr, type MovePhase, type MoveState, readMoveState, recordAudit, setPhase } from './capture';
 import { MOVE_SCHEMA, parentsFirst, parentsPresent, qi, readCatalog, type TableInfo, upsertSql } from './catalog';
@@ -106,12 +110,29 @@ export interface CopyProgress {
   readonly rowsDone: number;
   readonly total: number;
   readonly done: boolean;
+  /** The load-adaptive throttle's state, when one runs. */
+  readonly throttle?: ThrottleState;
 }
 
 export interface CopyReport {
   readonly tables: ReadonlyArray<{ readonly name: string; readonly rows: number; readonly waiting: number; readonly skipped: boolean }>;
   readonly rows: number;
   readonly ms: number;
+  /** Time the load-adaptive throttle held the copy back, ms (0 without one). */
+  readonly throttledMs: number;
+  /** The last reason the throttle slowed the copy down, if it did. */
+  readonly slowedBy: string | null;
+}
+
+export interface CopyOptions {
+  /** Rows per batch (default 10,000; fewer under `maxRowsPerSecond`: 50 ms of its budget). */
+  readonly batchSize?: number;
+  /** A fixed ceiling on the rows written per second; the load throttle still slows below it. */
+  readonly maxRowsPerSecond?: number;
+  /** Slow down while the source or the target answers slowly or its replicas lag (load-throttle.ts); none: never. */
+  readonly throttle?: LoadThrottleOptions;
+  readonly onProgress?: (p: CopyProgress) => void;
+  readonly signal?: AbortSignal;
 }
 
 /** Keyset page after `after` (text values of the key), in key order. */
@@ -146,8 +167,10 @@ async function copyIn(dst: Client, table: string, cols: string, buf: Buffer): Pr
  * Copies every table (parents first) from one snapshot of the source; resumes after the last
  * committed batch of each table. Rows whose parents are not on the target yet become changes.
  */
-export async function copyMove(t: MoveTarget, opts: { batchSize?: number; onProgress?: (p: CopyProgress) => void; signal?: AbortSignal } = {}): Promise<CopyReport> {
-  const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 10_000));
+export async function copyMove(t: MoveTarget, opts: CopyOptions = {}): Promise<CopyReport> {
+  const rate = RowRate.of(opts.maxRowsPerSecond);
+  const wantedBatch = Math.max(1, Math.floor(opts.batchSize ?? 10_000));
+  const batchSize = rate ? rate.batchSize(wantedBatch) : wantedBatch;
   const t0 = performance.now();
   return withBoth(t, 'copy', async (srcW, dst) => {
     await expectPhase(srcW, t, ['capturing', 'copying'], `the copy is done: \`carve move apply --schema ${t.schema}\``);
@@ -157,14 +180,27 @@ export async function copyMove(t: MoveTarget, opts: { batchSize?: number; onProg
     const src = connectTo(t.fromUrl, 'carve-move-copy-read');
     await src.connect();
     const report: Array<{ name: string; rows: number; waiting: number; skipped: boolean }> = [];
+    let progress: CopyProgress | undefined;
+    const tell = (p: CopyProgress) => {
+      progress = p;
+      opts.onProgress?.(throttle ? { ...p, throttle: throttle.state } : p);
+    };
+    let slowedBy: string | null = null;
+    const throttle = opts.throttle
+      ? new LoadThrottle({ source: t.fromUrl, target: t.toUrl }, opts.throttle, (state) => {
+          if (state.reason) slowedBy = state.reason;
+          if (progress) tell(progress);
+        })
+      : undefined;
     try {
+      await throttle?.start();
       // One snapshot for every table: a child never names a parent the copy did not see.
       await src.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const tables = parentsFirst((await readCatalog(src, t.schema)).tables);
-      const progress = new Map((await srcW.query(`SELECT * FROM ${MOVE_SCHEMA}.copy_progress WHERE schema = $1`, [t.schema])).rows.map((r) => [r.tbl as string, r]));
+      const checkpoints = new Map((await srcW.query(`SELECT * FROM ${MOVE_SCHEMA}.copy_progress WHERE schema = $1`, [t.schema])).rows.map((r) => [r.tbl as string, r]));
       for (const tb of tables) {
         if (opts.signal?.aborted) break;
-        const cp = progress.get(tb.name);
+        const cp = checkpoints.get(tb.name);
         if (cp?.finished_at) {
           report.push({ name: tb.name, rows: 0, waiting: 0, skipped: true });
           continue;
@@ -177,8 +213,9 @@ export async function copyMove(t: MoveTarget, opts: { batchSize?: number; onProg
         const cols = tb.columns.map((c) => qi(c.name)).join(', ');
         await dst.query('DROP TABLE IF EXISTS pg_temp.carve_move_staging');
         await dst.query(`CREATE TEMP TABLE carve_move_staging (${tb.columns.map((c) => `${qi(c.name)} ${c.type}`).join(', ')}) ON COMMIT DELETE ROWS`);
-        opts.onProgress?.({ table: tb.name, rowsDone: done, total, done: false });
+        tell({ table: tb.name, rowsDone: done, total, done: false });
         for (;;) {
+          const batchStarted = performance.now();
           const buf = await copyOut(src, pageSql(t.schema, tb, after, batchSize));
           const lines = buf.length ? buf.toString('utf8').split('\n').filter((l) => l.length) : [];
           const n = lines.length;
@@ -188,6 +225,8 @@ export async function copyMove(t: MoveTarget, opts: { batchSize?: number; onProg
             lastKey = tb.primaryKey!.map((k) => fields[tb.columns.findIndex((c) => c.name === k)] as string);
           }
           const last = n < batchSize;
+          // The ceiling: a batch is written only once the rate allows all of its rows.
+          const rateWaitMs = rate ? await rate.take(n, opts.signal) : 0;
           await dst.query(`BEGIN; ${MARK_SYNC_APPLY_SQL}`);
           try {
             if (n > 0) {
@@ -213,8 +252,10 @@ export async function copyMove(t: MoveTarget, opts: { batchSize?: number; onProg
              ON CONFLICT (schema, tbl) DO UPDATE SET last_key = EXCLUDED.last_key, rows = EXCLUDED.rows, finished_at = EXCLUDED.finished_at`,
             [t.schema, tb.name, after ? JSON.stringify(after) : null, done, last],
           );
-          opts.onProgress?.({ table: tb.name, rowsDone: done, total: Math.max(total, done), done: last });
+          tell({ table: tb.name, rowsDone: done, total: Math.max(total, done), done: last });
           if (last || opts.signal?.aborted) break;
+          // The throttle's duty cycle is of the batch's work: the ceiling's own wait is not work.
+          await throttle?.afterBatch(performance.now() - batchStarted - rateWaitMs, opts.signal);
         }
         report.push({ name: tb.name, rows, waiting, skipped: false });
       }
@@ -222,8 +263,9 @@ export async function copyMove(t: MoveTarget, opts: { batchSize?: number; onProg
       const unfinished = Number((await srcW.query(`SELECT count(*)::int AS n FROM unnest($2::text[]) AS x(tbl) WHERE NOT EXISTS (SELECT 1 FROM ${MOVE_SCHEMA}.copy_progress p WHERE p.schema = $1 AND p.tbl = x.tbl AND p.finished_at IS NOT NULL)`, [t.schema, tables.map((x) => x.name)])).rows[0].n);
       const rows = report.reduce((a, r) => a + r.rows, 0);
       if (unfinished === 0) await setPhase(srcW, t.schema, 'copied', { actor: actorOf(t), action: 'move.copy.done', detail: { rows } });
-      return { tables: report, rows, ms: performance.now() - t0 };
+      return { tables: report, rows, ms: performance.now() - t0, throttledMs: throttle?.state.waitedMs ?? 0, slowedBy };
     } finally {
+      await throttle?.close();
       await src.end().catch(() => undefined);
       await srcW.query(`SELECT pg_advisory_unlock(hashtext('carve.move'), hashtext($1))`, [t.schema]).catch(() => undefined);
     }
