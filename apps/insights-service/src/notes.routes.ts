@@ -1,6 +1,15 @@
 /**
  * /api/v1/workspaces/:workspaceId/notes: the monolith's notes API (same paths, bodies, statuses,
  * pages, filters, sorts and problem codes), served from schema `insights`.
+ *
+ * Tenancy and roles run first on every route, in the monolith's order (its TenancyGuard): the
+ * token's workspace must be the path's (403 workspace_mismatch), a path workspace that is no UUID
+ * is not found (404), viewers cannot write (403 forbidden_role); a preHandler, so after
+ * authentication (401, the platform's onRequest) and body parsing (400 malformed_json, 413), as
+ * in the monolith. Whether the service owns the writes is not checked here: the write fence of
+ * its database (insights.write_fence, @carve/shared-persistence write-fence.ts) refuses a write it
+ * does not own in the writing transaction itself (409 not_source_of_truth, or 503 write_fenced
+ * while a handover holds the writes, both with Retry-After).
  */
 import {
   createNote,
@@ -22,9 +31,9 @@ import {
   validateNoteLinkPatch,
   validateNotePatch,
 } from '@carve/insights-domain';
-import { edge, listQuery, pathId, valid, workspacePath } from '@carve/shared-service';
+import { requireIdentity } from '@carve/shared-http';
+import { checkTenancy, edge, listQuery, pathId, valid, workspacePath } from '@carve/shared-service';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { tenancy } from './plugins/tenancy';
 
 const NOTE = 'The note';
 const LINK = 'The link between this note and feature';
@@ -32,7 +41,7 @@ const LINK = 'The link between this note and feature';
 type P = { workspaceId: string; id: string; noteId: string; featureId: string };
 
 export async function notesRoutes(app: FastifyInstance): Promise<void> {
-  app.addHook('preHandler', async (req) => tenancy(req));
+  app.addHook('preHandler', async (req) => checkTenancy(requireIdentity(req), req.method, (req.params as Partial<P>).workspaceId));
   const ctx = (req: FastifyRequest) => ({ correlationId: req.id });
   const base = '/api/v1/workspaces/:workspaceId/notes';
 
