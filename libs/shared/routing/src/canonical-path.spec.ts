@@ -41,7 +41,36 @@ describe('canonicalPath', () => {
     expect(ok(raw)).toBe(canonical);
   });
 
+  it('decodes exactly the unreserved characters: their neighbours in ASCII stay encoded', () => {
+    // Each edge of ALPHA, DIGIT and the four marks, from both sides.
+    for (const [hex, ch] of [['41', 'A'], ['5A', 'Z'], ['61', 'a'], ['7A', 'z'], ['30', '0'], ['39', '9'], ['2D', '-'], ['5F', '_'], ['7E', '~']]) {
+      expect(ok(`/x%${hex}y`)).toBe(`/x${ch}y`);
+    }
+    for (const hex of ['40', '5B', '60', '7B', '2F', '3A', '2C', '2E', '5E', '7D', '7F', '2B', '3B']) {
+      const c = canonicalPath(`/x%${hex.toLowerCase()}y`);
+      if (hex === '2F') expect(c).toMatchObject({ ok: false, refusal: 'encoded-slash' });
+      else if (hex === '2E') expect(c).toEqual({ ok: true, path: '/x.y' });
+      else expect(c).toEqual({ ok: true, path: `/x%${hex}y` });
+    }
+  });
+
+  it('reads exactly 0-9, A-F and a-f as hex digits, in either place', () => {
+    for (const d of ['0', '9', 'A', 'F', 'a', 'f']) {
+      // As the first digit (%91 alone is no UTF-8: refused for that, not for its digits) ...
+      expect([d, refusal(`/x%${d}1`)]).not.toEqual([d, 'bad-percent-encoding']);
+      // ... and as the second: %40 @, %49 I, %4A J, %4F O.
+      expect(ok(`/x%4${d}`)).toBe(`/x${d === '0' ? '%40' : String.fromCharCode(0x40 + parseInt(d, 16))}`);
+    }
+    for (const d of ['/', ':', '@', 'G', '`', 'g']) {
+      expect([d, refusal(`/x%${d}1`)]).toEqual([d, 'bad-percent-encoding']);
+      expect([d, refusal(`/x%1${d}`)]).toEqual([d, 'bad-percent-encoding']);
+    }
+  });
+
   it('keeps valid UTF-8 sequences and refuses bytes that are not UTF-8', () => {
+    expect(refusal('/%80')).toBe('bad-utf8'); // the lowest byte that is not ASCII, alone
+    expect(ok('/%C2%80')).toBe('/%C2%80');
+    expect(ok('/%7f')).toBe('/%7F');
     expect(decodeURIComponent(ok('/%f0%9f%98%80'))).toBe('/😀');
     expect(refusal('/%C3')).toBe('bad-utf8');
     expect(refusal('/%ff%fe')).toBe('bad-utf8');
