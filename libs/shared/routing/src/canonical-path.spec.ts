@@ -110,6 +110,22 @@ describe('canonicalPath', () => {
     expect(refusal(raw)).toBe(why);
   });
 
+  it.each<[string, PathRefusal, string]>([
+    ['api', 'not-a-path', 'The request path must start with "/".'],
+    ['/a\\b', 'backslash', 'The request path contains a backslash.'],
+    ['/a%5Cb', 'backslash', 'The request path contains an encoded backslash (%5C).'],
+    ['/a\u0000b', 'nul', 'The request path contains a NUL character.'],
+    ['/a%00b', 'nul', 'The request path contains an encoded NUL (%00).'],
+    ['/a#b', 'fragment', 'The request path contains a "#".'],
+    ['/a%G1', 'bad-percent-encoding', 'The request path has a "%" not followed by two hex digits.'],
+    ['/a%2Fb', 'encoded-slash', 'The request path contains an encoded "/" (%2F).'],
+    ['/%C3', 'bad-utf8', 'The request path has percent-encoded bytes that are not UTF-8.'],
+    ['/a/../b', 'dot-segment', 'The request path has a "." or ".." segment.'],
+    ['/a//b', 'empty-segment', 'The request path has an empty segment ("//").'],
+  ])('says why it refuses %j, in words a client can act on', (raw, why, detail) => {
+    expect(canonicalPath(raw)).toEqual({ ok: false, refusal: why, detail });
+  });
+
   it('keeps dots that are not a whole segment', () => {
     expect(ok('/a/.b/..c/d..')).toBe('/a/.b/..c/d..');
     expect(ok('/a/%2e%2e%2e')).toBe('/a/...');
