@@ -173,6 +173,12 @@ describe('canonicalTarget', () => {
     expect(canonicalTarget(same)).toEqual({ ok: true, path: '/api/v1', url: same });
     expect(canonicalTarget('/api/%2e%2e/admin?x')).toMatchObject({ ok: false, refusal: 'dot-segment' });
   });
+
+  it('takes a target without a query string whole', () => {
+    expect(canonicalTarget('/%61pi/v1/x')).toEqual({ ok: true, path: '/api/v1/x', url: '/api/v1/x' });
+    expect(canonicalTarget('/api/v1/x/')).toEqual({ ok: true, path: '/api/v1/x', url: '/api/v1/x' });
+    expect(canonicalTarget('/api/v1/x')).toEqual({ ok: true, path: '/api/v1/x', url: '/api/v1/x' });
+  });
 });
 
 describe('route matching on the canonical path', () => {

@@ -40,7 +40,9 @@ export type CanonicalTarget =
 
 const HEX = '0123456789ABCDEF';
 
+/** The value of a hex digit's char code, -1 for anything else (NaN, past a string's end, included). */
 function hexValue(c: number): number {
+  // Stryker disable next-line ConditionalExpression: below 48, c - 48 is negative, which is refused the same as -1
   if (c >= 48 && c <= 57) return c - 48; // 0-9
   if (c >= 65 && c <= 70) return c - 55; // A-F
   if (c >= 97 && c <= 102) return c - 87; // a-f
@@ -57,44 +59,52 @@ const refuse = (refusal: PathRefusal, detail: string): CanonicalPath => ({ ok: f
 /** The canonical form of a path (no query string), or why it is refused. */
 export function canonicalPath(path: string): CanonicalPath {
   if (path.charCodeAt(0) !== 47 /* / */) return refuse('not-a-path', 'The request path must start with "/".');
+  // Stryker disable next-line ConditionalExpression: a shortcut: the slow pass returns a plain path unchanged too
   if (isPlain(path)) return { ok: true, path };
   return canonicalSlow(path);
 }
 
 /** What makes a path need the slow pass: `%`, a backslash, `#`, NUL, or a `/` followed by `/`, `.` or the end. */
+// Stryker disable next-line Regex: a regex that matches more sends more paths to the slow pass, which returns a plain path unchanged
 const NOT_PLAIN = /[%\\#\0]|\/[/.]|\/$/;
 
 /**
  * The common case, in one regular expression (V8 runs it as native code, several times faster
  * than a loop over the characters): a path without any of NOT_PLAIN is canonical as it is.
  */
+// Stryker disable all: a shortcut: whatever it answers, the slow pass returns a plain path unchanged
 function isPlain(path: string): boolean {
   return path.length === 1 || !NOT_PLAIN.test(path);
 }
+// Stryker restore all
 
 function canonicalSlow(path: string): CanonicalPath {
   let out: string | null = null; // null while nothing changed: `path` itself is the result so far
   let from = 0; // path[from, i) is still to be copied into out
+  // Stryker disable next-line BooleanLiteral: checking UTF-8 always is slower, not different: a result of ASCII bytes always decodes
   let highBytes = false;
   const n = path.length;
+  // Stryker disable next-line EqualityOperator: at i = n, charCodeAt is NaN, which is none of the characters below
   for (let i = 0; i < n; i++) {
     const c = path.charCodeAt(i);
     if (c === 92 /* \ */) return refuse('backslash', 'The request path contains a backslash.');
     if (c === 0) return refuse('nul', 'The request path contains a NUL character.');
     if (c === 35 /* # */) return refuse('fragment', 'The request path contains a "#".');
     if (c !== 37 /* % */) continue;
-    const hi = i + 2 < n ? hexValue(path.charCodeAt(i + 1)) : -1;
-    const lo = i + 2 < n ? hexValue(path.charCodeAt(i + 2)) : -1;
+    const hi = hexValue(path.charCodeAt(i + 1));
+    const lo = hexValue(path.charCodeAt(i + 2));
     if (hi < 0 || lo < 0) return refuse('bad-percent-encoding', 'The request path has a "%" not followed by two hex digits.');
     const v = hi * 16 + lo;
     if (v === 0x2f) return refuse('encoded-slash', 'The request path contains an encoded "/" (%2F).');
     if (v === 0x5c) return refuse('backslash', 'The request path contains an encoded backslash (%5C).');
     if (v === 0) return refuse('nul', 'The request path contains an encoded NUL (%00).');
+    // Stryker disable next-line ConditionalExpression: checking UTF-8 always is slower, not different (see highBytes)
     if (v >= 0x80) highBytes = true;
     let replacement: string;
     if (isUnreserved(v)) replacement = String.fromCharCode(v);
     else {
       replacement = `%${HEX[hi]}${HEX[lo]}`;
+      // Stryker disable next-line all: a shortcut: copying an encoding already canonical gives the same string
       if (path.charCodeAt(i + 1) === replacement.charCodeAt(1) && path.charCodeAt(i + 2) === replacement.charCodeAt(2)) {
         i += 2;
         continue; // already canonical
@@ -106,6 +116,7 @@ function canonicalSlow(path: string): CanonicalPath {
   }
   let result = out === null ? path : out + path.slice(from);
 
+  // Stryker disable next-line ConditionalExpression: checking UTF-8 always is slower, not different (see highBytes)
   if (highBytes) {
     try {
       decodeURIComponent(result);
@@ -116,7 +127,11 @@ function canonicalSlow(path: string): CanonicalPath {
 
   // Segments: no ".", "..", or empty one (a trailing slash aside).
   const last = result.length - 1;
+  // The slow pass never sees "/" (isPlain takes it), so a result here has two characters or more: the
+  // length checks below only keep that true if it changes.
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: last is at least 1 here (see above)
   if (last > 0 && result.charCodeAt(last) === 47 && result.charCodeAt(last - 1) !== 47) result = result.slice(0, -1);
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: the result has two characters or more here (see above)
   if (result.length > 1) {
     let start = 1;
     for (let i = 1; i <= result.length; i++) {
@@ -138,9 +153,12 @@ function canonicalSlow(path: string): CanonicalPath {
  */
 export function canonicalTarget(target: string): CanonicalTarget {
   const q = target.indexOf('?');
+  // Stryker disable next-line EqualityOperator: q = 0 leaves an empty path, refused as not-a-path either way
   const rawPath = q < 0 ? target : target.slice(0, q);
   const c = canonicalPath(rawPath);
   if (!c.ok) return c;
+  // Stryker disable next-line ConditionalExpression: a shortcut: building the target again gives the same string
   if (c.path === rawPath) return { ok: true, path: c.path, url: target };
+  // Stryker disable next-line EqualityOperator: q = 0 never gets here (its empty path is refused)
   return { ok: true, path: c.path, url: q < 0 ? c.path : c.path + target.slice(q) };
 }
